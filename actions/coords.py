@@ -1,0 +1,185 @@
+"""Coordinate spaces and the one conversion from model space to observation pixels.
+
+Every point an action carries names its space. The models disagree about what a number means:
+
+- ``rel1000``: Qwen2-VL and UI-TARS v1 write integers in [0, 1000) of the image they saw.
+- ``resized``: Qwen2.5-VL and UI-TARS 1.5 write absolute pixels of the image after ``smart_resize``.
+- ``rel1``: ShowUI and Aguvis write floats in [0, 1].
+- ``screen``: pixels of the observation image itself (what envs receive).
+
+:func:`to_screen` is the only place a point changes space. It refuses points outside the image beyond a
+small tolerance instead of clamping them to a corner, because a click at a wrong corner is worse than an
+error the model can correct.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vlagent.actions.errors import CoordinateError
+
+Space = Literal["rel1000", "resized", "rel1", "screen"]
+SPACES: tuple[Space, ...] = ("rel1000", "resized", "rel1", "screen")
+
+#: Qwen2-VL's defaults (preprocessor_config.json of Qwen/Qwen2-VL-7B-Instruct).
+QWEN2_VL_MIN_PIXELS = 56 * 56
+QWEN2_VL_MAX_PIXELS = 28 * 28 * 1280 * 10  # 12845056, the processor's shipped max_pixels
+#: How far outside the image a point may fall and still be clamped onto its edge (fraction of a side).
+DEFAULT_TOLERANCE = 0.01
+
+
+class Point(BaseModel):
+    """A point in a named coordinate space.
+
+    Example:
+        >>> Point(x=500, y=250, space="rel1000")
+        Point(x=500.0, y=250.0, space='rel1000')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: float = Field(description="horizontal coordinate in `space`")
+    y: float = Field(description="vertical coordinate in `space`")
+    space: Space = Field(description="the space the numbers are in")
+
+    @field_validator("x", "y")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("coordinate must be a finite number")
+        return v
+
+
+class Box(BaseModel):
+    """An axis-aligned box in a named space, as grounding models emit it; clicks use its centre.
+
+    Example:
+        >>> Box(x1=100, y1=200, x2=300, y2=400, space="rel1000").center
+        Point(x=200.0, y=300.0, space='rel1000')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    space: Space
+
+    @property
+    def center(self) -> Point:
+        return Point(x=(self.x1 + self.x2) / 2, y=(self.y1 + self.y2) / 2, space=self.space)
+
+    def corners(self) -> tuple[Point, Point]:
+        return (
+            Point(x=self.x1, y=self.y1, space=self.space),
+            Point(x=self.x2, y=self.y2, space=self.space),
+        )
+
+
+@functools.cache
+def _transformers_smart_resize():  # pragma: no cover - trivial import shim
+    # Imported lazily: it pulls torch in, which `vlagent parse` on a rel1000 profile never needs.
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+    return smart_resize
+
+
+def resized_size(
+    width: int, height: int, *, min_pixels: int, max_pixels: int, factor: int = 28
+) -> tuple[int, int]:
+    """The (width, height) Qwen's processor resizes an image to, using transformers' own ``smart_resize``.
+
+    Example:
+        >>> resized_size(1920, 1080, min_pixels=3136, max_pixels=1280 * 28 * 28)
+        (1316, 728)
+    """
+    h, w = _transformers_smart_resize()(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+    return int(w), int(h)
+
+
+class Geometry(BaseModel):
+    """What a point needs to become observation pixels: the image, what the model saw, the HiDPI scale.
+
+    ``width``/``height`` are pixels of the observation image (physical pixels on HiDPI desktops).
+    ``resized_width``/``resized_height`` are the image after ``smart_resize`` (what the model saw).
+    ``scale`` is physical pixels per logical point; envs that act in logical points divide by it.
+
+    Example:
+        >>> g = Geometry.for_image(1920, 1080, min_pixels=3136, max_pixels=1280 * 28 * 28)
+        >>> (g.resized_width, g.resized_height)
+        (1316, 728)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    resized_width: int = Field(gt=0)
+    resized_height: int = Field(gt=0)
+    scale: float = Field(default=1.0, gt=0)
+
+    @classmethod
+    def for_image(
+        cls,
+        width: int,
+        height: int,
+        *,
+        min_pixels: int = QWEN2_VL_MIN_PIXELS,
+        max_pixels: int = QWEN2_VL_MAX_PIXELS,
+        scale: float = 1.0,
+    ) -> Geometry:
+        rw, rh = resized_size(width, height, min_pixels=min_pixels, max_pixels=max_pixels)
+        return cls(width=width, height=height, resized_width=rw, resized_height=rh, scale=scale)
+
+
+def _raw_pixels(point: Point, geometry: Geometry) -> tuple[float, float]:
+    if point.space == "rel1000":
+        return point.x / 1000 * geometry.width, point.y / 1000 * geometry.height
+    if point.space == "rel1":
+        return point.x * geometry.width, point.y * geometry.height
+    if point.space == "resized":
+        return (
+            point.x * geometry.width / geometry.resized_width,
+            point.y * geometry.height / geometry.resized_height,
+        )
+    return point.x, point.y
+
+
+def to_screen(point: Point, geometry: Geometry, *, tolerance: float = DEFAULT_TOLERANCE) -> Point:
+    """Map a point from its space to integer pixels of the observation image (space ``screen``).
+
+    A point up to ``tolerance`` (fraction of the side) outside the image is clamped onto the edge; a
+    point farther out raises :class:`CoordinateError`, so a hallucinated coordinate never becomes a click.
+
+    Example:
+        >>> g = Geometry(width=1920, height=1080, resized_width=1316, resized_height=728)
+        >>> to_screen(Point(x=500, y=500, space="rel1000"), g)
+        Point(x=960.0, y=540.0, space='screen')
+        >>> to_screen(Point(x=658, y=364, space="resized"), g)
+        Point(x=960.0, y=540.0, space='screen')
+    """
+    px, py = _raw_pixels(point, geometry)
+    w, h = geometry.width, geometry.height
+    tol_x, tol_y = tolerance * w, tolerance * h
+    if not (-tol_x <= px <= w - 1 + tol_x and -tol_y <= py <= h - 1 + tol_y):
+        raise CoordinateError(
+            f"point ({point.x:g}, {point.y:g}) in space {point.space!r} maps to pixel ({px:.0f}, {py:.0f}), "
+            f"outside the {w}x{h} image",
+            x=point.x,
+            y=point.y,
+        )
+    sx = min(max(int(math.floor(px)), 0), w - 1)
+    sy = min(max(int(math.floor(py)), 0), h - 1)
+    return Point(x=sx, y=sy, space="screen")
+
+
+def to_logical(point: Point, geometry: Geometry) -> tuple[int, int]:
+    """Screen pixels to the logical points an input API such as pyautogui expects on HiDPI screens."""
+    if point.space != "screen":
+        raise CoordinateError(f"to_logical takes a screen point, got space {point.space!r}")
+    return int(round(point.x / geometry.scale)), int(round(point.y / geometry.scale))

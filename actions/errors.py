@@ -1,0 +1,111 @@
+"""vlagent's exception tree.
+
+Every error vlagent raises on purpose derives from :class:`VlagentError`, so a caller (the CLI, the
+loop) can catch one root and let real bugs through. The tree, as httpx lists its own::
+
+    VlagentError
+    ├── ActionError                      a model reply could not become an action (actions/)
+    │   ├── ActionParseError             nothing in the reply parses; carries the raw text
+    │   ├── CoordinateError              a point lies outside the image beyond the tolerance
+    │   └── UnsupportedActionError       the env does not perform this action type
+    ├── ProfileError                     unknown profile or env family (prompts/)
+    ├── ModelError                       a backend could not produce text (model/errors.py)
+    │   ├── ModelUnavailable             timeout, connection refused, 5xx: retrying may help
+    │   ├── ModelRejected                4xx, a bad request: retrying will not help
+    │   └── ModelLoadError               weights missing, offline, out of memory, unreadable image
+    ├── EnvError                         an environment could not observe or act (envs/errors.py)
+    │   ├── DependencyNotInstalled       an optional package or program is missing
+    │   └── DeviceError                  the screen, phone or browser failed or vanished
+    └── AgentError                       the loop itself (agent/)
+
+The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class VlagentError(Exception):
+    """Root of every error vlagent raises on purpose.
+
+    Example:
+        >>> isinstance(ActionParseError("hello", expected="click(...)"), VlagentError)
+        True
+    """
+
+    exit_code: int = 1
+
+
+class ActionError(VlagentError):
+    """A model reply could not be turned into an executable action."""
+
+    exit_code = 2
+
+
+class ActionParseError(ActionError):
+    """Nothing executable was found in a reply.
+
+    The raw text rides along so the loop can show the model exactly what it wrote, and the message says
+    what the parser was looking for.
+
+    Example:
+        >>> err = ActionParseError("I think I should click", expected="click(start_box='(x,y)')")
+        >>> err.raw
+        'I think I should click'
+    """
+
+    def __init__(self, raw: str, *, expected: str, reason: str = "no action found") -> None:
+        self.raw = raw
+        self.expected = expected
+        self.reason = reason
+        preview = raw if len(raw) <= 200 else raw[:200] + "..."
+        super().__init__(f"{reason}; expected {expected}; got {preview!r}")
+
+
+class CoordinateError(ActionError):
+    """A point lies outside the image (beyond the clamping tolerance) or in an unusable space."""
+
+    def __init__(self, message: str, *, x: float | None = None, y: float | None = None) -> None:
+        self.x = x
+        self.y = y
+        super().__init__(message)
+
+
+class UnsupportedActionError(ActionError):
+    """The environment does not perform this action type.
+
+    Example:
+        >>> str(UnsupportedActionError("open_app", ["click", "type"]))
+        "action 'open_app' is not supported here; supported: click, type"
+    """
+
+    def __init__(self, action_type: str, supported: Iterable[str], *, detail: str = "") -> None:
+        self.action_type = action_type
+        self.supported = sorted(supported)
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"action {action_type!r} is not supported here{extra}; supported: {', '.join(self.supported)}"
+        )
+
+
+class ProfileError(VlagentError):
+    """An unknown model profile or env family was asked for."""
+
+
+class ModelError(VlagentError):
+    """A model backend could not produce text (subclasses live in model/errors.py)."""
+
+    exit_code = 3
+
+
+class EnvError(VlagentError):
+    """An environment could not observe or act (subclasses live in envs/errors.py)."""
+
+    exit_code = 4
+
+
+class AgentError(VlagentError):
+    """The agent loop could not go on."""
+
+    exit_code = 5

@@ -1,0 +1,27 @@
+"""The parser interface: one small class per output format.
+
+A parser turns one raw reply into a :class:`ParsedReply` (every action found, in order, plus the thought)
+or raises :class:`ActionParseError` carrying the raw text. It never invents a coordinate: a click with no
+readable point is an error, not a click at (0, 0).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+from vlagent.actions.coords import Space
+from vlagent.actions.models import ParsedReply
+
+
+@runtime_checkable
+class ActionParser(Protocol):
+    """Turns one model reply into typed actions in the parser's coordinate space.
+
+    ``expected`` is a short human description of the format, used in error messages and fed back to the
+    model when its reply does not parse.
+    """
+
+    space: Space
+    expected: ClassVar[str]
+
+    def parse(self, text: str) -> ParsedReply: ...

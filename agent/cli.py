@@ -1,0 +1,53 @@
+"""The ``vlagent`` command line.
+
+Each subcommand lives in its own module under ``agent/commands`` and registers itself on :data:`app`.
+Only :class:`VlagentError` is caught here and turned into an exit code with the message on stderr (as
+click's ``main`` does with ``ClickException``); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vlagent.actions.errors import VlagentError
+
+app = typer.Typer(
+    name="vlagent",
+    help="A visual-agent runtime: screenshot -> Qwen2-VL -> typed action -> click, on desktops, phones, "
+    "browsers and gym envs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    # One import per subcommand module; each defines its command(s) with @app.command().
+    from vlagent.agent.commands import parse  # noqa: F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_commands()
+    try:
+        rc = app(standalone_mode=False)
+    except VlagentError as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

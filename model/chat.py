@@ -1,0 +1,129 @@
+"""What every backend takes and returns: chats in, generations out.
+
+This module has no torch in it on purpose: prompts/ builds chats and agent/ reads generations without
+loading a model. Backends (transformers, OpenAI-compatible HTTP, a Python callable) all implement
+:class:`ModelBackend`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from PIL import Image
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """A piece of text inside a message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """A screenshot inside a message; ``min_pixels``/``max_pixels`` override the backend's budget for it."""
+
+    image: Image.Image
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a chat.
+
+    Example:
+        >>> Message("user", [TextPart("hi")]).text
+        'hi'
+    """
+
+    role: Role
+    content: list[Part]
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return [p.image for p in self.content if isinstance(p, ImagePart)]
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A whole conversation for one generation.
+
+    Example:
+        >>> Chat.simple("Describe the screen.").messages[0].role
+        'user'
+    """
+
+    messages: list[Message]
+    #: Facts about the episode that backends ignore but scripted policies read (``oracle``: the env's
+    #: ground-truth next action in screen space; ``geometry``; ``profile``). Never sent to a model.
+    metadata: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def simple(cls, prompt: str, images: Sequence[Image.Image] = (), system: str | None = None) -> Chat:
+        msgs: list[Message] = []
+        if system:
+            msgs.append(Message("system", [TextPart(system)]))
+        msgs.append(Message("user", [*(ImagePart(im) for im in images), TextPart(prompt)]))
+        return cls(msgs)
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return [im for m in self.messages for im in m.images]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Decoding and vision-budget options; ``None`` pixel budgets mean the backend's own."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+
+
+@dataclass
+class Generation:
+    """One reply with the figures a user tunes against (token counts, where the time went).
+
+    Example:
+        >>> Generation(text="click(...)").new_tokens
+        0
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    visual_tokens: int = 0
+    new_tokens: int = 0
+    preprocess_seconds: float = 0.0
+    generate_seconds: float = 0.0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.preprocess_seconds + self.generate_seconds
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """Turns a batch of chats into one generation per chat, in order.
+
+    Implementations raise ``ModelError`` subclasses (model/errors.py), never return error strings.
+    """
+
+    name: str
+
+    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]: ...
