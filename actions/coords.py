@@ -27,7 +27,7 @@ SPACES: tuple[Space, ...] = ("rel1000", "resized", "rel1", "screen")
 
 #: Qwen2-VL's defaults (preprocessor_config.json of Qwen/Qwen2-VL-7B-Instruct).
 QWEN2_VL_MIN_PIXELS = 56 * 56
-QWEN2_VL_MAX_PIXELS = 28 * 28 * 1280 * 10  # 12845056, the processor's shipped max_pixels
+QWEN2_VL_MAX_PIXELS = 16384 * 28 * 28  # 12845056, the processor's shipped max_pixels
 #: How far outside the image a point may fall and still be clamped onto its edge (fraction of a side).
 DEFAULT_TOLERANCE = 0.01
 
@@ -183,3 +183,33 @@ def to_logical(point: Point, geometry: Geometry) -> tuple[int, int]:
     if point.space != "screen":
         raise CoordinateError(f"to_logical takes a screen point, got space {point.space!r}")
     return int(round(point.x / geometry.scale)), int(round(point.y / geometry.scale))
+
+
+def from_screen(point: Point, geometry: Geometry, space: Space) -> Point:
+    """The inverse of :func:`to_screen`: a ``screen`` pixel written in ``space`` (what a model would write).
+
+    Scripted policies use it to phrase a ground-truth pixel in a profile's coordinates. Integer spaces
+    (``rel1000``, ``resized``, ``screen``) aim at the pixel's centre, so mapping back lands on the same pixel
+    up to the space's resolution.
+
+    Example:
+        >>> g = Geometry(width=1920, height=1080, resized_width=1316, resized_height=728)
+        >>> from_screen(Point(x=960, y=540, space="screen"), g, "rel1000")
+        Point(x=500.0, y=500.0, space='rel1000')
+        >>> to_screen(from_screen(Point(x=101, y=77, space="screen"), g, "rel1"), g)
+        Point(x=101.0, y=77.0, space='screen')
+    """
+    if point.space != "screen":
+        raise CoordinateError(f"from_screen takes a screen point, got space {point.space!r}")
+    cx, cy = point.x + 0.5, point.y + 0.5
+    w, h = geometry.width, geometry.height
+    if space == "rel1000":
+        x, y = min(round(cx * 1000 / w), 999), min(round(cy * 1000 / h), 999)
+    elif space == "rel1":
+        x, y = round(cx / w, 4), round(cy / h, 4)
+    elif space == "resized":
+        rw, rh = geometry.resized_width, geometry.resized_height
+        x, y = min(round(cx * rw / w), rw - 1), min(round(cy * rh / h), rh - 1)
+    else:
+        x, y = point.x, point.y
+    return Point(x=x, y=y, space=space)

@@ -4,19 +4,33 @@ Every error vlagent raises on purpose derives from :class:`VlagentError`, so a c
 loop) can catch one root and let real bugs through. The tree, as httpx lists its own::
 
     VlagentError
-    ├── ActionError                      a model reply could not become an action (actions/)
+    ├── ActionError                      a reply could not become an action; the loop feeds it back
     │   ├── ActionParseError             nothing in the reply parses; carries the raw text
     │   ├── CoordinateError              a point lies outside the image beyond the tolerance
-    │   └── UnsupportedActionError       the env does not perform this action type
+    │   ├── UnsupportedActionError       the env does not perform this action type
+    │   │   └── NonAsciiTextError        (envs/android_input.py) no ADB Keyboard for non-ASCII text
+    │   ├── UnknownOptionError           (envs/gym_names.py) no such named action in this game
+    │   ├── AppNotFound                  (envs/errors.py) open_app named an app the env cannot launch
+    │   └── ActionRefused                (agent/errors.py) the user or the deny-list said no
     ├── ProfileError                     unknown profile or env family (prompts/)
+    │   ├── TemplateError                (prompts/errors.py) a template is missing or malformed
+    │   └── PromptRequestError           (prompts/errors.py) a request a profile cannot render
     ├── ModelError                       a backend could not produce text (model/errors.py)
     │   ├── ModelUnavailable             timeout, connection refused, 5xx: retrying may help
     │   ├── ModelRejected                4xx, a bad request: retrying will not help
     │   └── ModelLoadError               weights missing, offline, out of memory, unreadable image
     ├── EnvError                         an environment could not observe or act (envs/errors.py)
     │   ├── DependencyNotInstalled       an optional package or program is missing
-    │   └── DeviceError                  the screen, phone or browser failed or vanished
-    └── AgentError                       the loop itself (agent/)
+    │   ├── DeviceError                  the screen, phone or browser failed or vanished
+    │   │   └── MiniWoBError             (envs/miniwob.py)
+    │   ├── FailSafeTriggered            (envs/desktop.py) the pointer hit pyautogui's fail-safe corner
+    │   ├── GymEnvError                  (envs/gym_adapter.py) the wrapped env cannot be adapted
+    │   ├── ResetNeeded                  step before reset or after the episode ended
+    │   ├── EnvSpecError, EnvUnavailable (envs/registry.py) a bad env spec, an env this machine lacks
+    │   └── UnknownAppError, UnknownTaskError  (envs/synthetic/) no such app or task wording
+    └── AgentError                       the loop itself (agent/errors.py)
+        ├── SuiteError                   an unknown evaluation suite
+        └── TrajectoryError              a run folder that cannot be read or written
 
 The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.
 """

@@ -25,7 +25,15 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # One import per subcommand module; each defines its command(s) with @app.command().
-    from vlagent.agent.commands import parse  # noqa: F401
+    from vlagent.agent.commands import (  # noqa: F401
+        envs,
+        evaluate,
+        generate,
+        parse,
+        replay,
+        report,
+        run,
+    )
 
 
 def main() -> None:
@@ -42,7 +50,9 @@ def main() -> None:
     except Exception as exc:  # click's usage errors arrive here in standalone_mode=False
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.2x raises its vendored click's exceptions (typer._click), which subclass
+        # typer.TyperException, not click.ClickException; both carry show() and exit_code.
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vlagent.actions.errors import EnvError
+from vlagent.actions.errors import ActionError, EnvError
 
 
 class DependencyNotInstalled(EnvError):
@@ -21,6 +21,19 @@ class DependencyNotInstalled(EnvError):
 
 class DeviceError(EnvError):
     """The screen, phone or browser behind an env failed, vanished or refused a command."""
+
+
+class AppNotFound(ActionError):
+    """``open_app`` named an app the env cannot launch; an action error, so the loop shows it to the model.
+
+    Example:
+        >>> AppNotFound("Sketchbook", detail="not a package name").name
+        'Sketchbook'
+    """
+
+    def __init__(self, name: str, *, detail: str) -> None:
+        self.name = name
+        super().__init__(f"cannot open app {name!r}: {detail}")
 
 
 class ResetNeeded(EnvError):

@@ -16,7 +16,8 @@ class HistoryEntry:
 
     ``reply`` is the model's raw reply (profiles that replay their own format show it verbatim);
     ``error`` is the message fed back when that reply could not be executed (a parse error, a point
-    off screen, an unsupported action), so the model can correct itself.
+    off screen, an unsupported action), so the model can correct itself. ``user_reply`` is what the human
+    answered to a ``call_user`` in that step.
 
     Example:
         >>> HistoryEntry(reply="Action: wait()", thought=None).error is None
@@ -27,6 +28,7 @@ class HistoryEntry:
     thought: str | None = None
     action_summary: str = ""
     error: str | None = None
+    user_reply: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ readable point is an error, not a click at (0, 0).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
 from vlagent.actions.coords import Space
-from vlagent.actions.models import ParsedReply
+from vlagent.actions.models import Action, ParsedReply
 
 
 @runtime_checkable
@@ -18,10 +19,14 @@ class ActionParser(Protocol):
     """Turns one model reply into typed actions in the parser's coordinate space.
 
     ``expected`` is a short human description of the format, used in error messages and fed back to the
-    model when its reply does not parse.
+    model when its reply does not parse. ``format`` is the inverse of ``parse``: it writes actions (points
+    already in the parser's space) the way the model would, so scripted policies and round-trip tests speak
+    every profile's format; it raises ``UnsupportedActionError`` for what the format cannot express.
     """
 
     space: Space
     expected: ClassVar[str]
 
     def parse(self, text: str) -> ParsedReply: ...
+
+    def format(self, actions: Sequence[Action], thought: str | None = None) -> str: ...

@@ -1,0 +1,347 @@
+r"""Qwen2-VL replies: grounded boxes and points, alone or inside simple action calls.
+
+Qwen2-VL grounds with special tokens, coordinates in [0, 1000) of the image it saw (space ``rel1000``)::
+
+    <|object_ref_start|>the OK button<|object_ref_end|><|box_start|>(512,301),(640,355)<|box_end|>
+
+Decoded with ``skip_special_tokens=True`` the tags vanish and ``the OK button(512,301),(640,355)`` is
+left; both are read. A point is ``(x,y)``; a box ``(x1,y1),(x2,y2)`` is clicked at its centre and kept
+on the action as ``box``.
+
+Qwen2-VL was not trained as an agent, so vlagent's qwen2-vl prompt asks for one call per line in a
+plain function style, the coordinates written the way Qwen2-VL grounds. The verbs (this module is their
+reference; ``prompts/`` lists them to the model):
+
+===========================================================  ===============================================
+``click(<|box_start|>(x,y)<|box_end|>)`` (or a box)           :class:`Click`; ``double_click``,
+                                                              ``right_click``, ``triple_click`` likewise
+``long_press(<box>)``, ``hover(<box>)``                        :class:`LongPress`, :class:`Move` to a point
+``drag(<box>, <box>)``                                         :class:`Drag`
+``type('text')``                                               :class:`TypeText`; a trailing ``\n`` = submit
+``key('enter')``, ``hotkey('ctrl c')``                         :class:`Key`, :class:`Hotkey`
+``scroll('down')``, ``scroll(<box>, 'down')``                  :class:`Scroll`
+``back()``, ``home()``, ``recents()``                          :class:`Navigate`
+``open_app('Settings')``                                       :class:`OpenApp`
+``wait()``, ``wait(2)``                                        :class:`Wait` (1 s by default)
+``finished()``, ``finished('answer')``, ``fail('why')``,       the loop's actions
+``call_user('question')``
+``choose('LEFT')``, ``move('left')``                           games: :class:`Choose`, :class:`Move`
+===========================================================  ===============================================
+
+A reply with no call but grounded boxes or points (Qwen2-VL's native answer to "where is X?") is a click
+on each, in order. Strings may be quoted or bare; coordinates may be floats. A reply with neither a call
+nor a coordinate is an error: no click is ever invented.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from vlagent.actions.coords import Box, Point, Space
+from vlagent.actions.errors import UnsupportedActionError
+from vlagent.actions.models import (
+    DIRECTIONS,
+    Action,
+    CallUser,
+    Choose,
+    Click,
+    Drag,
+    Fail,
+    Finished,
+    Hotkey,
+    Key,
+    LongPress,
+    Move,
+    Navigate,
+    OpenApp,
+    ParsedReply,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from vlagent.actions.parsers._common import (
+    NUMBER,
+    Call,
+    box_if_centred,
+    build,
+    check_drag,
+    check_space,
+    clean,
+    fail,
+    find_calls,
+    finished_reply,
+    fmt_num,
+    key_list,
+    numbers_in,
+    point_or_box,
+    quote_str,
+    run_parser,
+    strip_think,
+    submit_split,
+    to_number,
+)
+
+BOX_START, BOX_END = "<|box_start|>", "<|box_end|>"
+REF_START, REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
+_BOX_RE = re.compile(re.escape(BOX_START) + r"(.*?)(?:" + re.escape(BOX_END) + r"|(?=\n)|\Z)", re.DOTALL)
+_REF_RE = re.compile(re.escape(REF_START) + r"(.*?)(?:" + re.escape(REF_END) + r"|\Z)", re.DOTALL)
+_PAIR = rf"\(\s*({NUMBER})\s*,\s*({NUMBER})\s*\)"
+#: A stripped grounding: ``(x,y)`` or ``(x1,y1),(x2,y2)`` (the tags gone with skip_special_tokens).
+_BARE_RE = re.compile(rf"{_PAIR}(?:\s*,\s*{_PAIR})?")
+_SLOT = "\ue000"  # a placeholder for a tagged box inside call text: no digits, no separators
+_SLOT_RE = re.compile(_SLOT + r"(.)")
+
+_CLICKS = {"click": ("left", 1), "left_click": ("left", 1), "tap": ("left", 1), "double_click": ("left", 2),
+           "right_click": ("right", 1), "triple_click": ("left", 3)}
+_VERBS = set(_CLICKS) | {
+    "long_press", "hover", "move", "drag", "swipe", "type", "key", "press", "hotkey", "scroll", "back", "home",
+    "recents", "press_back", "press_home", "open_app", "wait", "finished", "done", "fail", "call_user", "choose",
+}
+
+
+class Qwen2VLParser:
+    """Reads Qwen2-VL's grounded boxes/points and vlagent's qwen2-vl action calls (space ``rel1000``).
+
+    Example:
+        >>> p = Qwen2VLParser()
+        >>> a = p.parse("<|object_ref_start|>the OK button<|object_ref_end|><|box_start|>(512,301),(640,355)<|box_end|>").actions[0]
+        >>> a.point, a.box.x2
+        (Point(x=576.0, y=328.0, space='rel1000'), 640.0)
+        >>> p.parse("the OK button(512,301),(640,355)").actions[0].point
+        Point(x=576.0, y=328.0, space='rel1000')
+    """
+
+    expected: ClassVar[str] = (
+        "one action per line, e.g. click(<|box_start|>(x,y)<|box_end|>) with x, y in 0-999, type('text'), "
+        "scroll('down'), key('enter'), finished(); or <|object_ref_start|>target<|object_ref_end|>"
+        "<|box_start|>(x1,y1),(x2,y2)<|box_end|>"
+    )
+
+    def __init__(self, space: Space = "rel1000") -> None:
+        self.space: Space = space
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def parse(self, text: str) -> ParsedReply:
+        return run_parser(text, self.expected, self._parse)
+
+    def _parse(self, raw: str) -> ParsedReply:
+        text, think = strip_think(clean(raw))
+        boxes: list[str] = []
+
+        def slot(m: re.Match[str]) -> str:
+            boxes.append(m.group(1))
+            if len(boxes) > 0x1000:
+                raise fail("too many boxes in one reply")
+            return _SLOT + chr(0xE100 + len(boxes) - 1)
+
+        text = _REF_RE.sub(lambda m: m.group(1), _BOX_RE.sub(slot, text))
+        text = text.replace(REF_END, "").replace(BOX_END, "")
+        calls = list(find_calls(text, _VERBS))
+        if calls:
+            actions: list[Action] = []
+            for call in calls:
+                actions.extend(self._action(call, text, boxes))
+            head = re.sub(r"^\s*(Thought|Reasoning)\s*:\s*", "", text[: calls[0].start], flags=re.IGNORECASE)
+            thought = _SLOT_RE.sub("", head).strip() or think
+            return finished_reply(raw, actions, thought)
+        # No call: a grounding answer. Tagged boxes when the reply has tags, else bare (x,y) pairs.
+        actions = []
+        if boxes:
+            for body in boxes:
+                point, box = self._coords([body], "grounded box")
+                actions.append(Click(point=point, box=box))
+            rest = _SLOT_RE.sub("", text)
+        else:
+            for m in _BARE_RE.finditer(text):
+                nums = [g for g in m.groups() if g is not None]
+                point, box = point_or_box(nums, self.space, "grounded point")
+                actions.append(Click(point=point, box=box))
+            rest = _BARE_RE.sub("", text)
+        if not actions:
+            raise fail("no action call and no grounded box or point found")
+        return finished_reply(raw, actions, rest.strip() or think)
+
+    def _coords(self, parts: Sequence[str], what: str) -> tuple[Point, Box | None]:
+        nums: list[float] = []
+        for part in parts:
+            nums.extend(numbers_in(part))
+        if not nums:
+            raise fail(f"{what} has no readable coordinates")
+        return point_or_box(nums, self.space, what)
+
+    def _groups(self, call: Call, boxes: list[str]) -> list[list[str]]:
+        """The call's coordinate arguments: one group per tagged box, else per ``(x,y)`` argument."""
+        groups: list[list[str]] = []
+        for arg in call.args + list(call.kwargs.values()):
+            slots = _SLOT_RE.findall(arg)
+            if slots:
+                groups.extend([boxes[ord(s) - 0xE100]] for s in slots)
+            elif re.search(r"\d", arg) and not re.search(r"[A-Za-z]{2,}", arg):
+                groups.append([arg])
+        return groups
+
+    def _point_arg(self, call: Call, boxes: list[str], what: str) -> tuple[Point, Box | None]:
+        groups = self._groups(call, boxes)
+        if not groups:
+            raise fail(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
+        # click((512,301),(640,355)) with the tags stripped: the two pairs are one box.
+        return self._coords([g for grp in groups for g in grp], f"{call.name} {what}")
+
+    def _text_arg(self, call: Call, inner: str) -> str:
+        """A string argument: the first quoted/keyword one, else the bare text between the parens."""
+        if call.kwargs:
+            return next(iter(call.kwargs.values()))
+        if len(call.args) == 1:
+            return call.args[0]
+        return inner.strip()
+
+    def _action(self, call: Call, text: str, boxes: list[str]) -> list[Action]:
+        verb = call.name.lower()
+        open_at = text.index("(", call.start)
+        inner = text[open_at + 1: call.end - 1 if call.closed else call.end]
+        if verb in _CLICKS:
+            button, count = _CLICKS[verb]
+            point, box = self._point_arg(call, boxes, "a point")
+            return [build(Click, point=point, box=box, button=button, count=count)]
+        if verb == "long_press":
+            point = self._point_arg(call, boxes, "a point")[0]
+            return [build(LongPress, point=point)]
+        if verb in ("hover", "move"):
+            direction = _word(call, DIRECTIONS)
+            if verb == "move" and direction is not None and not self._groups(call, boxes):
+                return [build(Move, direction=direction)]
+            return [build(Move, point=self._point_arg(call, boxes, "a point")[0])]
+        if verb in ("drag", "swipe"):
+            groups = self._groups(call, boxes)
+            if len(groups) == 2:
+                start = self._coords(groups[0], "drag start")[0]
+                end = self._coords(groups[1], "drag end")[0]
+            else:
+                nums = [n for grp in groups for part in grp for n in numbers_in(part)]
+                if len(nums) != 4:
+                    raise fail("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
+                               "<|box_start|>(x2,y2)<|box_end|>)")
+                start = point_or_box(nums[:2], self.space, "drag start")[0]
+                end = point_or_box(nums[2:], self.space, "drag end")[0]
+            return [build(Drag, start=start, end=end)]
+        if verb == "type":
+            content = self._text_arg(call, inner)
+            if not content:
+                raise fail("type() needs the text to type")
+            body, submit = submit_split(content)
+            return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
+        if verb in ("key", "press", "hotkey"):
+            keys = key_list(self._text_arg(call, inner))
+            if not keys:
+                raise fail(f"{call.name}() needs a key name")
+            if len(keys) > 1:
+                return [build(Hotkey, keys=keys)]
+            return [build(Key, name=keys[0])]
+        if verb == "scroll":
+            direction = _word(call, DIRECTIONS)
+            if direction is None:
+                raise fail("scroll() needs a direction: up, down, left or right")
+            groups = self._groups(call, boxes)
+            point = self._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
+            return [build(Scroll, point=point, direction=direction)]
+        if verb in ("back", "press_back"):
+            return [Navigate(to="back")]
+        if verb in ("home", "press_home"):
+            return [Navigate(to="home")]
+        if verb == "recents":
+            return [Navigate(to="recents")]
+        if verb == "open_app":
+            return [build(OpenApp, name=self._text_arg(call, inner))]
+        if verb == "wait":
+            arg = self._text_arg(call, inner)
+            return [build(Wait, seconds=to_number(arg, "wait seconds"))] if arg else [Wait()]
+        if verb in ("finished", "done"):
+            answer = self._text_arg(call, inner)
+            return [build(Finished, answer=answer or None)]
+        if verb == "fail":
+            reason = self._text_arg(call, inner)
+            return [build(Fail, reason=reason)] if reason else [Fail()]
+        if verb == "call_user":
+            question = self._text_arg(call, inner)
+            return [build(CallUser, question=question)] if question else [CallUser()]
+        if verb == "choose":
+            return [build(Choose, option=self._text_arg(call, inner))]
+        raise fail(f"unknown action {call.name!r}")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def format(self, actions: Sequence[Action], thought: str | None = None) -> str:
+        """One call per line, points and boxes in Qwen2-VL's tags; the thought on the line before.
+
+        Example:
+            >>> print(Qwen2VLParser().format([Click(point=Point(x=512, y=301, space="rel1000"))], "the OK button"))
+            the OK button
+            click(<|box_start|>(512,301)<|box_end|>)
+        """
+        if not actions:
+            raise ValueError("format() needs at least one action")
+        lines = [self._write(a) for a in actions]
+        head = f"{thought.strip()}\n" if thought and thought.strip() else ""
+        return head + "\n".join(lines)
+
+    def _pt(self, p: Point, box: Box | None = None) -> str:
+        check_space(self.space, p)
+        if box is not None:
+            return f"{BOX_START}({fmt_num(box.x1)},{fmt_num(box.y1)}),({fmt_num(box.x2)},{fmt_num(box.y2)}){BOX_END}"
+        return f"{BOX_START}({fmt_num(p.x)},{fmt_num(p.y)}){BOX_END}"
+
+    def _write(self, a: Action) -> str:
+        if isinstance(a, Click):
+            verb = {("left", 1): "click", ("left", 2): "double_click", ("right", 1): "right_click",
+                    ("left", 3): "triple_click"}.get((a.button, a.count))
+            if verb is None:
+                raise UnsupportedActionError("click", ["click"], detail=f"no {a.button} click x{a.count} verb")
+            return f"{verb}({self._pt(a.point, box_if_centred(a.point, a.box))})"
+        if isinstance(a, LongPress):
+            if a.duration != LongPress.model_fields["duration"].default:
+                raise UnsupportedActionError("long_press", ["long_press"], detail="no duration argument")
+            return f"long_press({self._pt(a.point)})"
+        if isinstance(a, Move):
+            return f"move({quote_str(a.direction)})" if a.point is None else f"hover({self._pt(a.point)})"
+        if isinstance(a, Drag):
+            check_drag(a)
+            return f"drag({self._pt(a.start)}, {self._pt(a.end)})"
+        if isinstance(a, TypeText):
+            content = a.text + ("\n" if a.submit else "")
+            return f"type({quote_str(content)})"
+        if isinstance(a, Key):
+            return f"key({quote_str(a.name)})"
+        if isinstance(a, Hotkey):
+            return f"hotkey({quote_str(' '.join(a.keys))})"
+        if isinstance(a, Scroll):
+            if a.amount != Scroll.model_fields["amount"].default:
+                raise UnsupportedActionError("scroll", ["scroll"], detail="no amount argument")
+            where = f"{self._pt(a.point)}, " if a.point is not None else ""
+            return f"scroll({where}{quote_str(a.direction)})"
+        if isinstance(a, Navigate):
+            return f"{a.to}()"
+        if isinstance(a, OpenApp):
+            return f"open_app({quote_str(a.name)})"
+        if isinstance(a, Wait):
+            return "wait()" if a.seconds == Wait().seconds else f"wait({fmt_num(a.seconds)})"
+        if isinstance(a, Finished):
+            return "finished()" if a.answer is None else f"finished({quote_str(a.answer)})"
+        if isinstance(a, Fail):
+            return f"fail({quote_str(a.reason)})"
+        if isinstance(a, CallUser):
+            return f"call_user({quote_str(a.question)})"
+        if isinstance(a, Choose):
+            return f"choose({quote_str(a.option)})"
+        raise UnsupportedActionError(getattr(a, "type", "?"), sorted(_VERBS))
+
+
+def _word(call: Call, words: Sequence[str]) -> str | None:
+    """The first argument that is one of ``words`` (quoted or bare, any case)."""
+    for arg in call.args + list(call.kwargs.values()):
+        w = arg.strip().strip("'\"").lower()
+        if w in words:
+            return w
+    return None

@@ -1,0 +1,300 @@
+"""ShowUI replies: Python-literal dicts ``{'action': 'CLICK', 'value': None, 'position': [0.49, 0.42]}``.
+
+ShowUI (showlab/ShowUI, README "UI Navigation" and ``data/template/shared_navigation.py``) writes one dict
+per action, several separated by commas or newlines, with ``position`` in [0, 1] of the screenshot
+(space ``rel1``). Its grounding mode answers a bare ``[x, y]``. The dicts are Python literals (``None``,
+single quotes), read with :func:`ast.literal_eval` only, never ``eval``.
+
+=================================  =========================================================================
+web: ``CLICK``, ``SELECT``          :class:`Click` at ``position`` (SELECT opens a dropdown at a point)
+phone: ``TAP``                      :class:`Click`
+``HOVER``                           :class:`Move` to ``position``
+``INPUT`` / ``TYPE``                :class:`TypeText` of ``value``, preceded by a :class:`Click` at
+                                    ``position`` when one is given ("type into an element")
+``ENTER`` / ``PRESS ENTER``         :class:`Key` ``enter``
+``SCROLL`` (value = direction)      :class:`Scroll`; AITW's ``SCROLL UP|DOWN|LEFT|RIGHT`` too
+``SWIPE`` / ``SELECT_TEXT``         :class:`Drag` from ``position[0]`` to ``position[1]``
+``COPY``                            :class:`Hotkey` ``ctrl c`` (copies the selection SELECT_TEXT made)
+``ANSWER``                          :class:`Finished` with ``value`` as the answer
+``PRESS BACK`` / ``PRESS HOME``     :class:`Navigate` (AITW's vocabulary in ShowUI's AITW template)
+``STATUS TASK COMPLETE``            :class:`Finished`; ``STATUS TASK IMPOSSIBLE``: :class:`Fail`
+``CHOOSE`` (value = name)           vlagent's game extension (``prompts/action_space.py``): :class:`Choose`
+``MOVE`` (value = direction)        vlagent's game extension: :class:`Move` one step (or to ``position``)
+=================================  =========================================================================
+
+ShowUI has no scroll amount, no right or double click and no key other than Enter; :meth:`format` raises
+:class:`UnsupportedActionError` for those rather than writing something that means less.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from vlagent.actions.coords import Point, Space
+from vlagent.actions.errors import UnsupportedActionError
+from vlagent.actions.models import (
+    DIRECTIONS,
+    Action,
+    Choose,
+    Click,
+    Drag,
+    Fail,
+    Finished,
+    Hotkey,
+    Key,
+    Move,
+    Navigate,
+    ParsedReply,
+    Scroll,
+    TypeText,
+)
+from vlagent.actions.parsers._common import (
+    build,
+    check_drag,
+    check_space,
+    clean,
+    fail,
+    finished_reply,
+    json_objects,
+    literal,
+    point_or_box,
+    run_parser,
+    strip_think,
+)
+
+Platform = Literal["web", "phone"]
+_LIST_RE = re.compile(r"\[\s*(?:\[[^\[\]]*\]\s*,?\s*)+\]|\[[^\[\]]*\]")
+
+
+class ShowUIParser:
+    """Reads ShowUI's action dicts (web and phone vocabularies) and its bare ``[x, y]`` grounding answers.
+
+    ``platform`` only chooses what :meth:`format` writes for a click (``CLICK`` on the web, ``TAP`` on
+    phones); :meth:`parse` reads both vocabularies.
+
+    Example:
+        >>> r = ShowUIParser().parse("{'action': 'CLICK', 'value': None, 'position': [0.49, 0.42]}")
+        >>> r.actions[0].point
+        Point(x=0.49, y=0.42, space='rel1')
+    """
+
+    expected: ClassVar[str] = (
+        "{'action': 'ACTION_TYPE', 'value': 'element', 'position': [x,y]} with x, y in 0-1 "
+        "(CLICK, INPUT, SELECT, HOVER, ANSWER, ENTER, SCROLL, SELECT_TEXT, COPY; phone: TAP, SWIPE)"
+    )
+
+    def __init__(self, space: Space = "rel1", platform: Platform = "web") -> None:
+        if platform not in ("web", "phone"):
+            raise ValueError(f"platform must be 'web' or 'phone', got {platform!r}")
+        self.space: Space = space
+        self.platform: Platform = platform
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def parse(self, text: str) -> ParsedReply:
+        return run_parser(text, self.expected, self._parse)
+
+    def _parse(self, raw: str) -> ParsedReply:
+        text, think = strip_think(clean(raw))
+        dicts = json_objects(text, quotes="'\"")
+        actions: list[Action] = []
+        if dicts:
+            head = text[: text.find(dicts[0])]
+            for body in dicts:
+                actions.extend(self._actions(_literal(body)))
+        else:
+            lists = list(_LIST_RE.finditer(text))
+            if not lists:
+                raise fail("no action dict or [x, y] found")
+            head = text[: lists[0].start()]
+            for m in lists:
+                value = _literal(m.group(0))
+                point = self._position(value, "grounding point")
+                if not isinstance(point, Point):
+                    raise fail("a grounding answer is one point [x, y]")
+                actions.append(Click(point=point))
+        thought = head.strip().strip(",").strip() or think
+        return finished_reply(raw, actions, thought)
+
+    def _position(self, value: Any, what: str) -> Point | tuple[Point, Point] | None:
+        if value is None:
+            return None
+        if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, list | tuple) for v in value):
+            a = point_or_box(list(value[0]), self.space, what)[0]
+            b = point_or_box(list(value[1]), self.space, what)[0]
+            return a, b
+        if isinstance(value, list | tuple):
+            return point_or_box(list(value), self.space, what)[0]
+        raise fail(f"{what} must be [x, y] or [[x1, y1], [x2, y2]], got {value!r}")
+
+    def _actions(self, d: Any) -> list[Action]:
+        if not isinstance(d, dict):
+            raise fail(f"expected an action dict, got {type(d).__name__}")
+        name = d.get("action")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("action dict needs 'action'")
+        verb = re.sub(r"[\s_]+", "_", name.strip().upper())
+        value = d.get("value")
+        pos = self._position(d.get("position"), f"{verb} position")
+
+        def one_point() -> Point:
+            if not isinstance(pos, Point):
+                raise fail(f"{verb} needs 'position': [x, y]")
+            return pos
+
+        if verb in ("CLICK", "TAP", "SELECT"):
+            return [Click(point=one_point())]
+        if verb == "HOVER":
+            return [Move(point=one_point())]
+        if verb in ("INPUT", "TYPE"):
+            if not isinstance(value, str) or not value:
+                raise fail(f"{verb} needs the text to type as 'value'")
+            typed = build(TypeText, text=value)
+            if pos is None:
+                return [typed]
+            return [Click(point=one_point()), typed]
+        if verb in ("ENTER", "PRESS_ENTER"):
+            return [Key(name="enter")]
+        if verb.startswith("SCROLL"):
+            direction = verb.removeprefix("SCROLL").strip("_").lower() or str(value or "").strip().lower()
+            if direction not in DIRECTIONS:
+                raise fail(f"SCROLL needs a direction (up, down, left, right) as 'value', got {value!r}")
+            point = pos if isinstance(pos, Point) else None
+            return [Scroll(point=point, direction=direction)]
+        if verb in ("SWIPE", "SELECT_TEXT"):
+            if not isinstance(pos, tuple):
+                raise fail(f"{verb} needs 'position': [[x1, y1], [x2, y2]]")
+            return [Drag(start=pos[0], end=pos[1])]
+        if verb == "COPY":
+            return [Hotkey(keys=["ctrl", "c"])]
+        if verb == "CHOOSE":
+            if not isinstance(value, str) or not value.strip():
+                raise fail("CHOOSE needs the action's name as 'value'")
+            return [build(Choose, option=value)]
+        if verb == "MOVE":
+            if isinstance(pos, Point):
+                return [Move(point=pos)]
+            direction = str(value or "").strip().lower()
+            if direction not in DIRECTIONS:
+                raise fail(f"MOVE needs a direction (up, down, left, right) as 'value', got {value!r}")
+            return [Move(direction=direction)]
+        if verb == "ANSWER":
+            answer = None if value is None else str(value)
+            return [build(Finished, answer=answer or None)]
+        if verb == "PRESS_BACK":
+            return [Navigate(to="back")]
+        if verb == "PRESS_HOME":
+            return [Navigate(to="home")]
+        if verb == "STATUS_TASK_COMPLETE":
+            return [Finished()]
+        if verb == "STATUS_TASK_IMPOSSIBLE":
+            return [Fail()]
+        raise fail(f"unknown action {name!r}")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def format(self, actions: Sequence[Action], thought: str | None = None) -> str:
+        """Write ShowUI dicts, one per line; a click followed by typing becomes one ``INPUT`` at the click.
+
+        ``thought`` is written on the line before the dicts (ShowUI itself writes none).
+
+        Example:
+            >>> print(ShowUIParser().format([Click(point=Point(x=0.5, y=0.25, space="rel1"))]))
+            {'action': 'CLICK', 'value': None, 'position': [0.5, 0.25]}
+        """
+        if not actions:
+            raise ValueError("format() needs at least one action")
+        out: list[dict[str, Any]] = []
+        i = 0
+        while i < len(actions):
+            a = actions[i]
+            nxt = actions[i + 1] if i + 1 < len(actions) else None
+            if (isinstance(a, Click) and isinstance(nxt, TypeText) and a.button == "left" and a.count == 1):
+                out.extend(self._write(nxt, at=a.point))
+                i += 2
+                continue
+            out.extend(self._write(a))
+            i += 1
+        lines = [repr(d) for d in out]
+        head = f"{thought.strip()}\n" if thought and thought.strip() else ""
+        return head + "\n".join(lines)
+
+    def _xy(self, p: Point) -> list[float]:
+        check_space(self.space, p)
+        return [p.x, p.y]
+
+    def _write(self, a: Action, at: Point | None = None) -> list[dict[str, Any]]:
+        def d(action: str, value: Any = None, position: Any = None) -> dict[str, Any]:
+            return {"action": action, "value": value, "position": position}
+
+        if isinstance(a, Click):
+            if a.button != "left" or a.count != 1:
+                raise UnsupportedActionError("click", ["click"], detail="ShowUI has only a single left click")
+            return [d("TAP" if self.platform == "phone" else "CLICK", None, self._xy(a.point))]
+        if isinstance(a, TypeText):
+            pos = self._xy(at) if at is not None else None
+            typed = [d("INPUT", a.text, pos)]
+            return typed + ([d("ENTER")] if a.submit else [])
+        if isinstance(a, Move):
+            if a.point is None:
+                return [d("MOVE", a.direction)]
+            return [d("HOVER", None, self._xy(a.point))]
+        if isinstance(a, Choose):
+            return [d("CHOOSE", a.option)]
+        if isinstance(a, Key) and a.name == "enter":
+            return [d("ENTER")]
+        if isinstance(a, Scroll):
+            if a.amount != Scroll.model_fields["amount"].default:
+                raise UnsupportedActionError("scroll", ["scroll"], detail="ShowUI's SCROLL has no amount")
+            return [d("SCROLL", a.direction, self._xy(a.point) if a.point is not None else None)]
+        if isinstance(a, Drag):
+            check_drag(a)
+            verb = "SWIPE" if self.platform == "phone" else "SELECT_TEXT"
+            return [d(verb, None, [self._xy(a.start), self._xy(a.end)])]
+        if isinstance(a, Hotkey) and a.keys == ["ctrl", "c"]:
+            return [d("COPY")]
+        if isinstance(a, Finished):
+            return [d("ANSWER", a.answer)] if a.answer is not None else [d("STATUS TASK COMPLETE")]
+        if isinstance(a, Fail):
+            return [d("STATUS TASK IMPOSSIBLE")]
+        if isinstance(a, Navigate) and a.to in ("back", "home"):
+            return [d(f"PRESS {a.to.upper()}")]
+        raise UnsupportedActionError(
+            a.type,
+            ["choose", "click", "drag", "fail", "finished", "hotkey", "key", "move", "navigate", "scroll", "type"],
+            detail="ShowUI cannot express it",
+        )
+
+
+def _literal(text: str) -> Any:
+    """A Python literal (or JSON), tolerating a missing closing brace or bracket; never ``eval``."""
+    body = text.strip().rstrip(",")
+    for attempt in (body, _close(body)):
+        try:
+            return literal(attempt)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+        try:  # the same dict written as JSON (null, true), as models sometimes do
+            return json.loads(attempt)
+        except (ValueError, RecursionError):
+            pass
+    raise fail(f"not a Python literal: {body[:80]!r}")
+
+
+def _close(body: str) -> str:
+    opens: list[str] = []
+    quote: str | None = None
+    for c in body:
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c in "[{(":
+            opens.append({"[": "]", "{": "}", "(": ")"}[c])
+        elif c in "]})" and opens:
+            opens.pop()
+    return body + (quote or "") + "".join(reversed(opens))

@@ -1,0 +1,358 @@
+r"""Qwen2.5-VL function calls: ``<tool_call>{"name": "computer_use", "arguments": {...}}</tool_call>``.
+
+The vocabularies are those of the ``ComputerUse`` and ``MobileUse`` tools in the Qwen2.5-VL cookbooks
+(``cookbooks/utils/agent_function_call.py``, used by ``computer_use.ipynb`` and ``mobile_agent.ipynb``),
+with the later additions of the Qwen3-VL cookbook (``triple_click``, ``hscroll``, ``answer``).
+Coordinates are pixels of the ``smart_resize``-d image (space ``resized``).
+
+computer_use:
+
+=======================================================  ==================================================
+``left_click|right_click|middle_click|double_click|``    :class:`Click` at ``coordinate``
+``triple_click``
+``mouse_move``                                           :class:`Move`
+``left_click_drag``                                      :class:`Drag` to ``coordinate`` from
+                                                         ``start_coordinate`` (Anthropic's spelling), or
+                                                         from the pointer an earlier ``mouse_move`` of the
+                                                         same reply left
+``key`` (``keys: [...]``)                                :class:`Key` for one key, :class:`Hotkey` for more
+``type`` (``text``)                                      :class:`TypeText`; a trailing ``\n`` sets submit
+``scroll`` / ``hscroll`` (``pixels``)                    :class:`Scroll`: positive is up (right), negative
+                                                         down (left); ``|pixels|`` wheel clicks, at most 100
+``wait`` (``time``), ``terminate`` (``status``),          :class:`Wait`, :class:`Finished`/:class:`Fail`,
+``answer`` (``text``)                                    :class:`Finished` with the answer
+=======================================================  ==================================================
+
+mobile_use: ``click``, ``long_press`` (``time``), ``swipe`` (``coordinate`` -> ``coordinate2``),
+``type``, ``key`` (``text``: an adb key name), ``system_button`` (Back/Home -> :class:`Navigate`,
+Menu/Enter -> :class:`Key`), ``open`` (``text``) -> :class:`OpenApp`, ``wait``, ``terminate``, ``answer``.
+
+A click without ``coordinate`` (the original Qwen2.5-VL schema clicks where the pointer is) is accepted
+only after a ``mouse_move`` in the same reply; otherwise it is an error, never a click at a guessed point.
+game_use (vlagent's tool in the same style, see ``prompts/tools.py``): ``choose`` (``option``) ->
+:class:`Choose`, ``move`` (``direction``) -> :class:`Move`, ``mouse_move``, ``terminate``.
+
+All tool names are accepted with all vocabularies, since the verbs do not overlap in meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from vlagent.actions.coords import Point, Space
+from vlagent.actions.errors import UnsupportedActionError
+from vlagent.actions.models import (
+    Action,
+    Choose,
+    Click,
+    Drag,
+    Fail,
+    Finished,
+    Hotkey,
+    Key,
+    LongPress,
+    Move,
+    Navigate,
+    OpenApp,
+    ParsedReply,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from vlagent.actions.parsers._common import (
+    build,
+    check_drag,
+    check_space,
+    clean,
+    fail,
+    finished_reply,
+    json_objects,
+    loads_lenient,
+    point_or_box,
+    run_parser,
+    strip_think,
+    submit_split,
+    to_number,
+    unfence,
+)
+
+Tool = Literal["computer_use", "mobile_use", "game_use"]
+TOOLS: tuple[str, ...] = ("computer_use", "mobile_use", "game_use")
+_CLICKS = {
+    "left_click": ("left", 1), "click": ("left", 1), "right_click": ("right", 1),
+    "middle_click": ("middle", 1), "double_click": ("left", 2), "triple_click": ("left", 3),
+}
+_BUTTONS = {"back": Navigate(to="back"), "home": Navigate(to="home"), "menu": Key(name="menu"),
+            "enter": Key(name="enter")}
+_TAG_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.DOTALL)
+#: Most wheel clicks one scroll may ask for (the action model's bound).
+MAX_SCROLL = 100
+
+
+class ToolCallParser:
+    r"""Reads Qwen2.5-VL ``<tool_call>`` replies for the ``computer_use`` and ``mobile_use`` tools.
+
+    ``tool`` only chooses which tool :meth:`format` writes (actions only the other tool can express are
+    written with that one); :meth:`parse` reads both.
+
+    Example:
+        >>> reply = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1240, 783]}}\n</tool_call>'
+        >>> ToolCallParser().parse(reply).actions[0].point
+        Point(x=1240.0, y=783.0, space='resized')
+    """
+
+    expected: ClassVar[str] = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}\n'
+        "</tool_call> (or mobile_use), one block per action, x and y in pixels of the resized screenshot"
+    )
+
+    def __init__(self, space: Space = "resized", tool: Tool = "computer_use") -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+        self.space: Space = space
+        self.tool: Tool = tool
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def parse(self, text: str) -> ParsedReply:
+        return run_parser(text, self.expected, self._parse)
+
+    def _parse(self, raw: str) -> ParsedReply:
+        text, think = strip_think(clean(raw))
+        blocks, thought = _blocks(text)
+        if not blocks:
+            raise fail("no <tool_call> found")
+        actions: list[Action] = []
+        pointer: Point | None = None
+        for block in blocks:
+            for action in self._actions(block, pointer):
+                if isinstance(action, Move) and action.point is not None:
+                    pointer = action.point
+                actions.append(action)
+        if think and not thought:
+            thought = think
+        return finished_reply(raw, actions, thought)
+
+    def _coordinate(self, args: dict[str, Any], key: str, what: str) -> Point | None:
+        value = args.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[\s,()\[\]]+", value) if v]
+        if not isinstance(value, list | tuple):
+            raise fail(f"{what} must be [x, y], got {value!r}")
+        point, box = point_or_box(value, self.space, what)
+        return point
+
+    def _actions(self, call: dict[str, Any], pointer: Point | None) -> list[Action]:
+        name = call.get("name")
+        args = call.get("arguments", call.get("parameters"))
+        if isinstance(args, str):  # OpenAI-style: arguments serialised as a JSON string
+            args = loads_lenient(args)
+        if args is None and "action" in call:
+            args = call
+        if not isinstance(args, dict):
+            raise fail('tool call needs "arguments": {"action": ...}')
+        if name is not None and name not in TOOLS:
+            raise fail(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+        action = args.get("action")
+        if not isinstance(action, str) or not action:
+            raise fail('tool call arguments need "action"')
+        verb = action.strip().lower()
+        coord = self._coordinate(args, "coordinate", f"{verb} coordinate")
+
+        if verb in _CLICKS:
+            button, count = _CLICKS[verb]
+            where = coord or pointer
+            if where is None:
+                raise fail(f"{verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
+            return [build(Click, point=where, button=button, count=count)]
+        if verb == "mouse_move":
+            if coord is None:
+                raise fail('mouse_move needs "coordinate": [x, y]')
+            return [build(Move, point=coord)]
+        if verb == "left_click_drag":
+            start = self._coordinate(args, "start_coordinate", "left_click_drag start_coordinate") or pointer
+            if coord is None or start is None:
+                raise fail('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
+            return [build(Drag, start=start, end=coord)]
+        if verb == "swipe":
+            end = self._coordinate(args, "coordinate2", "swipe coordinate2")
+            if coord is None or end is None:
+                raise fail('swipe needs "coordinate" and "coordinate2"')
+            return [build(Drag, start=coord, end=end)]
+        if verb == "long_press":
+            if coord is None:
+                raise fail('long_press needs "coordinate": [x, y]')
+            t = args.get("time")
+            fields = {} if t is None else {"duration": to_number(t, "long_press time")}
+            return [build(LongPress, point=coord, **fields)]
+        if verb == "key":
+            keys = args.get("keys", args.get("text"))
+            if isinstance(keys, str):
+                keys = [keys]
+            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+                raise fail('key needs "keys": ["ctrl", "c"] (computer_use) or "text": "name" (mobile_use)')
+            if len(keys) == 1:
+                return [build(Key, name=keys[0])]
+            return [build(Hotkey, keys=keys)]
+        if verb == "type":
+            text = args.get("text")
+            if not isinstance(text, str) or not text:
+                raise fail('type needs "text"')
+            body, submit = submit_split(text)
+            return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
+        if verb in ("scroll", "hscroll"):
+            pixels = to_number(args.get("pixels"), f"{verb} pixels")
+            if pixels == 0:
+                raise fail(f"{verb} needs non-zero \"pixels\"")
+            if verb == "scroll":
+                direction = "up" if pixels > 0 else "down"
+            else:
+                direction = "right" if pixels > 0 else "left"
+            amount = min(max(round(abs(pixels)), 1), MAX_SCROLL)
+            return [build(Scroll, point=coord, direction=direction, amount=amount)]
+        if verb == "wait":
+            t = args.get("time")
+            return [build(Wait, seconds=to_number(t, "wait time"))] if t is not None else [Wait()]
+        if verb == "terminate":
+            status = str(args.get("status", "")).strip().lower()
+            if status == "success":
+                return [Finished()]
+            if status == "failure":
+                return [Fail()]
+            raise fail(f"terminate needs \"status\": \"success\" or \"failure\", got {args.get('status')!r}")
+        if verb == "answer":
+            text = args.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise fail('answer needs "text"')
+            return [Finished(answer=text)]
+        if verb == "system_button":
+            button = str(args.get("button", "")).strip().lower()
+            if button not in _BUTTONS:
+                raise fail(f"system_button needs \"button\": Back, Home, Menu or Enter, got {args.get('button')!r}")
+            return [_BUTTONS[button]]
+        if verb == "open":
+            return [build(OpenApp, name=args.get("text") or "")]
+        if verb == "choose":
+            return [build(Choose, option=str(args.get("option") or ""))]
+        if verb == "move":
+            return [build(Move, direction=str(args.get("direction") or "").strip().lower())]
+        raise fail(f"unknown action {action!r}")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def format(self, actions: Sequence[Action], thought: str | None = None) -> str:
+        """Write one ``<tool_call>`` block per action, prose thought first (as the cookbook replies do).
+
+        Example:
+            >>> print(ToolCallParser().format([Click(point=Point(x=10, y=20, space="resized"))]))
+            <tool_call>
+            {"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}
+            </tool_call>
+        """
+        if not actions:
+            raise ValueError("format() needs at least one action")
+        blocks = []
+        for a in actions:
+            name, args = self._write(a)
+            body = json.dumps({"name": name, "arguments": args}, ensure_ascii=False)
+            blocks.append(f"<tool_call>\n{body}\n</tool_call>")
+        head = f"{thought.strip()}\n" if thought and thought.strip() else ""
+        return head + "\n".join(blocks)
+
+    def _xy(self, p: Point) -> list[int | float]:
+        check_space(self.space, p)
+        return [int(v) if float(v).is_integer() else v for v in (p.x, p.y)]
+
+    def _write(self, a: Action) -> tuple[str, dict[str, Any]]:
+        mobile = self.tool == "mobile_use"
+        if isinstance(a, Click):
+            if mobile and a.button == "left" and a.count == 1:
+                return "mobile_use", {"action": "click", "coordinate": self._xy(a.point)}
+            verb = {("left", 1): "left_click", ("right", 1): "right_click", ("middle", 1): "middle_click",
+                    ("left", 2): "double_click", ("left", 3): "triple_click"}.get((a.button, a.count))
+            if verb is None:
+                raise UnsupportedActionError("click", sorted(_CLICKS), detail=f"no {a.button} click x{a.count}")
+            return "computer_use", {"action": verb, "coordinate": self._xy(a.point)}
+        if isinstance(a, Move):
+            if a.point is None:
+                return "game_use", {"action": "move", "direction": a.direction}
+            tool = "game_use" if self.tool == "game_use" else "computer_use"
+            return tool, {"action": "mouse_move", "coordinate": self._xy(a.point)}
+        if isinstance(a, Choose):
+            return "game_use", {"action": "choose", "option": a.option}
+        if isinstance(a, Drag):
+            if mobile:
+                check_drag(a)
+                return "mobile_use", {"action": "swipe", "coordinate": self._xy(a.start),
+                                      "coordinate2": self._xy(a.end)}
+            check_drag(a)
+            return "computer_use", {"action": "left_click_drag", "start_coordinate": self._xy(a.start),
+                                    "coordinate": self._xy(a.end)}
+        if isinstance(a, LongPress):
+            return "mobile_use", {"action": "long_press", "coordinate": self._xy(a.point), "time": a.duration}
+        if isinstance(a, Key):
+            if mobile:
+                return "mobile_use", {"action": "key", "text": a.name}
+            return "computer_use", {"action": "key", "keys": [a.name]}
+        if isinstance(a, Hotkey):  # a one-key hotkey reads back as Key: the tool cannot tell them apart
+            return "computer_use", {"action": "key", "keys": list(a.keys)}
+        own = "computer_use" if self.tool == "game_use" else self.tool
+        if isinstance(a, TypeText):
+            return own, {"action": "type", "text": a.text + ("\n" if a.submit else "")}
+        if isinstance(a, Scroll):
+            sign = 1 if a.direction in ("up", "right") else -1
+            args: dict[str, Any] = {"action": "scroll" if a.direction in ("up", "down") else "hscroll",
+                                    "pixels": sign * a.amount}
+            if a.point is not None:
+                args["coordinate"] = self._xy(a.point)
+            return "computer_use", args
+        if isinstance(a, Wait):
+            return own, {"action": "wait", "time": a.seconds}
+        if isinstance(a, Finished):
+            if a.answer is not None:
+                return own, {"action": "answer", "text": a.answer}
+            return self.tool, {"action": "terminate", "status": "success"}
+        if isinstance(a, Fail):
+            return self.tool, {"action": "terminate", "status": "failure"}
+        if isinstance(a, Navigate):
+            if a.to == "recents":
+                raise UnsupportedActionError("navigate", ["back", "home"], detail="mobile_use has no recents button")
+            return "mobile_use", {"action": "system_button", "button": a.to.capitalize()}
+        if isinstance(a, OpenApp):
+            return "mobile_use", {"action": "open", "text": a.name}
+        raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="Qwen2.5-VL's tools cannot express it")
+
+
+_WRITABLE = {"click", "move", "drag", "long_press", "key", "hotkey", "type", "scroll", "wait", "finished",
+             "fail", "navigate", "open_app", "choose"}
+
+
+def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The tool calls of a reply and the prose before the first one (the thought)."""
+    calls: list[dict[str, Any]] = []
+    tags = list(_TAG_RE.finditer(text))
+    if tags:
+        head = text[: tags[0].start()]
+        bodies = [unfence(m.group(1)) for m in tags]
+    else:
+        # No tags: a fenced or bare JSON object that looks like a tool call ({"name", "arguments"}).
+        plain = unfence(text)
+        objs = [o for o in json_objects(plain) if '"arguments"' in o or '"action"' in o or "'action'" in o]
+        if not objs:
+            return [], None
+        head = plain[: plain.find(objs[0])]
+        bodies = objs
+    for body in bodies:
+        objs = json_objects(body) or [body]
+        for obj in objs:
+            value = loads_lenient(obj)
+            if not isinstance(value, dict):
+                raise fail(f"tool call must be a JSON object, got {type(value).__name__}")
+            calls.append(value)
+    thought = re.sub(r"^\s*(Thought|Action|Reasoning)\s*:\s*", "", unfence(head).strip(), flags=re.IGNORECASE)
+    return calls, thought.strip() or None

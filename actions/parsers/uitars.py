@@ -1,0 +1,377 @@
+r"""UI-TARS replies: ``Thought: ...`` then ``Action: click(start_box='(x,y)')``, v1 and 1.5 syntaxes.
+
+UI-TARS v1 writes ``start_box='<|box_start|>(x1,y1)<|box_end|>'`` in [0, 1000) of the image; UI-TARS-1.5
+writes ``point='<point>x y</point>'`` in pixels of the ``smart_resize``-d image. Both syntaxes are
+accepted by one class, since checkpoints and deployments mix them (the official action parser rewrites
+``point=`` to ``start_box=``); only the coordinate space differs, set by the profile.
+
+Verbs read (from the official prompts in bytedance/UI-TARS ``codes/ui_tars/prompt.py`` and README, and
+the browser/mobile variants seen in UI-TARS-desktop/Midscene):
+
+=============================================  =========================================================
+``click`` / ``left_single``                    :class:`Click`
+``left_double`` / ``double_click``             :class:`Click` with ``count=2``
+``right_single`` / ``right_click``             :class:`Click` with ``button="right"``
+``triple_click``                               :class:`Click` with ``count=3``
+``hover`` / ``mouse_move``                     :class:`Move` to a point
+``drag`` / ``select`` / ``swipe``              :class:`Drag` (``start_box``/``end_box`` or ``*_point``)
+``long_press(start_box, time=)``               :class:`LongPress` (``time`` in seconds when given)
+``hotkey(key='ctrl c')``                       :class:`Hotkey`; a single key becomes :class:`Key`
+``press(key=)`` / ``keydown`` / ``press_key``  :class:`Key`
+``type(content='...')``                        :class:`TypeText`; a trailing ``\n`` sets ``submit``
+``scroll(start_box, direction)``               :class:`Scroll`; v1-mobile ``scroll(start_box, end_box)``
+                                               without a direction is a swipe, i.e. :class:`Drag`
+``wait()``                                     :class:`Wait` of 5 s (the prompt: "Sleep for 5s")
+``finished(content=)``                         :class:`Finished` (``answer`` = content)
+``call_user()``                                :class:`CallUser`
+``open_app(app_name=)``                        :class:`OpenApp`
+``press_home()`` / ``press_back()``            :class:`Navigate` (also ``navigate_home/back``)
+``choose(option=)`` / ``move(direction=)``     vlagent's game extension: :class:`Choose`, :class:`Move`
+=============================================  =========================================================
+
+Several actions in one reply (the official parser splits on ``)\n\n``) are all returned in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from vlagent.actions.coords import Point, Space
+from vlagent.actions.errors import UnsupportedActionError
+from vlagent.actions.models import (
+    DIRECTIONS,
+    Action,
+    CallUser,
+    Choose,
+    Click,
+    Drag,
+    Finished,
+    Hotkey,
+    Key,
+    LongPress,
+    Move,
+    Navigate,
+    OpenApp,
+    ParsedReply,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from vlagent.actions.parsers._common import (
+    Call,
+    box_if_centred,
+    build,
+    check_drag,
+    check_space,
+    clean,
+    coords_from_text,
+    fail,
+    find_calls,
+    finished_reply,
+    fmt_num,
+    key_list,
+    quote_str,
+    run_parser,
+    strip_think,
+    submit_split,
+    to_number,
+)
+
+#: How long UI-TARS's ``wait()`` sleeps, per its prompt ("Sleep for 5s and take a screenshot").
+UITARS_WAIT_SECONDS = 5.0
+
+_CLICKS = {
+    "click": ("left", 1), "left_single": ("left", 1), "left_click": ("left", 1),
+    "left_double": ("left", 2), "double_click": ("left", 2), "doubleclick": ("left", 2),
+    "right_single": ("right", 1), "right_click": ("right", 1),
+    "triple_click": ("left", 3), "left_triple": ("left", 3),
+}
+_VERBS = set(_CLICKS) | {
+    "hover", "mouse_move", "drag", "select", "swipe", "long_press", "hotkey", "press", "keydown", "press_key",
+    "key", "type", "scroll", "wait", "finished", "call_user", "open_app", "press_home", "press_back",
+    "navigate_home", "navigate_back", "choose", "move",
+}
+_START = ("start_box", "point", "start_point", "box")
+_END = ("end_box", "end_point")
+
+
+class UITarsParser:
+    r"""Reads UI-TARS v1 and 1.5 replies; ``space`` is ``rel1000`` (v1) or ``resized`` (1.5).
+
+    Example:
+        >>> r = UITarsParser().parse("Thought: open it\nAction: click(start_box='<|box_start|>(235,512)<|box_end|>')")
+        >>> r.thought, r.actions[0].point
+        ('open it', Point(x=235.0, y=512.0, space='rel1000'))
+        >>> UITarsParser(space="resized").parse("Action: click(point='<point>200 300</point>')").actions[0].point.space
+        'resized'
+    """
+
+    expected: ClassVar[str] = (
+        "'Thought: ...' then 'Action: ' and one call per action, e.g. click(start_box='(x1,y1)') or "
+        "click(point='<point>x1 y1</point>'), type(content='...'), scroll(start_box='(x1,y1)', direction='down'), "
+        "hotkey(key='ctrl c'), wait(), finished(content='...')"
+    )
+
+    def __init__(self, space: Space = "rel1000") -> None:
+        if space not in ("rel1000", "resized", "rel1", "screen"):
+            raise ValueError(f"unknown coordinate space {space!r}")
+        self.space: Space = space
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def parse(self, text: str) -> ParsedReply:
+        return run_parser(text, self.expected, self._parse)
+
+    def _parse(self, raw: str) -> ParsedReply:
+        text, think = strip_think(clean(raw))
+        thought, action_text, marked = _split_thought(text)
+        if think and not thought:
+            thought = think
+        calls = list(find_calls(action_text, _VERBS, any_name=marked))
+        if not calls:
+            raise fail("no action call found")
+        actions: list[Action] = []
+        for call in calls:
+            actions.extend(self._action(call))
+        if not marked and thought is None:
+            prose = action_text[: calls[0].start].strip()
+            thought = prose or None
+        return finished_reply(raw, actions, thought)
+
+    def _point(self, call: Call, names: Sequence[str], what: str, *, positional: int | None = 0):
+        value = call.get(*names)
+        if value is None and positional is not None and len(call.args) > positional:
+            value = call.args[positional]
+        if value is None:
+            raise fail(f"{call.name}() needs {what} ({'/'.join(names)}=...)")
+        return coords_from_text(value, self.space, f"{call.name} {what}")
+
+    def _action(self, call: Call) -> list[Action]:
+        verb = call.name.lower()
+        if verb in _CLICKS:
+            button, count = _CLICKS[verb]
+            point, box = self._point(call, _START, "a point")
+            return [build(Click, point=point, button=button, count=count, box=box)]
+        if verb in ("hover", "mouse_move"):
+            return [build(Move, point=self._point(call, _START, "a point")[0])]
+        if verb == "move":
+            direction = _direction(call, required=False)
+            if direction is not None:
+                return [build(Move, direction=direction)]
+            return [build(Move, point=self._point(call, _START, "a point or a direction")[0])]
+        if verb in ("drag", "select", "swipe"):
+            start = self._point(call, _START, "a start point")[0]
+            end = self._point(call, _END, "an end point", positional=1)[0]
+            return [build(Drag, start=start, end=end)]
+        if verb == "long_press":
+            point = self._point(call, _START, "a point")[0]
+            t = call.get("time", "duration")
+            fields = {"duration": to_number(t, "long_press time")} if t not in (None, "") else {}
+            return [build(LongPress, point=point, **fields)]
+        if verb in ("hotkey", "press", "keydown", "press_key", "key"):
+            spec = call.get("key", "hotkey", "keys") or (call.args[0] if call.args else "")
+            keys = key_list(spec)
+            if not keys:
+                raise fail(f"{call.name}() needs key='...'")
+            if verb == "hotkey" and len(keys) > 1:
+                return [build(Hotkey, keys=keys)]
+            if len(keys) > 1:
+                raise fail(f"{call.name}() presses one key, got {spec!r}")
+            return [build(Key, name=keys[0])]
+        if verb == "type":
+            content = call.get("content", "text")
+            if content is None and call.args:
+                content = call.args[0]
+            if not content:
+                raise fail("type() needs content='...'")
+            text, submit = submit_split(content)
+            if not text:
+                return [build(Key, name="enter")]
+            return [build(TypeText, text=text, submit=submit)]
+        if verb == "scroll":
+            direction = _direction(call, required=False)
+            where = call.get(*_START)
+            if where is None:
+                where = next((a for a in call.args if re.search(r"\d", a)), None)
+            point = coords_from_text(where, self.space, "scroll point")[0] if where is not None else None
+            if direction is None:
+                if call.get(*_END) is not None and point is not None:
+                    return [build(Drag, start=point, end=self._point(call, _END, "an end point")[0])]
+                raise fail("scroll() needs direction='up|down|left|right'")
+            fields = {}
+            steps = call.get("steps", "amount")
+            if steps not in (None, ""):
+                fields["amount"] = int(to_number(steps, "scroll steps"))
+            return [build(Scroll, point=point, direction=direction, **fields)]
+        if verb == "wait":
+            t = call.get("duration", "seconds", "time", "t")
+            if t in (None, "") and call.args and call.args[0]:
+                t = call.args[0]
+            seconds = UITARS_WAIT_SECONDS if t in (None, "") else to_number(t, "wait duration")
+            return [build(Wait, seconds=seconds)]
+        if verb == "finished":
+            content = call.get("content", "answer")
+            if content is None and call.args:
+                content = call.args[0]
+            return [build(Finished, answer=content or None)]
+        if verb == "call_user":
+            question = call.get("content", "question") or (call.args[0] if call.args else "")
+            return [build(CallUser, question=question)] if question else [CallUser()]
+        if verb == "open_app":
+            name = call.get("app_name", "name", "app") or (call.args[0] if call.args else "")
+            return [build(OpenApp, name=name)]
+        if verb in ("press_home", "navigate_home"):
+            return [Navigate(to="home")]
+        if verb in ("press_back", "navigate_back"):
+            return [Navigate(to="back")]
+        if verb == "choose":
+            option = call.get("option", "action", "name") or (call.args[0] if call.args else "")
+            return [build(Choose, option=option)]
+        raise fail(f"unknown action {call.name!r}")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def format(self, actions: Sequence[Action], thought: str | None = None) -> str:
+        r"""Write actions the way this UI-TARS version does (v1 ``start_box``, 1.5 ``<point>``).
+
+        Example:
+            >>> UITarsParser().format([Click(point=Point(x=235, y=512, space="rel1000"))], "open it")
+            "Thought: open it\nAction: click(start_box='<|box_start|>(235,512)<|box_end|>')"
+        """
+        calls = [self._write(a) for a in actions]
+        if not calls:
+            raise ValueError("format() needs at least one action")
+        head = f"Thought: {thought.strip()}\n" if thought and thought.strip() else ""
+        return head + "Action: " + "\n\n".join(calls)
+
+    def _coord(self, key: str, point: Point, box=None) -> str:
+        check_space(self.space, point)
+        if self.space == "resized":
+            if box is not None:
+                body = " ".join(fmt_num(v) for v in (box.x1, box.y1, box.x2, box.y2))
+                return f"{key.replace('point', 'box')}='<bbox>{body}</bbox>'"
+            return f"{key}='<point>{fmt_num(point.x)} {fmt_num(point.y)}</point>'"
+        key = key.replace("point", "box")
+        if key == "box":
+            key = "start_box"
+        if box is not None:
+            body = ",".join(fmt_num(v) for v in (box.x1, box.y1, box.x2, box.y2))
+        else:
+            body = f"{fmt_num(point.x)},{fmt_num(point.y)}"
+        return f"{key}='<|box_start|>({body})<|box_end|>'"
+
+    def _write(self, a: Action) -> str:
+        start = "point" if self.space == "resized" else "start_box"
+        if isinstance(a, Click):
+            verb = {("left", 1): "click", ("left", 2): "left_double", ("right", 1): "right_single",
+                    ("left", 3): "triple_click"}.get((a.button, a.count))
+            if verb is None:
+                raise UnsupportedActionError("click", ["click", "left_double", "right_single", "triple_click"],
+                                             detail=f"UI-TARS has no {a.button} click x{a.count}")
+            return f"{verb}({self._coord(start, a.point, box_if_centred(a.point, a.box))})"
+        if isinstance(a, Move):
+            if a.direction is not None:
+                return f"move(direction='{a.direction}')"
+            return f"hover({self._coord(start, a.point)})"
+        if isinstance(a, Drag):
+            s = "start_point" if self.space == "resized" else "start_box"
+            e = "end_point" if self.space == "resized" else "end_box"
+            check_drag(a)
+            return f"drag({self._coord(s, a.start)}, {self._coord(e, a.end)})"
+        if isinstance(a, LongPress):
+            extra = "" if a.duration == 1.0 else f", time='{fmt_num(a.duration)}'"
+            return f"long_press({self._coord(start, a.point)}{extra})"
+        if isinstance(a, Hotkey):
+            if len(a.keys) == 1:
+                return f"hotkey(key='{a.keys[0]}')"
+            return f"hotkey(key='{' '.join(a.keys)}')"
+        if isinstance(a, Key):
+            return f"hotkey(key={quote_str(a.name)})"
+        if isinstance(a, TypeText):
+            content = a.text + ("\n" if a.submit else "")
+            return f"type(content={quote_str(content)})"
+        if isinstance(a, Scroll):
+            parts = [self._coord(start, a.point)] if a.point is not None else []
+            parts.append(f"direction='{a.direction}'")
+            if a.amount != 5:
+                parts.append(f"steps='{a.amount}'")
+            return f"scroll({', '.join(parts)})"
+        if isinstance(a, Wait):
+            return "wait()" if a.seconds == UITARS_WAIT_SECONDS else f"wait(duration='{fmt_num(a.seconds)}')"
+        if isinstance(a, Finished):
+            return "finished()" if a.answer is None else f"finished(content={quote_str(a.answer)})"
+        if isinstance(a, CallUser):
+            return "call_user()" if a.question == CallUser().question else f"call_user(content={quote_str(a.question)})"
+        if isinstance(a, OpenApp):
+            return f"open_app(app_name={quote_str(a.name)})"
+        if isinstance(a, Navigate):
+            if a.to == "recents":
+                raise UnsupportedActionError("navigate", ["back", "home"], detail="UI-TARS has no recents button")
+            return f"press_{a.to}()"
+        if isinstance(a, Choose):
+            return f"choose(option={quote_str(a.option)})"
+        raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="UI-TARS cannot express it")
+
+
+_WRITABLE = {
+    "click", "move", "drag", "long_press", "hotkey", "key", "type", "scroll", "wait", "finished",
+    "call_user", "open_app", "navigate", "choose",
+}
+
+
+def _direction(call: Call, *, required: bool) -> str | None:
+    value = call.get("direction")
+    if value is None:
+        for arg in call.args:
+            if arg.strip().strip("'\"").lower() in DIRECTIONS:
+                value = arg
+    if value is None:
+        if required:
+            raise fail(f"{call.name}() needs direction='up|down|left|right'")
+        return None
+    d = value.strip().strip("'\"").lower()
+    if d not in DIRECTIONS:
+        raise fail(f"{call.name}() direction must be up, down, left or right, got {value!r}")
+    return d
+
+
+_LABELS = re.compile(r"^\s*(Thought|Reflection|Action_Summary)\s*:\s*", re.IGNORECASE | re.MULTILINE)
+# "Action:" may follow the thought on the same line ("... close it. Action: click(...)", seen in
+# UI-TARS-desktop's parser tests); "Action_Summary:" is not it.
+_ACTION_RE = re.compile(r"(?<![A-Za-z_])(?:\*\*)?Action(?:\*\*)?\s*:\s*(?:\*\*)?")
+
+
+def _split_thought(text: str) -> tuple[str | None, str, bool]:
+    """(thought, action text, whether an ``Action:`` marker was found).
+
+    The thought is the ``Thought:`` section, else ``Action_Summary:`` (UI-TARS's reflection format writes
+    ``Reflection: ... Action_Summary: ...``), else the prose before the first call.
+    """
+    marker = _ACTION_RE.search(text)
+    if marker is None:
+        return _thought_from_head(text, labelled_only=True), text, False
+    head = text[: marker.start()]
+    # Only the first marker splits: later "Action:" lines hold more calls (and the reader skips the
+    # label), and an "Action:" inside a typed string must stay text.
+    action_text = text[marker.end():]
+    return _thought_from_head(head, labelled_only=False), action_text, True
+
+
+def _thought_from_head(head: str, *, labelled_only: bool) -> str | None:
+    sections: dict[str, str] = {}
+    matches = list(_LABELS.finditer(head))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(head)
+        if labelled_only and i + 1 == len(matches):
+            # Without an Action: marker the last section runs into the call; cut at the first verb.
+            call = re.search(r"(?<![A-Za-z0-9_])(" + "|".join(sorted(_VERBS)) + r")\s*\(", head[m.end():])
+            end = m.end() + call.start() if call else end
+        sections[m.group(1).lower()] = head[m.end(): end].strip()
+    thought = sections.get("thought") or sections.get("action_summary")
+    if thought:
+        return thought
+    if labelled_only:
+        return None
+    return head.strip() or None

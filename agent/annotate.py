@@ -1,0 +1,105 @@
+"""Draw what an action did onto a copy of the screenshot it was chosen on.
+
+A marker at a click, an arrow for drags, swipes and scrolls, the box when the model gave one, and a
+caption for typing and keys. Colours are fixed so a report (and its test) can find them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from vlagent.actions.coords import Point
+from vlagent.actions.models import Action
+from vlagent.agent.describe import describe
+
+#: Click/press markers and drag arrows.
+MARKER_RGB = (255, 0, 200)
+#: The box a grounding model named.
+BOX_RGB = (0, 200, 255)
+#: The caption's background when the step failed.
+ERROR_RGB = (200, 0, 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def _xy(p: Point) -> tuple[float, float]:
+    return p.x, p.y
+
+
+def _marker(draw: ImageDraw.ImageDraw, p: Point, r: int, width: int, *, double: bool = False) -> None:
+    x, y = _xy(p)
+    draw.ellipse([x - r, y - r, x + r, y + r], outline=MARKER_RGB, width=width)
+    if double:
+        draw.ellipse([x - 2 * r, y - 2 * r, x + 2 * r, y + 2 * r], outline=MARKER_RGB, width=width)
+    draw.line([x - 2 * r, y, x + 2 * r, y], fill=MARKER_RGB, width=max(1, width // 2))
+    draw.line([x, y - 2 * r, x, y + 2 * r], fill=MARKER_RGB, width=max(1, width // 2))
+    dot = max(width, r // 3)
+    draw.ellipse([x - dot, y - dot, x + dot, y + dot], fill=MARKER_RGB)
+
+
+def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], width: int) -> None:
+    draw.line([a, b], fill=MARKER_RGB, width=width)
+    angle = math.atan2(b[1] - a[1], b[0] - a[0])
+    head = 5 * width
+    left = (b[0] - head * math.cos(angle - 0.45), b[1] - head * math.sin(angle - 0.45))
+    right = (b[0] - head * math.cos(angle + 0.45), b[1] - head * math.sin(angle + 0.45))
+    draw.polygon([b, left, right], fill=MARKER_RGB)
+
+
+def _caption(image: Image.Image, draw: ImageDraw.ImageDraw, lines: Sequence[str], *, error: bool) -> None:
+    size = max(10, image.height // 40)
+    font = _font(size)
+    text = "\n".join(line if len(line) <= 90 else line[:87] + "..." for line in lines)
+    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    pad = size // 3
+    draw.rectangle([0, 0, right + 2 * pad, bottom + 2 * pad], fill=ERROR_RGB if error else (0, 0, 0))
+    draw.multiline_text((pad, pad), text, fill=(255, 255, 255), font=font)
+
+
+def annotate(image: Image.Image, actions: Sequence[Action], *, error: str | None = None) -> Image.Image:
+    """A copy of ``image`` with ``actions`` (points in ``screen`` space) drawn on it.
+
+    Example:
+        >>> from vlagent.actions.models import Click
+        >>> img = Image.new("RGB", (200, 100), "white")
+        >>> out = annotate(img, [Click(point=Point(x=50, y=50, space="screen"))])
+        >>> out.getpixel((50, 50)) == MARKER_RGB, img.getpixel((50, 50))
+        (True, (255, 255, 255))
+    """
+    out = image.convert("RGB") if image.mode != "RGB" else image.copy()
+    draw = ImageDraw.Draw(out)
+    side = min(out.size)
+    r = max(5, side // 50)
+    width = max(3, side // 250)
+    captions: list[str] = []
+    for action in actions:
+        captions.append(describe(action))
+        if any(p.space != "screen" for p in action.points().values()):
+            continue  # not converted (the step failed before conversion): the caption says it
+        box = getattr(action, "box", None)
+        if box is not None and box.space == "screen":
+            draw.rectangle([box.x1, box.y1, box.x2, box.y2], outline=BOX_RGB, width=width)
+        t = action.type
+        if t in ("click", "long_press") or (t == "move" and action.point is not None):
+            _marker(draw, action.point, r, width, double=t == "long_press" or getattr(action, "count", 1) > 1)
+        elif t == "drag":
+            _marker(draw, action.start, r, width)
+            _arrow(draw, _xy(action.start), _xy(action.end), width)
+        elif t == "scroll":
+            p = action.point or Point(x=out.width / 2, y=out.height / 2, space="screen")
+            dx, dy = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}[action.direction]
+            length = side / 6
+            _marker(draw, p, r, width)
+            _arrow(draw, _xy(p), (p.x + dx * length, p.y + dy * length), width)
+    if error:
+        captions.append(error)
+    if captions:
+        _caption(out, draw, captions, error=error is not None)
+    return out

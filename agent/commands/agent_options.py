@@ -1,0 +1,93 @@
+"""What ``vlagent run`` and ``vlagent eval`` share: the backend/profile options and the default policy.
+
+With no ``--backend``/``--model`` both commands run the scripted oracle (a Python backend that reads the
+env's ground truth), so they work on a fresh CPU-only machine; the banner says so and how to run a real
+Qwen2-VL instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from vlagent.agent.commands.generate import BackendKind
+
+DEFAULT_PROFILE = "qwen2-vl"
+SCRIPTED_SPEC = "vlagent.agent.scripted:oracle_policy"
+
+SCRIPTED_BANNER = f"""\
+NOTE: no --backend/--model given, so this runs the SCRIPTED ORACLE ({SCRIPTED_SPEC}),
+      not a model: it reads the environment's ground truth and writes its reply in the
+      '{{profile}}' profile's format, so the whole pipeline (prompt, reply text, parsing,
+      coordinate conversion, execution, recording) runs for real without weights.
+To run a real Qwen2-VL:
+  huggingface-cli download Qwen/Qwen2-VL-7B-Instruct --local-dir ~/models/Qwen2-VL-7B-Instruct
+  vlagent run --env synthetic:login --backend transformers --model ~/models/Qwen2-VL-7B-Instruct \\
+      --profile qwen2-vl --max-pixels 1003520
+  (GPU memory in bf16: about 17 GB for 7B, about 5 GB for Qwen/Qwen2-VL-2B-Instruct, plus the images)
+or serve it with vLLM and use the OpenAI-compatible backend:
+  vllm serve Qwen/Qwen2-VL-7B-Instruct --port 8000
+  vlagent run --env synthetic:login --backend openai --model Qwen/Qwen2-VL-7B-Instruct \\
+      --base-url http://localhost:8000/v1 --profile qwen2-vl
+"""
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend the options name, and whether it is the scripted default.
+
+    Example:
+        >>> choose_backend(None, None).scripted_default
+        True
+    """
+
+    kind: str
+    model: str
+    kwargs: dict[str, Any]
+    scripted_default: bool
+
+    def build(self) -> Any:
+        from vlagent.model import make_backend
+
+        return make_backend(self.kind, self.model, **self.kwargs)
+
+
+def choose_backend(
+    backend: BackendKind | None,
+    model: str | None,
+    *,
+    base_url: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    device: str = "auto",
+    dtype: str | None = None,
+) -> BackendChoice:
+    """Resolve the CLI's backend options; neither given means the scripted oracle."""
+    if backend is None and model is None:
+        return BackendChoice("python", SCRIPTED_SPEC, {}, True)
+    if model is None:
+        raise typer.BadParameter("--model is needed with --backend (a hub id, a folder, a served name or module:attr)")
+    kind = (backend or BackendKind.transformers).value
+    kwargs: dict[str, Any] = {}
+    if kind == "transformers":
+        kwargs = {"device": device, "dtype": dtype, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    elif kind == "openai":
+        kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
+
+
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """``--env-kwargs '{"size": "phone"}'`` as a dict."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--env-kwargs is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise typer.BadParameter("--env-kwargs must be a JSON object, e.g. '{\"size\": \"phone\"}'")
+    return value

@@ -1,0 +1,45 @@
+"""``vlagent replay RUN_DIR``: re-execute recorded actions and report where the env now differs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vlagent.agent.cli import app
+from vlagent.agent.commands.agent_options import parse_env_kwargs
+
+
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="An episode folder (or a folder of episodes).")],
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Really execute the actions (default: only list and check them).")
+    ] = False,
+    env: Annotated[str | None, typer.Option(help="Replay on this env spec instead of the recorded one.")] = None,
+    env_kwargs: Annotated[str | None, typer.Option(help="JSON env kwargs (default: the recorded ones).")] = None,
+) -> None:
+    """Replay recorded screen-space actions, a dry run unless --execute; exits 1 when the replay diverges.
+
+    With --execute the env is reset with the recorded task and seed and, after each step, the screen,
+    reward and termination are compared with the recording.
+    """
+    from vlagent.agent.replay import replay_episode
+    from vlagent.agent.trajectory import find_episodes
+
+    kwargs = parse_env_kwargs(env_kwargs) if env_kwargs else None
+    diverged = False
+    for folder in find_episodes(run_dir):
+        rep = replay_episode(folder, execute=execute, env_spec=env, env_kwargs=kwargs)
+        mode = "executed" if rep.executed else "dry run (nothing executed; --execute to run)"
+        typer.echo(f"{folder}: {len(rep.plan)} action(s) on {rep.env}, {mode}")
+        for index, summary in rep.plan:
+            typer.echo(f"  step {index}: {summary}")
+        for d in rep.divergences:
+            typer.echo(f"  DIVERGED {d}")
+        if not rep.divergences and rep.executed:
+            typer.echo("  no divergence")
+        diverged = diverged or rep.diverged
+    if diverged:
+        raise typer.Exit(1)

@@ -1,0 +1,175 @@
+"""``vlagent run``: one episode on one environment, recorded, with an HTML report."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vlagent.agent.cli import app
+from vlagent.agent.commands.agent_options import (
+    DEFAULT_PROFILE,
+    SCRIPTED_BANNER,
+    choose_backend,
+    parse_env_kwargs,
+)
+from vlagent.agent.commands.generate import BackendKind
+
+DEFAULT_ENV = "synthetic:login"
+
+
+class ConfirmChoice(StrEnum):
+    """When ``--confirm`` asks before executing.
+
+    Example:
+        >>> ConfirmChoice("sensitive").value
+        'sensitive'
+    """
+
+    never = "never"
+    all = "all"
+    sensitive = "sensitive"
+
+
+def _terminal_confirm(action: object, description: str) -> bool:
+    return typer.confirm(f"execute: {description}?", default=False)
+
+
+def _terminal_ask(question: str) -> str:
+    return typer.prompt(f"the agent asks: {question}\nyour answer")
+
+
+@app.command()
+def run(
+    env: Annotated[
+        str,
+        typer.Option(help="desktop | android[:SERIAL] | gym:ENV_ID | miniwob:TASK | synthetic:APP (see `vlagent envs`)."),
+    ] = DEFAULT_ENV,
+    task: Annotated[
+        str, typer.Option(help="What to do, in words. Empty: the env's own task (synthetic apps, games, MiniWoB++).")
+    ] = "",
+    env_kwargs: Annotated[
+        str | None, typer.Option(help='JSON keyword arguments for the env, e.g. \'{"size": "phone"}\'.')
+    ] = None,
+    backend: Annotated[
+        BackendKind | None, typer.Option(help="transformers (local), openai (vLLM server) or python (module:attr).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Hub id or folder (transformers), served name (openai) or module:attr (python)."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Prompt format + parser + coordinates: qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui, json.")
+    ] = DEFAULT_PROFILE,
+    base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
+    min_pixels: Annotated[int | None, typer.Option(help="Smallest resized screenshot area (default: the profile's).")] = None,
+    max_pixels: Annotated[
+        int | None, typer.Option(help="Largest resized screenshot area: the visual-token budget (~784 px a token).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="transformers: auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Most tokens per reply.")] = 256,
+    max_steps: Annotated[int, typer.Option(help="Most model calls in the episode (retries included).")] = 30,
+    max_retries: Annotated[int, typer.Option(help="Unexecutable replies in a row fed back before giving up.")] = 2,
+    history_images: Annotated[int, typer.Option(help="Screenshots per prompt, the current one included.")] = 2,
+    seed: Annotated[int | None, typer.Option(help="Seed for the env's reset (synthetic apps, games).")] = None,
+    out: Annotated[Path, typer.Option(help="Where trajectories go (a new folder per episode).")] = Path("runs"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse, convert and record; execute nothing.")] = False,
+    confirm: Annotated[
+        ConfirmChoice, typer.Option(help="Ask before executing: never, all actions, or sensitive ones.")
+    ] = ConfirmChoice.never,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option("--sensitive", help="Extra action type that --confirm sensitive asks about (repeatable)."),
+    ] = None,
+    deny_hotkey: Annotated[
+        list[str] | None,
+        typer.Option("--deny-hotkey", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
+    ] = None,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(help="Answer the model's call_user on this terminal (default: when stdin is a terminal)."),
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write index.html next to the trajectory.")] = True,
+) -> None:
+    """Run one episode: screenshot -> model -> action -> execute, recorded step by step.
+
+    Without --backend/--model it runs the built-in demo: the synthetic login app driven by the scripted
+    oracle (not a model), printing how to run a real Qwen2-VL. Exits 0 whenever the episode ends,
+    whatever its outcome; prints the trajectory folder, the report and the outcome.
+
+    Try:
+
+      vlagent run   (the scripted demo on synthetic:login)
+
+      vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' --profile ui-tars
+
+      vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
+    """
+    from vlagent.agent.loop import Agent, TrajectoryStore
+    from vlagent.agent.report import write_report
+    from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
+    from vlagent.envs.registry import make_env
+    from vlagent.model import GenerationOptions
+    from vlagent.prompts import get_profile
+
+    choice = choose_backend(
+        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
+    )
+    chosen_profile = get_profile(profile)
+    if choice.scripted_default:
+        typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
+    is_tty = sys.stdin.isatty()
+    interactive = is_tty if interactive is None else interactive
+    if confirm is not ConfirmChoice.never and not interactive:
+        raise typer.BadParameter("--confirm needs a terminal to ask on (or --interactive)")
+    safety = SafetyPolicy.build(
+        dry_run=dry_run,
+        confirm=confirm.value,
+        extra_sensitive=sensitive or (),
+        deny_hotkeys=(*DEFAULT_DENY_HOTKEYS, *(deny_hotkey or ())),
+        ask=_terminal_confirm if confirm is not ConfirmChoice.never else None,
+    )
+    kwargs = parse_env_kwargs(env_kwargs)
+    runner = choice.build()
+    environment = make_env(env, **kwargs)
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
+    episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
+    try:
+        agent = Agent(
+            runner,
+            chosen_profile,
+            environment,
+            max_steps=max_steps,
+            max_retries=max_retries,
+            history_images=history_images,
+            safety=safety,
+            ask=_terminal_ask if interactive else None,
+            gen_options=GenerationOptions(max_new_tokens=max_new_tokens),
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            recorder=TrajectoryStore(out),
+            env_spec=env,
+            env_kwargs=kwargs,
+        )
+        try:
+            result = agent.run(task, seed=seed, episode_id=episode_id)
+        except KeyboardInterrupt:  # a second Ctrl+C: the trajectory was closed on the way out
+            typer.echo(f"interrupted; trajectory: {Path(out) / episode_id}", err=True)
+            raise typer.Exit(130) from None
+    finally:
+        environment.close()
+    meta = result.meta
+    typer.echo(f"trajectory: {result.path}")
+    if report and result.path is not None:
+        typer.echo(f"report:     {write_report(result.path)}")
+    success = {True: "success", False: "no success", None: "success not reported by the env"}[meta.success]
+    typer.echo(f"outcome:    {meta.outcome} ({success}) after {meta.steps} step(s), reward {meta.total_reward:g}"
+               + (f", {meta.errors} unexecutable repl{'y' if meta.errors == 1 else 'ies'}" if meta.errors else ""))
+    if choice.scripted_default:
+        typer.echo("(driven by the scripted oracle, not a model)")

@@ -1,0 +1,36 @@
+"""Errors of the agent loop (see the tree in ``vlagent.actions.errors``).
+
+::
+
+    ActionError
+    └── ActionRefused          the safety policy refused an action (deny-list, the user said no)
+    AgentError
+    ├── TrajectoryError        a run folder is missing or its files do not read back
+    └── SuiteError             an unknown evaluation suite or a bad episode list
+"""
+
+from __future__ import annotations
+
+from vlagent.actions.errors import ActionError, AgentError
+
+
+class ActionRefused(ActionError):
+    """The safety policy refused to execute an action; the loop tells the model and executes nothing.
+
+    Example:
+        >>> str(ActionRefused("hotkey alt+f4", reason="on the deny-list"))
+        'refused hotkey alt+f4: on the deny-list'
+    """
+
+    def __init__(self, summary: str, *, reason: str) -> None:
+        self.summary = summary
+        self.reason = reason
+        super().__init__(f"refused {summary}: {reason}")
+
+
+class TrajectoryError(AgentError):
+    """A run folder is missing, or its ``meta.json``/``steps.jsonl`` do not read back."""
+
+
+class SuiteError(AgentError):
+    """An unknown evaluation suite, or episodes that cannot be built on this machine."""

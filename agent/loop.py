@@ -1,0 +1,680 @@
+"""The observe-reason-act loop, split into named phases that return their results.
+
+One step::
+
+    prepare   observation -> PromptRequest -> profile.build_chat -> Chat (+ metadata for scripted policies)
+    generate  backend.generate(chats) -> Generation (one call for every live episode when batched)
+    decide    parser.parse -> convert every point to screen pixels -> supported? -> deny-list
+    act       confirm -> env.step per action, in reply order (nothing in a dry run)
+    advance   record the step, update the history, decide whether the episode stops
+
+A reply that cannot be executed (``ActionParseError``, ``CoordinateError``, ``UnsupportedActionError``,
+``ActionRefused``) is never guessed at: the error goes into the next prompt's history and the model gets
+``max_retries`` more tries in a row. The episode stops on ``finished``/``fail``, the env's termination or
+truncation, ``max_steps`` model calls, the loop detector (the same action ``repeat_limit`` times with the
+screen unchanged), too many errors in a row, an unanswerable ``call_user``, or Ctrl+C (after the step).
+:func:`vlagent.agent.batch.run_batched` drives many episodes through the same phases with one model call
+per step for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vlagent.actions.coords import Geometry
+from vlagent.actions.errors import (
+    ActionError,
+    ActionParseError,
+    EnvError,
+    ModelError,
+    UnsupportedActionError,
+)
+from vlagent.actions.models import Action, ParsedReply, convert_action
+from vlagent.agent.describe import describe
+from vlagent.agent.safety import ConfirmFn, ConfirmMode, SafetyPolicy, StopFlag
+from vlagent.agent.trajectory import (
+    ActionRecord,
+    EpisodeMeta,
+    EpisodeRecorder,
+    ErrorRecord,
+    StepRecord,
+    StepTimings,
+    StopReason,
+    json_safe,
+    now,
+    same_screen,
+)
+from vlagent.envs.base import Observation
+from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
+from vlagent.prompts.request import HistoryEntry, PromptRequest
+
+#: Actions the loop handles itself; an env may also score ``finished``/``fail`` when it supports them.
+LOOP_ACTIONS = frozenset({"finished", "fail", "call_user"})
+#: Outcomes that a rerun of an evaluation retries (the episode did not get a fair run).
+RETRYABLE_OUTCOMES = frozenset({"interrupted", "model_error", "env_error"})
+#: Answers ``call_user`` in interactive runs: ``question -> answer``.
+AskFn = Callable[[str], str]
+
+
+class TrajectoryStore:
+    """Where episodes are written: one folder per episode under ``root``.
+
+    ``background_images`` encodes PNGs on a background thread while the loop goes on (see trajectory.py);
+    turn it off to have every step's images on disk before the next model call.
+
+    Example:
+        >>> import tempfile
+        >>> store = TrajectoryStore(tempfile.mkdtemp())
+        >>> store.path_for("ep-1").name
+        'ep-1'
+    """
+
+    def __init__(self, root: str | Path, *, annotate: bool = True, background_images: bool = True) -> None:
+        self.root = Path(root)
+        self.annotate = annotate
+        self.background_images = background_images
+
+    def path_for(self, episode_id: str) -> Path:
+        return self.root / episode_id
+
+    def open(self, meta: EpisodeMeta) -> EpisodeRecorder:
+        return EpisodeRecorder(self.path_for(meta.episode_id), meta, annotate_images=self.annotate,
+                               background_images=self.background_images)
+
+
+@dataclass
+class Episode:
+    """The mutable state of one running episode (owned by the loop; phases read it and return results).
+
+    Example:
+        >>> from vlagent.agent.scripted import OraclePolicy
+        >>> from vlagent.envs.registry import make_env
+        >>> ep = Agent(OraclePolicy(), "json", make_env("synthetic:dialog", size=(320, 240))).start("", seed=0)
+        >>> ep.index, ep.stop, len(ep.screens)
+        (0, None, 1)
+    """
+
+    id: str
+    task: str
+    seed: int | None
+    obs: Observation
+    info: dict[str, Any]
+    recorder: EpisodeRecorder | None
+    meta: EpisodeMeta
+    screens: deque[Image.Image]
+    history: list[HistoryEntry] = field(default_factory=list)
+    records: list[StepRecord] = field(default_factory=list)
+    index: int = 0
+    capture_seconds: float = 0.0
+    consecutive_errors: int = 0
+    last_key: str | None = None
+    repeats: int = 0
+    total_reward: float = 0.0
+    success: bool | None = None
+    answer: str | None = None
+    errors: int = 0
+    parse_errors: int = 0
+    stop: StopReason | None = None
+    error: ErrorRecord | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The output of :meth:`Agent.prepare`: the chat for one step and what it was built from.
+
+    Example:
+        >>> g = Geometry(width=320, height=240, resized_width=308, resized_height=224)
+        >>> Prepared(Chat.simple("hi"), g, Image.new("RGB", (320, 240)), preprocess_seconds=0.0).geometry.width
+        320
+    """
+
+    chat: Chat
+    geometry: Geometry
+    screenshot: Image.Image
+    preprocess_seconds: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The output of :meth:`Agent.decide`: the parsed reply and its actions in screen pixels.
+
+    Example:
+        >>> from vlagent.actions.models import Wait
+        >>> Decision(ParsedReply(raw="wait()", actions=[Wait()]), [Wait()]).screen_actions[0].type
+        'wait'
+    """
+
+    parsed: ParsedReply
+    screen_actions: list[Action]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The output of :meth:`Agent.act`: what each action did and where the episode stands.
+
+    Example:
+        >>> from vlagent.actions.models import Wait
+        >>> obs = Observation(Image.new("RGB", (8, 8)))
+        >>> Execution([ActionRecord(model=Wait(), skipped="dry-run")], obs, {}, 0.0, False, False, 0.0, 0.0).executed
+        False
+    """
+
+    records: list[ActionRecord]
+    obs: Observation
+    info: dict[str, Any]
+    reward: float
+    terminated: bool
+    truncated: bool
+    capture_seconds: float
+    execute_seconds: float
+    stop: StopReason | None = None
+    error: ActionError | None = None
+    answer: str | None = None
+    user_answers: tuple[str, ...] = ()
+
+    @property
+    def executed(self) -> bool:
+        return any(r.executed for r in self.records)
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """What :meth:`Agent.run` returns: the metadata written to ``meta.json``, the steps, the folder.
+
+    Example:
+        >>> meta = EpisodeMeta(episode_id="e", task="t", env="synthetic:login", outcome="finished", success=True)
+        >>> EpisodeResult(meta=meta, steps=[], path=None).success
+        True
+    """
+
+    meta: EpisodeMeta
+    steps: list[StepRecord]
+    path: Path | None
+
+    @property
+    def outcome(self) -> StopReason | None:
+        return self.meta.outcome
+
+    @property
+    def success(self) -> bool:
+        return bool(self.meta.success)
+
+
+def _supported_actions(env: Any) -> frozenset[str]:
+    for candidate in (env, getattr(env, "unwrapped", None)):
+        fn = getattr(candidate, "supported_actions_now", None)
+        if callable(fn):
+            return frozenset(fn())
+    raise TypeError(f"{type(env).__name__} is not a vlagent env (no supported_actions_now())")
+
+
+def _model_name(backend: Any) -> str:
+    """What the backend runs: a hub id or folder, a served model name, or a ``module:attr`` spec."""
+    for attr in ("model_ref", "spec", "model"):
+        value = getattr(backend, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(getattr(backend, "name", type(backend).__name__))
+
+
+def _action_key(actions: Sequence[Action]) -> str:
+    return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
+
+
+def _capture_seconds(info: dict[str, Any]) -> float:
+    """The env's own capture time when it reports one (``info["timings"]["capture"]``), else 0."""
+    timings = info.get("timings")
+    if isinstance(timings, dict):
+        value = timings.get("capture")
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
+class Agent:
+    """Runs episodes of one env with one backend and one model profile.
+
+    Args:
+        backend: any :class:`ModelBackend`; batched runs share one between agents.
+        profile: a :class:`~vlagent.prompts.profiles.ModelProfile` or its name.
+        env: a vlagent env (gymnasium API, typed actions in screen pixels). The caller owns and closes it.
+        history_images: screenshots in each prompt, the current one included (older ones first).
+        max_steps: model calls per episode, retries included.
+        max_retries: unexecutable replies in a row that are fed back before the episode stops.
+        repeat_limit: the same action this many times in a row with the screen unchanged stops the episode.
+        dry_run: parse, convert and record, but execute nothing.
+        confirm: ``"all"`` or ``"sensitive"`` to ask ``confirm_fn`` before executing (see SafetyPolicy).
+        confirm_fn: ``(action, description) -> bool``; required with ``confirm``.
+        safety: a full :class:`SafetyPolicy` (overrides ``dry_run``/``confirm``/``confirm_fn``).
+        ask: answers ``call_user`` in interactive runs; without it ``call_user`` ends the episode.
+        gen_options: decoding options; the pixel budget defaults to the profile's (or ``min/max_pixels``).
+        recorder: a :class:`TrajectoryStore`; ``None`` keeps the episode in memory only.
+        clock: the timer for step timings (injectable for tests).
+        stop: the flag Ctrl+C sets; share one between agents to stop them together.
+        env_spec, env_kwargs: how the env was made, written to ``meta.json`` for replays.
+
+    Example:
+        >>> from vlagent.agent.scripted import OraclePolicy
+        >>> from vlagent.envs.registry import make_env
+        >>> agent = Agent(OraclePolicy(), "ui-tars", make_env("synthetic:login", size=(640, 480)))
+        >>> result = agent.run("", seed=0)
+        >>> result.outcome, result.success, len(result.steps)
+        ('terminated', True, 5)
+    """
+
+    def __init__(
+        self,
+        backend: ModelBackend,
+        profile: Any,
+        env: Any,
+        *,
+        history_images: int = 2,
+        max_steps: int = 30,
+        max_retries: int = 2,
+        repeat_limit: int = 3,
+        dry_run: bool = False,
+        confirm: ConfirmMode | None = None,
+        confirm_fn: ConfirmFn | None = None,
+        safety: SafetyPolicy | None = None,
+        ask: AskFn | None = None,
+        gen_options: GenerationOptions | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        recorder: TrajectoryStore | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        stop: StopFlag | None = None,
+        env_spec: str = "",
+        env_kwargs: dict[str, Any] | None = None,
+        suite: str | None = None,
+    ) -> None:
+        if isinstance(profile, str):
+            from vlagent.prompts import get_profile
+
+            profile = get_profile(profile)
+        for name, value, low in (
+            ("history_images", history_images, 1),
+            ("max_steps", max_steps, 1),
+            ("max_retries", max_retries, 0),
+            ("repeat_limit", repeat_limit, 2),
+        ):
+            if value < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}")
+        self.backend = backend
+        self.profile = profile
+        self.parser = profile.make_parser()
+        self.env = env
+        self.history_images = history_images
+        self.max_steps = max_steps
+        self.max_retries = max_retries
+        self.repeat_limit = repeat_limit
+        self.safety = safety or SafetyPolicy(dry_run=dry_run, confirm=confirm or "never", ask=confirm_fn)
+        self.ask = ask
+        self.min_pixels = min_pixels or profile.min_pixels
+        self.max_pixels = max_pixels or profile.max_pixels
+        base = gen_options or GenerationOptions()
+        self.gen_options = replace(
+            base,
+            min_pixels=base.min_pixels or self.min_pixels,
+            max_pixels=base.max_pixels or self.max_pixels,
+        )
+        self.recorder = recorder
+        self.clock = clock
+        self._own_stop = stop is None  # a flag of its own is fresh for every run(); a shared one is not
+        self.stop = stop or StopFlag()
+        self.env_spec = env_spec
+        self.env_kwargs = dict(env_kwargs or {})
+        self.suite = suite
+
+    # -- phases ----------------------------------------------------------------------------------------
+
+    def start(self, task: str, *, seed: int | None = None, episode_id: str | None = None) -> Episode:
+        """Reset the env with the task and open the episode's folder."""
+        t0 = self.clock()
+        obs, info = self.env.reset(seed=seed, options={"task": task})
+        reset_seconds = self.clock() - t0
+        task = obs.task or task
+        episode_id = episode_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        geometry = obs.geometry(min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        meta = EpisodeMeta(
+            episode_id=episode_id,
+            task=task,
+            suite=self.suite,
+            env=self.env_spec or type(getattr(self.env, "unwrapped", self.env)).__name__,
+            env_kwargs=json_safe(self.env_kwargs),
+            seed=seed,
+            family=obs.family,
+            model=_model_name(self.backend),
+            backend=str(getattr(self.backend, "name", type(self.backend).__name__)),
+            backend_options=json_safe(asdict(self.gen_options)),
+            profile=self.profile.name,
+            geometry=geometry.model_dump(),
+            dry_run=self.safety.dry_run,
+        )
+        recorder = self.recorder.open(meta) if self.recorder is not None else None
+        ep = Episode(
+            id=episode_id,
+            task=task,
+            seed=seed,
+            obs=obs,
+            info=dict(info),
+            recorder=recorder,
+            meta=meta,
+            screens=deque(maxlen=self.history_images),
+            capture_seconds=_capture_seconds(info) or reset_seconds,
+        )
+        self._remember_screen(ep, obs.screenshot)
+        return ep
+
+    def prepare(self, ep: Episode) -> Prepared:
+        """Build this step's chat: task, env text, the last screenshots, the history with its errors."""
+        t0 = self.clock()
+        obs = ep.obs
+        geometry = obs.geometry(min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        supported = _supported_actions(self.env)
+        request = PromptRequest(
+            family=obs.family,
+            task=ep.task,
+            images=list(ep.screens),
+            env_text=obs.text,
+            options=tuple(obs.options),
+            supported=supported,
+            history=list(ep.history),
+        )
+        # The images must carry the same budget the geometry was computed with, or a `resized` point would
+        # be mapped back through a different resize than the one the model saw.
+        chat = self.profile.build_chat(request, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        chat.metadata.update(
+            oracle=ep.info.get("oracle"),
+            geometry=geometry,
+            profile=self.profile.name,
+            family=obs.family,
+            options=tuple(obs.options),
+            supported=supported,
+            step=ep.index,
+        )
+        seconds = self.clock() - t0
+        return Prepared(
+            chat=chat,
+            geometry=geometry,
+            screenshot=obs.screenshot,
+            preprocess_seconds=seconds,
+        )
+
+    def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Generation], float]:
+        """One backend call for all the chats; returns the generations and the call's wall time."""
+        t0 = self.clock()
+        gens = self.backend.generate([p.chat for p in prepared], self.gen_options)
+        seconds = self.clock() - t0
+        if len(gens) != len(prepared):
+            raise ModelError(f"backend {getattr(self.backend, 'name', '?')} returned {len(gens)} replies "
+                             f"for {len(prepared)} chats")
+        return list(gens), seconds
+
+    def decide(self, reply: str, geometry: Geometry) -> Decision:
+        """Parse the reply and make every action executable, or raise the ``ActionError`` to feed back."""
+        parsed = self.parser.parse(reply)
+        supported = _supported_actions(self.env) | LOOP_ACTIONS
+        screen_actions: list[Action] = []
+        for action in parsed.actions:
+            converted = convert_action(action, geometry)
+            if converted.type not in supported:
+                raise UnsupportedActionError(converted.type, supported)
+            self.safety.check(converted)
+            screen_actions.append(converted)
+        return Decision(parsed=parsed, screen_actions=screen_actions)
+
+    def act(self, ep: Episode, decision: Decision) -> Execution:
+        """Execute the actions in order (one ``env.step`` each) until one ends the episode or is refused."""
+        records: list[ActionRecord] = []
+        obs, info = ep.obs, ep.info
+        reward, terminated, truncated = 0.0, False, False
+        capture = execute = 0.0
+        stop: StopReason | None = None
+        error: ActionError | None = None
+        answer: str | None = None
+        answers: list[str] = []
+        env_supported = _supported_actions(self.env)
+        pairs = list(zip(decision.parsed.actions, decision.screen_actions, strict=True))
+        for i, (model_action, action) in enumerate(pairs):
+            rec = ActionRecord(model=model_action, screen=action)
+            if action.type == "call_user":
+                if self.ask is None:
+                    records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
+                    stop = "call_user"
+                else:
+                    answers.append(self.ask(action.question))
+                    records.append(rec.model_copy(update={"executed": True}))
+            elif self.safety.dry_run:
+                records.append(rec.model_copy(update={"skipped": "dry-run"}))
+            elif action.type in LOOP_ACTIONS and action.type not in env_supported:
+                records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
+            else:
+                try:
+                    self.safety.approve(action)
+                    t0 = self.clock()
+                    obs, r, terminated, truncated, info = self.env.step(action)
+                except ActionError as exc:  # refused, or the env's own check: nothing ran
+                    error = exc
+                    records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
+                    records.extend(
+                        ActionRecord(model=m, screen=s, skipped="an earlier action failed") for m, s in pairs[i + 1:]
+                    )
+                    break
+                step_seconds = self.clock() - t0
+                c = _capture_seconds(info)
+                capture += c
+                execute += max(step_seconds - c, 0.0)
+                reward += float(r)
+                records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
+            if action.type in ("finished", "fail"):
+                stop = stop or action.type
+                answer = getattr(action, "answer", None) or getattr(action, "reason", None)
+            if terminated or truncated:
+                stop = stop or ("terminated" if terminated else "truncated")
+            if stop is not None:
+                records.extend(ActionRecord(model=m, screen=s, skipped="episode ended") for m, s in pairs[i + 1:])
+                break
+        return Execution(
+            records=records,
+            obs=obs,
+            info=dict(info),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            capture_seconds=capture,
+            execute_seconds=execute,
+            stop=stop,
+            error=error,
+            answer=answer,
+            user_answers=tuple(answers),
+        )
+
+    def advance(self, ep: Episode, prepared: Prepared, gen: Generation, model_wall: float) -> StepRecord:
+        """Decide and act on one reply, record the step and update the episode; returns the record."""
+        raw = gen.text
+        t0 = self.clock()
+        decision: Decision | None = None
+        execution: Execution | None = None
+        error: ActionError | None = None
+        try:
+            decision = self.decide(raw, prepared.geometry)
+        except ActionError as exc:
+            error = exc
+        parse_seconds = self.clock() - t0
+        if decision is not None:
+            execution = self.act(ep, decision)
+            error = execution.error
+        timings = StepTimings(
+            capture=ep.capture_seconds,
+            preprocess=prepared.preprocess_seconds + gen.preprocess_seconds,
+            model=max(model_wall - gen.preprocess_seconds, 0.0),
+            parse=parse_seconds,
+            execute=execution.execute_seconds if execution else 0.0,
+        )
+        actions = execution.records if execution else self._unexecuted(raw)
+        record = StepRecord(
+            index=ep.index,
+            raw=raw,
+            thought=decision.parsed.thought if decision else None,
+            actions=actions,
+            reward=execution.reward if execution else 0.0,
+            terminated=execution.terminated if execution else False,
+            truncated=execution.truncated if execution else False,
+            info=json_safe(execution.info if execution and execution.executed else {}),
+            timings=timings,
+            error=ErrorRecord.of(error) if error else None,
+            screenshot="",
+            screen_changed=(
+                None if execution is None or not execution.executed
+                else not same_screen(prepared.screenshot, execution.obs.screenshot)
+            ),
+            tokens={"prompt": gen.prompt_tokens, "visual": gen.visual_tokens, "new": gen.new_tokens},
+        )
+        if ep.recorder is not None:
+            t1 = self.clock()
+            record = ep.recorder.save_images(record, prepared.screenshot)
+            record.timings.record = self.clock() - t1
+            ep.recorder.write_step(record)
+        ep.records.append(record)
+        self._update(ep, record, decision, execution, error)
+        return record
+
+    def finish(self, ep: Episode, *, outcome: StopReason | None = None, error: BaseException | None = None) -> EpisodeResult:
+        """Close the episode's folder (``meta.json`` with the outcome) and return the result."""
+        if outcome is not None:
+            ep.stop = outcome
+        if error is not None:
+            ep.error = ErrorRecord.of(error, fed_back=False)
+        updates = dict(
+            outcome=ep.stop,
+            success=ep.success,
+            total_reward=ep.total_reward,
+            steps=len(ep.records),
+            errors=ep.errors,
+            parse_errors=ep.parse_errors,
+            error=ep.error,
+            answer=ep.answer,
+        )
+        if ep.recorder is not None:
+            meta = ep.recorder.close(final_screen=ep.obs.screenshot, **updates)
+            path: Path | None = ep.recorder.path
+        else:
+            meta = ep.meta.model_copy(update={"ended": now(), **updates})
+            path = None
+        ep.meta = meta
+        return EpisodeResult(meta=meta, steps=list(ep.records), path=path)
+
+    # -- running -------------------------------------------------------------------------------------------
+
+    def run(self, task: str, *, seed: int | None = None, episode_id: str | None = None) -> EpisodeResult:
+        """Run one episode to its end. Ctrl+C stops it after the current step, with the folder closed.
+
+        A backend or env failure closes the episode (outcome ``model_error``/``env_error``) and re-raises.
+        """
+        if self._own_stop and self.stop.requested:
+            self.stop = StopFlag()
+        with self.stop.on_sigint():
+            ep = self.start(task, seed=seed, episode_id=episode_id)
+            try:
+                while ep.stop is None:
+                    prepared = self.prepare(ep)
+                    gens, wall = self.generate([prepared])
+                    self.advance(ep, prepared, gens[0], wall)
+            except ModelError as exc:
+                self.finish(ep, outcome="model_error", error=exc)
+                raise
+            except EnvError as exc:
+                self.finish(ep, outcome="env_error", error=exc)
+                raise
+            except KeyboardInterrupt as exc:  # a second Ctrl+C while the step ran
+                self.finish(ep, outcome="interrupted", error=exc)
+                raise
+            except Exception as exc:  # a bug: keep what was recorded, then let it surface
+                self.finish(ep, outcome="crashed", error=exc)
+                raise
+            return self.finish(ep)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _unexecuted(self, raw: str) -> list[ActionRecord]:
+        """The actions of a reply that failed before execution, in model space, for the record."""
+        try:
+            parsed = self.parser.parse(raw)
+        except ActionParseError:
+            return []
+        return [ActionRecord(model=a, skipped="not executable") for a in parsed.actions]
+
+    def _remember_screen(self, ep: Episode, screenshot: Image.Image, changed: bool | None = None) -> None:
+        """Keep the screenshot for later prompts unless it repeats the last one kept."""
+        if changed is None:
+            changed = not ep.screens or not same_screen(ep.screens[-1], screenshot)
+        if changed:
+            ep.screens.append(screenshot)
+
+    def _update(
+        self,
+        ep: Episode,
+        record: StepRecord,
+        decision: Decision | None,
+        execution: Execution | None,
+        error: ActionError | None,
+    ) -> None:
+        ep.index += 1
+        summary = "; ".join(describe(a) for a in decision.parsed.actions) if decision else ""
+        user_reply: str | None = None
+        if execution is not None:
+            ep.total_reward += execution.reward
+            ep.obs, ep.info = execution.obs, execution.info
+            ep.capture_seconds = execution.capture_seconds
+            if "success" in execution.info:
+                ep.success = bool(execution.info["success"])
+            if execution.answer is not None:
+                ep.answer = execution.answer
+            user_reply = "\n".join(execution.user_answers) or None
+            self._remember_screen(ep, execution.obs.screenshot, record.screen_changed)
+            if error is None and (execution.executed or self.safety.dry_run):
+                unchanged = not record.screen_changed
+                key = _action_key(decision.screen_actions) if decision else ""
+                ep.repeats = (ep.repeats + 1 if key == ep.last_key else 1) if unchanged else 0
+                ep.last_key = key
+        if error is not None:
+            ep.errors += 1
+            ep.parse_errors += isinstance(error, ActionParseError)
+            ep.consecutive_errors += 1
+            # The profile's feedback text adds how to reply; the message says what went wrong.
+            message = f"{type(error).__name__}: {error}"
+        else:
+            ep.consecutive_errors = 0
+            message = None
+        ep.history.append(
+            HistoryEntry(
+                reply=record.raw,
+                thought=record.thought,
+                action_summary=summary,
+                error=message,
+                user_reply=user_reply,
+            )
+        )
+        ep.stop = self._stop_reason(ep, execution)
+
+    def _stop_reason(self, ep: Episode, execution: Execution | None) -> StopReason | None:
+        if execution is not None and execution.stop is not None:
+            return execution.stop
+        if ep.consecutive_errors > self.max_retries:
+            return "errors"
+        if ep.repeats >= self.repeat_limit:
+            return "loop"
+        if self.stop.requested:
+            return "interrupted"
+        if ep.index >= self.max_steps:
+            return "max_steps"
+        return None

@@ -1,0 +1,402 @@
+"""Trajectories on disk: one folder per episode, written as the episode runs.
+
+::
+
+    EPISODE/
+      meta.json              EpisodeMeta: model, profile, backend options, env, geometry, versions, outcome
+      steps.jsonl            one StepRecord per line, flushed after every step
+      step_000.png           the screenshot the model saw at step 0
+      step_000_annotated.png the same with the action drawn on it
+      final.png              the screen when the episode ended
+
+``steps.jsonl`` is appended and flushed after each step, so a crash loses at most the step in flight and
+the file can be read while the episode runs. ``meta.json`` is written at the start (``ended`` empty) and
+rewritten atomically at the end.
+
+PNG encoding is the costliest part of recording (tens of milliseconds per 1920x1080 image), so by default
+a step's two images are encoded on a background thread while the loop goes on to the next model call;
+the next step waits for them before queueing its own, and ``close`` waits for the last. A crash can
+therefore also lose the images of the last finished step (its line in ``steps.jsonl`` is already there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.metadata
+import math
+import os
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image, ImageChops
+from pydantic import BaseModel, ConfigDict, Field
+
+from vlagent.actions.models import Action
+from vlagent.agent.annotate import annotate
+from vlagent.agent.errors import TrajectoryError
+
+#: Why an episode stopped.
+StopReason = Literal[
+    "finished",      # the model said the task is done
+    "fail",          # the model gave up
+    "terminated",    # the env ended the episode (goal reached, game over)
+    "truncated",     # the env's own time limit
+    "max_steps",     # the loop's step budget ran out
+    "loop",          # the same action kept leaving the screen unchanged
+    "errors",        # too many replies in a row could not be executed
+    "call_user",     # the model asked for a human and nobody could answer
+    "interrupted",   # Ctrl+C
+    "model_error",   # the backend failed
+    "env_error",     # the env failed
+    "crashed",       # a bug in vlagent or an extension; the error is in meta.json
+]
+PNG_COMPRESS_LEVEL = 1  # fast: screenshots are flat GUI images and compress well anyway
+_VERSION_PACKAGES = ("vlagent", "torch", "transformers", "pillow", "numpy", "gymnasium", "pydantic", "openai")
+
+
+_WRITER: ThreadPoolExecutor | None = None
+_WRITER_LOCK = threading.Lock()
+
+
+def _image_writer() -> ThreadPoolExecutor:
+    """One small pool shared by every recorder (zlib releases the GIL, so two threads really overlap)."""
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None:
+            _WRITER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vlagent-png")
+        return _WRITER
+
+
+def now() -> str:
+    """The current UTC time, ISO-8601."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that change results (read from metadata, nothing imported)."""
+    out: dict[str, str] = {}
+    for name in _VERSION_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def json_safe(value: Any, *, depth: int = 0) -> Any:
+    """``value`` made JSON-serialisable: models dumped, numpy unwrapped, images and the unknown described.
+
+    Example:
+        >>> json_safe({"a": np.int64(3), "b": (1.5, float("nan")), "c": Image.new("RGB", (4, 2))})
+        {'a': 3, 'b': [1.5, None], 'c': '<image 4x2>'}
+    """
+    if depth > 8:
+        return repr(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, np.generic):
+        return json_safe(value.item(), depth=depth + 1)
+    if isinstance(value, np.ndarray):
+        if value.size <= 64:
+            return json_safe(value.tolist(), depth=depth + 1)
+        return f"<array shape={list(value.shape)} dtype={value.dtype}>"
+    if isinstance(value, Image.Image):
+        return f"<image {value.width}x{value.height}>"
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v, depth=depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v, depth=depth + 1) for v in value]
+    return repr(value)
+
+
+def same_screen(a: Image.Image, b: Image.Image) -> bool:
+    """Whether two screenshots have identical pixels (a C-level diff: ~3 ms at 1920x1080, ~12 ms at 4K).
+
+    Example:
+        >>> a = Image.new("RGB", (4, 4)); b = a.copy(); b.putpixel((3, 3), (0, 0, 1))
+        >>> same_screen(a, a.copy()), same_screen(a, b)
+        (True, False)
+    """
+    if a is b:
+        return True
+    if a.size != b.size or a.mode != b.mode:
+        return False
+    return ImageChops.difference(a, b).getbbox() is None
+
+
+class StepTimings(BaseModel):
+    """Seconds spent in each phase of one step.
+
+    ``capture``: the env producing the screenshot; ``preprocess``: building the prompt plus the backend's
+    own image preprocessing; ``model``: prefill and decoding; ``parse``: parsing and coordinate conversion;
+    ``execute``: the env performing the actions; ``record``: writing screenshots.
+
+    Example:
+        >>> StepTimings(model=1.5, execute=0.25).total
+        1.75
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    capture: float = 0.0
+    preprocess: float = 0.0
+    model: float = 0.0
+    parse: float = 0.0
+    execute: float = 0.0
+    record: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.capture + self.preprocess + self.model + self.parse + self.execute + self.record
+
+    @property
+    def overhead(self) -> float:
+        """Everything but the model."""
+        return self.total - self.model
+
+
+class ActionRecord(BaseModel):
+    """One parsed action: as the model wrote it, in screen pixels, and what became of it.
+
+    Example:
+        >>> from vlagent.actions.models import Wait
+        >>> ActionRecord(model=Wait(), executed=False, skipped="dry-run").summary
+        'wait 1s'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Action = Field(description="the action in the model's coordinate space")
+    screen: Action | None = Field(default=None, description="the same with points in screen pixels")
+    executed: bool = False
+    skipped: str | None = Field(default=None, description="why it did not run: dry-run, refused, episode ended")
+    reward: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        from vlagent.agent.describe import describe
+
+        return describe(self.screen or self.model)
+
+
+class ErrorRecord(BaseModel):
+    """An error the step hit: its class name and message (fed back to the model for ActionErrors).
+
+    Example:
+        >>> ErrorRecord.of(ValueError("bad")).model_dump()
+        {'type': 'ValueError', 'message': 'bad', 'fed_back': True}
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    message: str
+    fed_back: bool = True
+
+    @classmethod
+    def of(cls, exc: BaseException, *, fed_back: bool = True) -> ErrorRecord:
+        return cls(type=type(exc).__name__, message=str(exc), fed_back=fed_back)
+
+
+class StepRecord(BaseModel):
+    """One model call and what followed it: one line of ``steps.jsonl``.
+
+    Example:
+        >>> StepRecord(index=0, raw="Action: wait()", screenshot="step_000.png").ok
+        True
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0)
+    time: str = Field(default_factory=now)
+    raw: str
+    thought: str | None = None
+    actions: list[ActionRecord] = Field(default_factory=list)
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    info: dict[str, Any] = Field(default_factory=dict)
+    timings: StepTimings = Field(default_factory=StepTimings)
+    error: ErrorRecord | None = None
+    screenshot: str
+    annotated: str | None = None
+    screen_changed: bool | None = Field(default=None, description="whether the actions changed the screen")
+    tokens: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class EpisodeMeta(BaseModel):
+    """Everything needed to understand (and replay) an episode, written to ``meta.json``.
+
+    Example:
+        >>> EpisodeMeta(episode_id="e", task="Sign in", env="synthetic:login").done
+        False
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: str
+    task: str
+    suite: str | None = None
+    env: str = Field(description="the env spec, as `vlagent run --env` takes it")
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    family: str = "desktop"
+    model: str = ""
+    backend: str = ""
+    backend_options: dict[str, Any] = Field(default_factory=dict)
+    profile: str = ""
+    geometry: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = False
+    versions: dict[str, str] = Field(default_factory=package_versions)
+    started: str = Field(default_factory=now)
+    ended: str | None = None
+    outcome: StopReason | None = None
+    success: bool | None = None
+    total_reward: float = 0.0
+    steps: int = 0
+    errors: int = Field(default=0, description="steps whose reply could not be executed")
+    parse_errors: int = 0
+    error: ErrorRecord | None = None
+    answer: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.ended is not None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class EpisodeRecorder:
+    """Writes one episode's folder step by step.
+
+    Example:
+        >>> import tempfile
+        >>> rec = EpisodeRecorder(Path(tempfile.mkdtemp()) / "ep", EpisodeMeta(episode_id="ep", task="t", env="x"))
+        >>> rec.record(StepRecord(index=0, raw="wait()", screenshot=""), Image.new("RGB", (8, 8))).screenshot
+        'step_000.png'
+        >>> rec.close(outcome="finished", success=True).outcome
+        'finished'
+        >>> load_episode(rec.path)[0].outcome, len(load_episode(rec.path)[1])
+        ('finished', 1)
+    """
+
+    def __init__(
+        self, path: Path, meta: EpisodeMeta, *, annotate_images: bool = True, background_images: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.meta = meta
+        self.annotate_images = annotate_images
+        self.background_images = background_images
+        self._pending: Future[None] | None = None
+        self._steps = (self.path / "steps.jsonl").open("w", encoding="utf-8")
+        _write_atomic(self.path / "meta.json", meta.model_dump_json(indent=2))
+
+    def save_images(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
+        """Write (or queue) the step's screenshot and its annotated copy; returns the record with their names."""
+        name = f"step_{record.index:03d}"
+        annotated = f"{name}_annotated.png" if self.annotate_images else None
+        drawn = [a.screen or a.model for a in record.actions]
+        error = f"{record.error.type}: {record.error.message}" if record.error else None
+
+        def write() -> None:
+            screenshot.save(self.path / f"{name}.png", compress_level=PNG_COMPRESS_LEVEL)
+            if annotated is not None:
+                annotate(screenshot, drawn, error=error).save(self.path / annotated, compress_level=PNG_COMPRESS_LEVEL)
+
+        self.wait_images()
+        if self.background_images:
+            self._pending = _image_writer().submit(write)
+        else:
+            write()
+        return record.model_copy(update={"screenshot": f"{name}.png", "annotated": annotated})
+
+    def wait_images(self) -> None:
+        """Block until queued images are on disk (re-raising a write error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def write_step(self, record: StepRecord) -> None:
+        """Append one line to ``steps.jsonl`` and flush it to the OS."""
+        self._steps.write(record.model_dump_json() + "\n")
+        self._steps.flush()
+
+    def record(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
+        record = self.save_images(record, screenshot)
+        self.write_step(record)
+        return record
+
+    def close(self, *, final_screen: Image.Image | None = None, **updates: Any) -> EpisodeMeta:
+        """Write ``final.png`` and the finished ``meta.json`` (``ended`` set, plus ``updates``)."""
+        self.wait_images()
+        if final_screen is not None:
+            final_screen.save(self.path / "final.png", compress_level=PNG_COMPRESS_LEVEL)
+        self.meta = self.meta.model_copy(update={"ended": now(), **updates})
+        EpisodeMeta.model_validate(self.meta.model_dump())  # refuse to write a meta that would not read back
+        self._steps.close()
+        _write_atomic(self.path / "meta.json", self.meta.model_dump_json(indent=2))
+        return self.meta
+
+
+def read_steps(path: Path) -> list[StepRecord]:
+    """The step records of an episode folder; a torn last line (a crash mid-write) is left out."""
+    file = Path(path) / "steps.jsonl"
+    if not file.exists():
+        raise TrajectoryError(f"no steps.jsonl in {path}")
+    lines = file.read_text(encoding="utf-8").splitlines()
+    out: list[StepRecord] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(StepRecord.model_validate_json(line))
+        except ValueError as exc:
+            if i == len(lines) - 1:
+                break  # the step in flight when the process died
+            raise TrajectoryError(f"{file}:{i + 1}: not a step record: {exc}") from exc
+    return out
+
+
+def read_meta(path: Path) -> EpisodeMeta:
+    file = Path(path) / "meta.json"
+    try:
+        return EpisodeMeta.model_validate_json(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise TrajectoryError(f"no meta.json in {path}: not an episode folder") from exc
+    except ValueError as exc:
+        raise TrajectoryError(f"{file} does not read back: {exc}") from exc
+
+
+def load_episode(path: Path) -> tuple[EpisodeMeta, list[StepRecord]]:
+    """``(meta, steps)`` of one episode folder."""
+    return read_meta(path), read_steps(path)
+
+
+def find_episodes(root: Path) -> list[Path]:
+    """Episode folders under ``root`` (``root`` itself when it is one), sorted by path."""
+    root = Path(root)
+    if not root.exists():
+        raise TrajectoryError(f"{root} does not exist")
+    if (root / "meta.json").exists():
+        return [root]
+    return sorted(p.parent for p in root.rglob("meta.json"))

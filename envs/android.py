@@ -1,0 +1,524 @@
+"""An Android phone or emulator over ADB: ``screencap`` screenshots, ``input`` gestures, keys, text, apps.
+
+Spec ``android`` (the only attached device, or ``$ANDROID_SERIAL``) or ``android:SERIAL`` (a serial from
+``adb devices``; a ``HOST:PORT`` serial that is not attached yet is ``adb connect``-ed first).
+
+The env talks to an adb server (``adb start-server``; host and port are arguments) through adbutils. Every
+call carries a deadline, so a phone that is unplugged, crashed or waiting for the "Allow USB debugging?"
+prompt ends in :class:`~vlagent.envs.errors.DeviceError` within ``timeout`` seconds instead of a hang.
+adbutils' own habit of running ``adb start-server`` when nothing listens is switched off: the env never
+starts programs behind the user's back.
+
+Actions (points are pixels of the last screenshot, which follows the display rotation as ``input`` does):
+
+- ``click`` -> ``input tap`` (``count`` taps in one command line, so a double tap is two quick taps);
+  ``long_press`` -> ``input swipe x y x y MS``; ``drag`` -> ``input swipe`` from start to end.
+- ``scroll`` -> a swipe the opposite way: scrolling ``down`` shows what is below, so the finger moves up
+  (see :func:`vlagent.envs.android_input.scroll_swipe`); ``amount`` is tenths of the screen.
+- ``key`` -> ``input keyevent KEYCODE_*``; ``navigate`` -> BACK, HOME, APP_SWITCH.
+- ``type`` -> ``input text`` for ASCII, newlines as ENTER; other text through the ADB Keyboard IME
+  (selected for the moment of typing, then the previous keyboard is restored) or a typed error.
+- ``open_app`` -> ``monkey -p PACKAGE -c android.intent.category.LAUNCHER 1``; a name that is not a
+  package is looked up in :data:`COMMON_APPS` and the ``apps`` argument.
+- ``wait`` sleeps (the model asked for it); ``finished`` ends the episode.
+
+Every argument is quoted for the device's ``sh -c`` (:mod:`vlagent.envs.android_input`). After each
+action the env polls screenshots until two in a row are equal (:class:`~vlagent.envs.settle.SettlePolicy`).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import shutil
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from gymnasium.envs.registration import EnvSpec
+from PIL import Image
+
+from vlagent.actions.errors import EnvError, UnsupportedActionError
+from vlagent.actions.models import (
+    Click,
+    Drag,
+    Finished,
+    Key,
+    LongPress,
+    Navigate,
+    OpenApp,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from vlagent.envs.android_input import (
+    ADB_KEYBOARD_IME,
+    batch_command_lines,
+    command_line,
+    key_argv,
+    scroll_swipe,
+    swipe_argv,
+    text_argvs,
+)
+from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.errors import AppNotFound, DependencyNotInstalled, DeviceError, ResetNeeded
+from vlagent.envs.settle import SettlePolicy
+
+NEEDS = (
+    "an adb server (Android platform-tools or Debian's adb; `adb start-server`) with a phone or emulator "
+    "attached and authorised (USB debugging, or `adb connect HOST:PORT`), and adbutils "
+    "(pip install 'vlagent[android]'); the ADB Keyboard IME on the phone to type non-ASCII text"
+)
+INSTALL_HINT = "pip install 'vlagent[android]'"
+DEFAULT_PORT = 5037
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: App names models write, mapped to the package ``open_app`` launches (AOSP and Google apps).
+COMMON_APPS: dict[str, str] = {
+    "settings": "com.android.settings",
+    "chrome": "com.android.chrome",
+    "camera": "com.android.camera2",
+    "contacts": "com.android.contacts",
+    "phone": "com.google.android.dialer",
+    "messages": "com.google.android.apps.messaging",
+    "clock": "com.google.android.deskclock",
+    "calendar": "com.google.android.calendar",
+    "files": "com.google.android.documentsui",
+    "gmail": "com.google.android.gm",
+    "maps": "com.google.android.apps.maps",
+    "photos": "com.google.android.apps.photos",
+    "play store": "com.android.vending",
+    "youtube": "com.google.android.youtube",
+    "calculator": "com.google.android.calculator",
+}
+_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+_NAVIGATE_KEYS = {"back": "KEYCODE_BACK", "home": "KEYCODE_HOME", "recents": "KEYCODE_APP_SWITCH"}
+_TRANSITIONAL_STATES = frozenset({"offline", "connecting", "authorizing"})
+
+
+def server_port(port: int | None = None) -> int:
+    """The adb server port: the one given, else ``$ANDROID_ADB_SERVER_PORT`` (as adb reads it), else 5037.
+
+    Example:
+        >>> server_port(5038)
+        5038
+    """
+    if port is not None:
+        return int(port)
+    return int(os.environ.get("ANDROID_ADB_SERVER_PORT") or DEFAULT_PORT)
+
+
+def _import_adbutils() -> Any:
+    try:
+        import adbutils
+    except ImportError as exc:
+        raise DependencyNotInstalled("adbutils", hint=INSTALL_HINT) from exc
+    return adbutils
+
+
+@functools.cache
+def _client_class() -> type:
+    """The adbutils client class whose connections never run ``adb start-server`` and always carry a timeout."""
+    adbutils = _import_adbutils()
+
+    class _Connection(adbutils.AdbConnection):  # type: ignore[misc,name-defined]
+        # adbutils falls back to spawning `adb start-server` (on the default port) when a connect fails;
+        # here a missing server is the caller's error to report.
+        def _safe_connect(self) -> socket.socket:
+            return self._create_socket()
+
+    class _Client(adbutils.AdbClient):  # type: ignore[misc,name-defined]
+        def __init__(self, host: str, port: int, timeout: float) -> None:
+            super().__init__(host, port, socket_timeout=timeout)
+            self.timeout = timeout
+
+        def make_connection(self, timeout: float | None = None) -> Any:
+            conn = _Connection(self.host, self.port)
+            conn.conn.settimeout(timeout or self.timeout)
+            return conn
+
+    return _Client
+
+
+class AdbPhone:
+    """One phone behind an adb server: shell commands and screenshots, each bounded by ``timeout``.
+
+    Errors of every kind (no server, no such serial, unauthorised, offline, no answer in time) come out as
+    :class:`DeviceError` with what to do about them.
+
+    Example:
+        >>> AdbPhone.describe([("emulator-5554", "device"), ("R58M", "unauthorized")])
+        'emulator-5554 (device), R58M (unauthorized)'
+    """
+
+    def __init__(
+        self, serial: str | None = None, host: str = "127.0.0.1", port: int | None = None, *, timeout: float = 10.0
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
+        adbutils = _import_adbutils()
+        self._errors = adbutils.AdbError
+        self._timeout_error = adbutils.AdbTimeout
+        self.host, self.port, self.timeout = host, server_port(port), timeout
+        self.client = _client_class()(host, self.port, timeout)
+        self.serial = self._select(serial or os.environ.get("ANDROID_SERIAL") or None)
+
+    # -- device selection ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def describe(devices: Sequence[tuple[str, str]]) -> str:
+        return ", ".join(f"{s} ({state})" for s, state in devices) or "none"
+
+    def devices(self) -> list[tuple[str, str]]:
+        """(serial, state) of every device the server knows, as ``adb devices`` lists them."""
+        try:
+            return [(d.serial, d.state) for d in self.client.list()]
+        except self._errors as exc:
+            raise DeviceError(
+                f"no adb server answers at {self.host}:{self.port} ({exc}); start one with "
+                f"`adb -P {self.port} start-server` and attach a phone"
+            ) from exc
+        except OSError as exc:
+            raise DeviceError(f"adb server at {self.host}:{self.port} failed: {exc}") from exc
+
+    def _select(self, serial: str | None) -> str:
+        devices = self.devices()
+        if serial is None:
+            ready = [s for s, state in devices if state == "device"]
+            if len(ready) == 1:
+                return ready[0]
+            if len(ready) > 1:
+                raise DeviceError(
+                    f"{len(ready)} devices are attached ({', '.join(ready)}); choose one with android:SERIAL "
+                    "(or set ANDROID_SERIAL)"
+                )
+            if not devices:
+                raise DeviceError(
+                    f"no device is attached to the adb server at {self.host}:{self.port}: plug a phone in with "
+                    "USB debugging on, start an emulator, or `adb connect HOST:PORT`"
+                )
+            return self._wait_ready(devices[0][0])
+        if serial not in dict(devices):
+            if ":" not in serial:
+                raise DeviceError(
+                    f"no device {serial!r} on the adb server at {self.host}:{self.port}; attached: "
+                    f"{self.describe(devices)}"
+                )
+            self._connect(serial)
+        return self._wait_ready(serial)
+
+    def _connect(self, address: str) -> None:
+        try:
+            reply = self.client.connect(address, timeout=self.timeout)
+        except (self._errors, OSError) as exc:
+            raise DeviceError(f"adb connect {address} failed: {exc}") from exc
+        if "authenticate" in reply:
+            raise DeviceError(
+                f"device {address} is unauthorized: accept the 'Allow debugging?' prompt on it, then try again"
+            )
+        if "connected" not in reply or "cannot" in reply or "failed" in reply:
+            raise DeviceError(f"adb connect {address} failed: {reply.strip()}")
+
+    def _wait_ready(self, serial: str) -> str:
+        """Wait (briefly) while a device is still connecting; refuse it if it is unauthorised or gone."""
+        deadline = time.monotonic() + min(self.timeout, 3.0)
+        while True:
+            state = dict(self.devices()).get(serial)
+            if state == "device":
+                return serial
+            if state == "unauthorized":
+                raise DeviceError(
+                    f"device {serial} is unauthorized: unlock it and accept the 'Allow USB debugging?' prompt "
+                    "for this computer's key, then try again"
+                )
+            if state not in _TRANSITIONAL_STATES or time.monotonic() >= deadline:
+                what = "is not attached" if state is None else f"is {state}"
+                raise DeviceError(f"device {serial} {what} (adb server {self.host}:{self.port})")
+            time.sleep(0.05)  # polling the server's device list while the handshake finishes
+
+    # -- services -----------------------------------------------------------------------------------------
+
+    def _service(self, service: str, *, timeout: float | None = None) -> bytes:
+        """Open ``service`` on the phone (``shell:...``, ``exec:...``) and read its output to the end."""
+        limit = timeout or self.timeout
+        deadline = time.monotonic() + limit
+        conn = None
+        try:
+            conn = self.client.make_connection(timeout=limit)
+            conn.send_command(f"host:transport:{self.serial}")
+            conn.check_okay()
+            conn.send_command(service)
+            conn.check_okay()
+            sock = conn.conn
+            out = bytearray()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError()
+                sock.settimeout(left)
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    return bytes(out)
+                out += chunk
+        except (self._timeout_error, TimeoutError) as exc:  # socket.timeout is TimeoutError
+            raise DeviceError(
+                f"device {self.serial} did not answer {service[:80]!r} within {limit:g}s (hung, asleep or unplugged)"
+            ) from exc
+        except self._errors as exc:
+            raise DeviceError(f"device {self.serial}: {exc} (while running {service[:80]!r})") from exc
+        except (OSError, EOFError) as exc:
+            raise DeviceError(f"connection to the adb server lost while running {service[:80]!r}: {exc}") from exc
+        finally:
+            if conn is not None:
+                # The service has closed its side; the raw close skips adbutils' half-close-and-sleep.
+                conn.conn.close()
+
+    def shell(self, *argvs: Sequence[str], timeout: float | None = None) -> str:
+        """Run argvs in one device command line (each argument quoted) and return the output as text."""
+        return self._service("shell:" + command_line(*argvs), timeout=timeout).decode("utf-8", "replace")
+
+    def run_batched(self, argvs: Sequence[Sequence[str]], *, timeout: float | None = None) -> str:
+        """Run many argvs in as few command lines as fit the device's limit; the outputs joined."""
+        return "".join(
+            self._service("shell:" + line, timeout=timeout).decode("utf-8", "replace")
+            for line in batch_command_lines(argvs)
+        )
+
+    def screencap(self) -> bytes:
+        """PNG bytes of the screen, through ``exec-out`` (raw bytes; ``shell`` may mangle newlines)."""
+        data = self._service("exec:screencap -p")
+        if not data.startswith(PNG_SIGNATURE):
+            preview = data[:200].decode("utf-8", "replace")
+            raise DeviceError(f"device {self.serial}: screencap did not return a PNG: {preview!r}")
+        return data
+
+
+def _check_output(what: str, output: str) -> None:
+    """``input`` prints nothing on success; the legacy shell has no exit status, so errors are read from text."""
+    lowered = output.lower()
+    if any(marker in lowered for marker in ("error", "exception", "usage:", "not found", "inaccessible")):
+        raise DeviceError(f"{what} failed on the phone: {output.strip()[:500]}")
+
+
+class AndroidEnv(VlagentEnv):
+    """An Android phone or emulator as a gymnasium env (screenshots + ``input`` over ADB).
+
+    Args:
+        serial: the device (``adb devices``); ``None`` takes ``$ANDROID_SERIAL`` or the only device attached.
+        adb_host: the adb server's host.
+        adb_port: the adb server's port (default ``$ANDROID_ADB_SERVER_PORT``, else 5037).
+        timeout: seconds any one adb call may take before it is a :class:`DeviceError`.
+        settle: how to wait for the screen to settle after an action.
+        apps: extra app names for ``open_app`` (case-insensitive) -> package, on top of :data:`COMMON_APPS`.
+        home_on_reset: press HOME at every reset, so episodes start on the home screen
+            (``options={"home": False}`` skips it for one reset).
+        render_mode: ``None`` or ``"rgb_array"`` (the last screenshot).
+
+    Example:
+        >>> sorted(AndroidEnv.supported_actions)[:5]
+        ['click', 'drag', 'finished', 'key', 'long_press']
+    """
+
+    family: ClassVar = "mobile"
+    supported_actions: ClassVar[frozenset[str]] = frozenset(
+        {"click", "long_press", "drag", "scroll", "type", "key", "navigate", "open_app", "wait", "finished"}
+    )
+
+    def __init__(
+        self,
+        serial: str | None = None,
+        adb_host: str = "127.0.0.1",
+        adb_port: int | None = None,
+        *,
+        timeout: float = 10.0,
+        settle: SettlePolicy | None = None,
+        apps: Mapping[str, str] | None = None,
+        home_on_reset: bool = True,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        # A phone is not deterministic (clocks, notifications, animations): the spec says so, which also
+        # tells gymnasium's env checker not to expect equal steps from equal seeds.
+        self.spec = EnvSpec(
+            "vlagent/Android-v0", entry_point="vlagent.envs.android:AndroidEnv", nondeterministic=True,
+            kwargs={"serial": serial, "adb_host": adb_host, "adb_port": server_port(adb_port), "timeout": timeout},
+        )
+        self.phone = AdbPhone(serial, adb_host, adb_port, timeout=timeout)
+        self.serial = self.phone.serial
+        self._settle = settle or SettlePolicy()
+        self.apps = {**COMMON_APPS, **{k.lower(): v for k, v in (apps or {}).items()}}
+        self.home_on_reset = home_on_reset
+        size = self._decode(self.phone.screencap()).size
+        self.observation_space = ObservationSpace(None, "mobile")  # rotation changes the size
+        self.action_space = ActionSpace(self.supported_actions, size=size)
+        self._task = ""
+        self._last_obs: Observation | None = None
+        self._done = False
+        self._imes: list[str] | None = None
+
+    # -- observing ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(png: bytes) -> Image.Image:
+        try:
+            with Image.open(io.BytesIO(png)) as img:
+                return img.convert("RGB")
+        except OSError as exc:  # PIL.UnidentifiedImageError and truncated files
+            raise DeviceError(f"the phone's screenshot is not a readable PNG: {exc}") from exc
+
+    def _observe(self) -> tuple[Observation, dict[str, Any]]:
+        settled = self._settle.wait(self.phone.screencap)
+        image = self._decode(settled.frame)
+        orientation = "landscape" if image.width > image.height else "portrait"
+        obs = Observation(
+            image, task=self._task, family="mobile", extra={"serial": self.serial, "orientation": orientation}
+        )
+        if image.size != self.action_space.size:
+            self.action_space = ActionSpace(self.supported_actions, size=image.size)
+        self._last_obs = obs
+        return obs, {"settled": settled.settled, "settle_seconds": settled.seconds, "polls": settled.polls}
+
+    # -- gymnasium API ------------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode: HOME (unless turned off), then observe; ``options["task"]`` is the task."""
+        super().reset(seed=seed)
+        options = options or {}
+        task = options.get("task", "")
+        if not isinstance(task, str):
+            raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
+        self._task = task
+        self._imes = None  # keyboards may have been installed since the last episode
+        if options.get("home", self.home_on_reset):
+            _check_output("KEYCODE_HOME", self.phone.shell(["input", "keyevent", "KEYCODE_HOME"]))
+        self._done = False
+        return self._observe()
+
+    def step(self, action: Any):
+        if self._last_obs is None or self._done:
+            raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
+        action = self.check_action(action, self._last_obs.size)
+        started = time.monotonic()
+        self._perform(action)
+        acted = time.monotonic() - started
+        terminated = isinstance(action, Finished)
+        obs, info = self._observe()
+        info["act_seconds"] = acted
+        self._done = terminated
+        return obs, 0.0, terminated, False, info
+
+    def close(self) -> None:
+        self._last_obs = None
+
+    # -- acting -------------------------------------------------------------------------------------------
+
+    def _perform(self, action: Any) -> None:
+        size = self._last_obs.size if self._last_obs is not None else self.action_space.size
+        if isinstance(action, Click):
+            if action.button != "left":
+                raise UnsupportedActionError(
+                    "click", self.supported_actions, detail=f"a touch screen has no {action.button} button"
+                )
+            tap = ["input", "tap", str(round(action.point.x)), str(round(action.point.y))]
+            _check_output("input tap", self.phone.shell(*[tap] * action.count))
+        elif isinstance(action, LongPress):
+            p = action.point
+            _check_output("long press", self.phone.shell(swipe_argv(p.x, p.y, p.x, p.y, action.duration)))
+        elif isinstance(action, Drag):
+            s, e = action.start, action.end
+            _check_output("input swipe", self.phone.shell(swipe_argv(s.x, s.y, e.x, e.y, action.duration)))
+        elif isinstance(action, Scroll):
+            at = (action.point.x, action.point.y) if action.point is not None else None
+            path = scroll_swipe(action.direction, action.amount, size, at)  # type: ignore[arg-type]
+            _check_output("scroll swipe", self.phone.shell(swipe_argv(*path, 0.5)))
+        elif isinstance(action, TypeText):
+            self._type(action)
+        elif isinstance(action, Key):
+            _check_output(f"key {action.name}", self.phone.shell(key_argv(action.name)))
+        elif isinstance(action, Navigate):
+            _check_output(f"navigate {action.to}", self.phone.shell(["input", "keyevent", _NAVIGATE_KEYS[action.to]]))
+        elif isinstance(action, OpenApp):
+            self._open_app(action.name)
+        elif isinstance(action, Wait):
+            self._settle.sleep(action.seconds)  # the model asked to wait; the wait is the action itself
+        # Finished: nothing to do on the phone.
+
+    def _installed_imes(self) -> list[str]:
+        if self._imes is None:
+            self._imes = self.phone.shell(["ime", "list", "-a", "-s"]).split()
+        return self._imes
+
+    def _type(self, action: TypeText) -> None:
+        plain = all(" " <= ch <= "~" or ch in "\r\n\t" for ch in action.text)
+        keyboard = not plain and ADB_KEYBOARD_IME in self._installed_imes()
+        argvs = text_argvs(action.text, adb_keyboard=keyboard)  # raises NonAsciiTextError before typing anything
+        if action.submit:
+            argvs.append(["input", "keyevent", "KEYCODE_ENTER"])
+        if not keyboard:
+            _check_output("input text", self.phone.run_batched(argvs))
+            return
+        previous = self.phone.shell(["settings", "get", "secure", "default_input_method"]).strip()
+        out = self.phone.shell(["ime", "enable", ADB_KEYBOARD_IME], ["ime", "set", ADB_KEYBOARD_IME])
+        if "selected" not in out:
+            raise DeviceError(f"could not select the ADB Keyboard ({ADB_KEYBOARD_IME}): {out.strip()[:300]}")
+        try:
+            out = self.phone.run_batched(argvs)
+            broadcasts = sum(1 for a in argvs if a[0] == "am")
+            if out.count("Broadcast completed") < broadcasts:
+                raise DeviceError(f"the ADB Keyboard broadcast did not complete: {out.strip()[:300]}")
+            _check_output("typing through the ADB Keyboard", out)
+        finally:
+            if previous and previous != ADB_KEYBOARD_IME and previous != "null":
+                self.phone.shell(["ime", "set", previous])
+
+    def _open_app(self, name: str) -> None:
+        package = name.strip() if _PACKAGE.match(name.strip()) else self.apps.get(name.strip().lower())
+        if package is None:
+            raise AppNotFound(
+                name,
+                detail="give a package name (com.example.app) or one of: " + ", ".join(sorted(self.apps)),
+            )
+        out = self.phone.shell(["monkey", "-p", package, "-c", "android.intent.category.LAUNCHER", "1"])
+        if "No activities found" in out or "monkey aborted" in out:
+            raise AppNotFound(name, detail=f"no launchable app {package} is installed on {self.serial}")
+        if "Events injected" not in out:
+            raise DeviceError(f"monkey could not launch {package}: {out.strip()[:300]}")
+
+
+def availability(host: str = "127.0.0.1", port: int | None = None) -> tuple[bool, str]:
+    """Whether an Android env can run here: adbutils importable, an adb server answering, a device ready.
+
+    Never starts an adb server: it reports what is missing instead.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("adbutils") is None:
+        return False, f"adbutils not installed: {INSTALL_HINT}"
+    port = server_port(port)
+    try:
+        devices = [(d.serial, d.state) for d in _client_class()(host, port, 2.0).list()]
+    except Exception as exc:  # adbutils.AdbError (no server, refused) or OSError: report, do not raise
+        binary = shutil.which("adb")
+        hint = (
+            f"start it with `adb -P {port} start-server`"
+            if binary
+            else "adb not found: apt install adb, or install Android platform-tools"
+        )
+        return False, f"no adb server at {host}:{port} ({type(exc).__name__}); {hint}"
+    ready = [s for s, state in devices if state == "device"]
+    listed = AdbPhone.describe(devices)
+    if not ready:
+        return False, f"adb server {host}:{port} is up but no device is ready (devices: {listed})"
+    return True, f"adb server {host}:{port}; devices: {listed}"
+
+
+def make(arg: str | None, **kwargs: Any) -> AndroidEnv:
+    """Build the env for the spec ``android`` or ``android:SERIAL``; keywords go to :class:`AndroidEnv`."""
+    if arg:
+        kwargs["serial"] = arg
+    return AndroidEnv(**kwargs)

@@ -1,0 +1,231 @@
+"""Environment specs (what ``--env`` takes), the env table behind ``vlagent envs``, and gymnasium ids.
+
+A spec is ``KIND`` or ``KIND:ARG``:
+
+=================  ==========================================================
+spec               env
+=================  ==========================================================
+``desktop``        this machine's screen (``desktop:2`` picks monitor 2)
+``android``        an Android device over ADB (``android:SERIAL`` picks one)
+``gym:ENV_ID``     any gymnasium env (``gym:FrozenLake-v1``)
+``miniwob:TASK``   a MiniWoB++ task in headless Chromium (``miniwob:click-test``)
+``synthetic:APP``  a built-in Pillow app (``synthetic:login``)
+=================  ==========================================================
+
+Each kind lives in its own module exposing ``make(arg, **kwargs)``, ``availability()`` and ``NEEDS``. They
+are imported only when used, so a machine without (say) Chromium bindings still lists, and runs, the rest.
+Keyword arguments of :func:`make_env` go to the module's ``make`` (for ``gym:`` they reach
+``gymnasium.make``). :func:`register_envs` also registers ``vlagent/...`` ids with gymnasium.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any
+
+import gymnasium as gym
+
+from vlagent.actions.errors import EnvError
+from vlagent.envs.base import VlagentEnv
+
+
+class EnvSpecError(EnvError, ValueError):
+    """A spec that names no env kind, or lacks the part after the colon its kind needs.
+
+    Example:
+        >>> str(EnvSpecError("teleport"))
+        'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP'
+    """
+
+    def __init__(self, spec: str, reason: str | None = None) -> None:
+        self.spec = spec
+        patterns = ", ".join(k.pattern for k in KINDS.values())
+        super().__init__(f"{reason or 'unknown env spec kind in ' + spec}; use {patterns}")
+
+
+class EnvUnavailable(EnvError):
+    """The module behind an env kind cannot be imported on this machine (the cause is chained)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One env kind: its module, how its spec looks and whether the part after the colon is required."""
+
+    name: str
+    module: str
+    pattern: str
+    description: str
+    arg_required: bool
+    #: What it needs, shown when its module cannot even be imported (else the module's NEEDS is used).
+    needs: str
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("desktop", "vlagent.envs.desktop", "desktop", "this machine's screen via mss + pyautogui", False,
+             "an X11 display and mss + pyautogui (pip install 'vlagent[desktop]')"),
+        Kind("android", "vlagent.envs.android", "android[:SERIAL]", "an Android device or emulator over ADB", False,
+             "adb and adbutils (pip install 'vlagent[android]') and a device"),
+        Kind("gym", "vlagent.envs.gym_adapter", "gym:ENV_ID", "any gymnasium env rendered as rgb_array", True,
+             "gymnasium (and the env's own package)"),
+        Kind("miniwob", "vlagent.envs.miniwob", "miniwob:TASK", "a MiniWoB++ web task in headless Chromium", True,
+             "miniwob + selenium (pip install 'vlagent[miniwob]'), chromium and chromium-driver"),
+        Kind("synthetic", "vlagent.envs.synthetic", "synthetic:APP", "a built-in synthetic app drawn with Pillow",
+             True, "nothing beyond vlagent"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A parsed spec: the kind and the part after the first colon (``None`` when absent).
+
+    Example:
+        >>> EnvSpec.parse("gym:ALE/Pong-v5")
+        EnvSpec(kind='gym', arg='ALE/Pong-v5')
+        >>> EnvSpec.parse("android")
+        EnvSpec(kind='android', arg=None)
+        >>> str(EnvSpec.parse("Synthetic:login"))
+        'synthetic:login'
+    """
+
+    kind: str
+    arg: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> EnvSpec:
+        if not isinstance(spec, str) or not spec.strip():
+            raise EnvSpecError(repr(spec), "an env spec must be a non-empty string")
+        head, colon, tail = spec.strip().partition(":")
+        kind = head.strip().lower()
+        if kind not in KINDS:
+            raise EnvSpecError(spec)
+        arg = tail.strip() or None
+        if colon and arg is None:
+            raise EnvSpecError(spec, f"{spec!r} has nothing after the colon")
+        if arg is None and KINDS[kind].arg_required:
+            raise EnvSpecError(spec, f"{kind} needs {KINDS[kind].pattern}")
+        return cls(kind, arg)
+
+    def __str__(self) -> str:
+        return self.kind if self.arg is None else f"{self.kind}:{self.arg}"
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """A row of ``vlagent envs``: a spec, what it needs and whether it is usable here (and why, or why not).
+
+    ``name`` is the kind (``android``) or, for a synthetic app, its exact spec; ``spec`` is what to type.
+
+    Example:
+        >>> EnvInfo("synthetic:login", "synthetic:APP", "a sign-in form", "nothing", True, "ok").available
+        True
+    """
+
+    name: str
+    spec: str
+    description: str
+    needs: str
+    available: bool
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _module(kind: str) -> ModuleType:
+    k = KINDS[kind]
+    try:
+        return importlib.import_module(k.module)
+    except ImportError as exc:
+        raise EnvUnavailable(f"the {kind} env cannot be loaded ({k.module}: {exc}); it needs {k.needs}") from exc
+
+
+def make_env(spec: str, **kwargs: Any) -> VlagentEnv:
+    """Build the env a spec names; ``kwargs`` go to its module's ``make`` (``gymnasium.make`` for ``gym:``).
+
+    Example:
+        >>> env = make_env("synthetic:dialog", size="phone")
+        >>> env.screen.size, env.family
+        ((1080, 2400), 'mobile')
+    """
+    parsed = EnvSpec.parse(spec)
+    return _module(parsed.kind).make(parsed.arg, **kwargs)
+
+
+def list_envs() -> list[EnvInfo]:
+    """Every env kind (each synthetic app on its own row), what it needs and whether it runs here.
+
+    A kind whose module does not import is listed as unavailable with the import error; an availability
+    check that raises a vlagent error is listed with that error.
+    """
+    rows: list[EnvInfo] = []
+    for kind in KINDS.values():
+        try:
+            module = _module(kind.name)
+        except EnvUnavailable as exc:
+            rows.append(EnvInfo(kind.name, kind.pattern, kind.description, kind.needs, False,
+                                str(exc.__cause__ or exc)))
+            continue
+        needs = str(getattr(module, "NEEDS", kind.needs))
+        try:
+            ok, why = module.availability()
+        except EnvError as exc:
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        if kind.name == "synthetic":
+            for app, cls in sorted(module.APPS.items()):
+                spec = f"synthetic:{app}"
+                rows.append(EnvInfo(spec, spec, cls.description, needs, bool(ok), why))
+        else:
+            rows.append(EnvInfo(kind.name, kind.pattern, kind.description, needs, bool(ok), why))
+    return rows
+
+
+# ---- gymnasium ids ---------------------------------------------------------------------------------
+#: ``vlagent/<Name>-v0`` ids for the device kinds; the keyword that carries the spec's argument.
+_GYM_KINDS = {"Desktop": ("desktop", "monitor"), "Android": ("android", "serial"), "MiniWoB": ("miniwob", "task")}
+_registered = False
+
+
+def make_for_gym(kind: str, arg_name: str | None = None, **kwargs: Any) -> VlagentEnv:
+    """Gymnasium entry point for ``vlagent/Desktop-v0`` and friends: ``gym.make(id, serial=...)``."""
+    arg = kwargs.pop(arg_name, None) if arg_name else None
+    return _module(kind).make(None if arg is None else str(arg), **kwargs)
+
+
+def gym_id_for_app(app: str) -> str:
+    """The gymnasium id of a synthetic app.
+
+    Example:
+        >>> gym_id_for_app("login")
+        'vlagent/Synthetic-Login-v0'
+    """
+    return f"vlagent/Synthetic-{app.capitalize()}-v0"
+
+
+def register_envs() -> None:
+    """Register vlagent's gymnasium ids (idempotent; ids someone registered already are left alone).
+
+    ``vlagent/Synthetic-<App>-v0`` (``size=...`` passes through, 50-step limit), ``vlagent/Desktop-v0``,
+    ``vlagent/Android-v0`` (``serial=``) and ``vlagent/MiniWoB-v0`` (``task=``).
+    """
+    global _registered
+    if _registered:
+        return
+    from vlagent.envs.synthetic import APPS
+
+    for app, cls in APPS.items():
+        env_id = gym_id_for_app(app)
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point=f"{cls.__module__}:{cls.__name__}", max_episode_steps=50)
+    for title, (kind, arg_name) in _GYM_KINDS.items():
+        env_id = f"vlagent/{title}-v0"
+        if env_id not in gym.registry:
+            # Real screens, phones and browsers (MiniWoB scales rewards by elapsed time) are not
+            # deterministic; saying so keeps gymnasium's checker from demanding identical steps.
+            gym.register(env_id, entry_point="vlagent.envs.registry:make_for_gym",
+                         kwargs={"kind": kind, "arg_name": arg_name}, nondeterministic=True)
+    _registered = True

@@ -1,0 +1,201 @@
+"""Turns a :class:`PromptRequest` into the :class:`Chat` a profile's checkpoint expects.
+
+Two history layouts, as the models were trained:
+
+- ``replay`` (UI-TARS): the instruction prompt, then for each earlier step its screenshot (only for the
+  last k-1 steps, as the official loop keeps at most ``history_n`` images) as a user turn and the model's
+  own raw reply as an assistant turn, then the current screenshot. This is the multi-turn layout of
+  xlang-ai/OSWorld ``mm_agents/uitars_agent.py`` (``UITARSAgent.predict``).
+- ``text``: one user turn holding the prompt with the earlier steps listed as text, followed by the
+  screenshots, oldest first, the current one last.
+
+A step whose reply could not be executed is told to the model in so many words (``Your previous reply
+could not be executed: ...``) right after it, so the model can correct itself instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from vlagent.actions.coords import resized_size
+from vlagent.actions.errors import ProfileError
+from vlagent.model.chat import Chat, ImagePart, Message, Part, TextPart
+from vlagent.prompts.action_space import render_action_space
+from vlagent.prompts.errors import PromptRequestError
+from vlagent.prompts.request import HistoryEntry, PromptRequest
+from vlagent.prompts.templates import render
+from vlagent.prompts.tools import tool_json
+
+if TYPE_CHECKING:
+    from vlagent.prompts.profiles import ModelProfile
+
+#: Told to the model after a reply that could not be executed (parse error, point off screen, ...).
+FEEDBACK = "Your previous reply could not be executed: {error}\nReply again in the format: {reply_format}"
+#: ShowUI's name for each family's screen (``_APP`` in showlab/ShowUI's README; ``computer`` from its
+#: ``data/template/shared_navigation.py`` app_map).
+SHOWUI_APPS = {"web": "web", "desktop": "computer", "mobile": "phone", "game": "game"}
+#: How the json profile names each family's screen.
+JSON_APPS = {
+    "web": "a web browser",
+    "desktop": "a desktop computer",
+    "mobile": "a smartphone",
+    "game": "a game",
+}
+_TOOL_TAGS = re.compile(r"</?tool_call>")
+
+
+def build_chat(
+    profile: ModelProfile,
+    request: PromptRequest,
+    *,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> Chat:
+    """The chat for one step; images carry the profile's pixel budget unless overridden here.
+
+    Example:
+        >>> from PIL import Image
+        >>> from vlagent.prompts.profiles import get_profile
+        >>> req = PromptRequest(family="game", task="reach the goal", images=[Image.new("RGB", (64, 64))],
+        ...                     options=("left", "right", "forward"), supported=frozenset({"choose"}))
+        >>> chat = build_chat(get_profile("json"), req)
+        >>> [m.role for m in chat.messages], len(chat.images)
+        (['system', 'user'], 1)
+    """
+    if request.family not in profile.templates:
+        raise ProfileError(
+            f"profile {profile.name!r} has no prompt for env family {request.family!r}; "
+            f"it has: {', '.join(profile.families)}"
+        )
+    _check(request)
+    lo = profile.min_pixels if min_pixels is None else min_pixels
+    hi = profile.max_pixels if max_pixels is None else max_pixels
+    if lo <= 0 or hi < lo:
+        raise PromptRequestError(f"need 0 < min_pixels <= max_pixels, got {lo} and {hi}")
+
+    system_name, user_name = profile.templates[request.family]
+    values = _values(profile, request, lo, hi)
+    system = render(system_name, values) if system_name else None
+    prompt = render(user_name, values)
+    images = [ImagePart(im, min_pixels=lo, max_pixels=hi) for im in request.images]
+
+    messages: list[Message] = [Message("system", [TextPart(system)])] if system else []
+    if profile.history_style == "replay":
+        messages += _replay(profile, request, prompt, images)
+    else:
+        messages.append(Message("user", _text_turn(profile, request, prompt, images)))
+    return Chat(messages, metadata={"profile": profile.name, "family": request.family})
+
+
+def _check(request: PromptRequest) -> None:
+    if not request.images:
+        raise PromptRequestError("a prompt needs at least the current screenshot (request.images is empty)")
+    if len(request.images) - 1 > len(request.history):
+        raise PromptRequestError(
+            f"{len(request.images)} screenshots but only {len(request.history)} earlier steps: each earlier "
+            "screenshot belongs to one history entry (oldest first, the current screen last)"
+        )
+
+
+def instruction(request: PromptRequest) -> str:
+    """The task, with the env's own text (a MiniWoB utterance, a MiniGrid mission) when it adds something."""
+    extra = request.env_text.strip()
+    if not extra or extra in request.task:
+        return request.task
+    return f"{request.task}\n{extra}"
+
+
+def feedback(profile: ModelProfile, error: str) -> str:
+    """The message that tells the model its reply failed and how to reply instead."""
+    return FEEDBACK.format(error=error, reply_format=profile.reply_format)
+
+
+def _values(profile: ModelProfile, request: PromptRequest, lo: int, hi: int) -> dict[str, str]:
+    values = {
+        "instruction": instruction(request),
+        "language": "English",
+        "history": "" if profile.history_style == "replay" else _history_text(profile, request.history),
+        "app": SHOWUI_APPS[request.family] if profile.syntax == "showui" else JSON_APPS[request.family],
+        "reply_format": profile.reply_format,
+        "options": ", ".join(request.options),
+    }
+    if profile.syntax == "tool_call":
+        w, h = request.screen_size
+        values["tools"] = tool_json(request, *resized_size(w, h, min_pixels=lo, max_pixels=hi))
+    else:
+        values["action_space"] = render_action_space(profile.syntax, request)
+    return values
+
+
+# --- replay layout (UI-TARS) ------------------------------------------------------------------------
+
+
+def _replay(
+    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart]
+) -> list[Message]:
+    history = request.history
+    first_with_image = len(history) - (len(images) - 1)
+    out = [Message("user", [TextPart(prompt)])]
+    for i, entry in enumerate(history):
+        if i >= first_with_image:
+            out.append(Message("user", [images[i - first_with_image]]))
+        out.append(Message("assistant", [TextPart(entry.reply)]))
+        if entry.error:
+            out.append(Message("user", [TextPart(feedback(profile, entry.error))]))
+        if entry.user_reply:
+            out.append(Message("user", [TextPart(f"The user answered: {entry.user_reply}")]))
+    out.append(Message("user", [images[-1]]))
+    return out
+
+
+# --- text layout (everyone else) -------------------------------------------------------------------
+
+
+def _text_turn(
+    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart]
+) -> list[Part]:
+    text = prompt
+    last = request.history[-1] if request.history else None
+    if last is not None and last.error:
+        text += "\n\n" + feedback(profile, last.error)
+    pictures: list[Part] = []
+    n_past = len(images) - 1
+    first_step = len(request.history) - n_past + 1
+    for j, image in enumerate(images[:-1]):
+        pictures += [TextPart(f"Screenshot at step {first_step + j}:"), image]
+    if n_past:
+        pictures.append(TextPart(f"Current screenshot (step {len(request.history) + 1}):"))
+    pictures.append(images[-1])
+    return [*pictures, TextPart(text)] if profile.image_first else [TextPart(text), *pictures]
+
+
+def _step_action(profile: ModelProfile, entry: HistoryEntry) -> str:
+    if profile.syntax == "tool_call":
+        # The cookbook's task progress lists the tool calls themselves: {"name": "mobile_use", ...}.
+        return " ".join(_TOOL_TAGS.sub(" ", entry.reply).split()) or entry.action_summary
+    if profile.syntax == "showui":
+        return entry.reply.strip() or entry.action_summary
+    action = entry.action_summary or entry.reply.strip()
+    return f"{entry.thought.strip()} / {action}" if entry.thought and entry.action_summary else action
+
+
+def _history_text(profile: ModelProfile, history: Sequence[HistoryEntry]) -> str:
+    if not history:
+        return ""
+    steps = []
+    for i, entry in enumerate(history, 1):
+        step = f"Step {i}: {_step_action(profile, entry)}"
+        if entry.error and i < len(history):  # the last step's error gets its own paragraph
+            step += f" (could not be executed: {entry.error})"
+        if entry.user_reply:
+            step += f" (the user answered: {entry.user_reply})"
+        steps.append(step)
+    if profile.syntax == "tool_call":
+        # QwenLM/Qwen2.5-VL cookbooks/mobile_agent.ipynb: "Task progress (You have done the following
+        # operation on the current device): Step 1: {...}; Step 2: {...}; "
+        return "\nTask progress (You have done the following operation on the current device): " + "".join(
+            f"{s}; " for s in steps
+        )
+    return "\nPrevious actions:\n" + "\n".join(steps)
