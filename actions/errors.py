@@ -27,7 +27,7 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   ├── GymEnvError                  (envs/gym_adapter.py) the wrapped env cannot be adapted
     │   ├── ResetNeeded                  step before reset or after the episode ended
     │   ├── EnvSpecError, EnvUnavailable (envs/registry.py) a bad env spec, an env this machine lacks
-    │   └── UnknownAppError, UnknownTaskError  (envs/synthetic/) no such app or task wording
+    │   └── UnknownAppError, UnknownTaskError, AppConfigError  (envs/synthetic/) no such app, task or size
     └── AgentError                       the loop itself (agent/errors.py)
         ├── SuiteError                   an unknown evaluation suite
         └── TrajectoryError              a run folder that cannot be read or written

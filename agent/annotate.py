@@ -1,7 +1,8 @@
 """Draw what an action did onto a copy of the screenshot it was chosen on.
 
 A marker at a click, an arrow for drags, swipes and scrolls, the box when the model gave one, and a
-caption for typing and keys. Colours are fixed so a report (and its test) can find them.
+caption (every action in words: typing and keys too) in a strip added below the screenshot, so it never
+hides part of the screen. Colours are fixed so a report (and its test) can find them.
 """
 
 from __future__ import annotations
@@ -53,25 +54,29 @@ def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, fl
     draw.polygon([b, left, right], fill=MARKER_RGB)
 
 
-def _caption(image: Image.Image, draw: ImageDraw.ImageDraw, lines: Sequence[str], *, error: bool) -> None:
+def _with_caption(image: Image.Image, lines: Sequence[str], *, error: bool) -> Image.Image:
+    # Below the screenshot, not over it: an overlay would hide a click near the top-left corner (a phone's
+    # back arrow, a menu button) and the task text MiniWoB++ prints there.
     size = max(10, image.height // 40)
     font = _font(size)
     text = "\n".join(line if len(line) <= 90 else line[:87] + "..." for line in lines)
-    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    left, top, right, bottom = ImageDraw.Draw(image).multiline_textbbox((0, 0), text, font=font)
     pad = size // 3
-    draw.rectangle([0, 0, right + 2 * pad, bottom + 2 * pad], fill=ERROR_RGB if error else (0, 0, 0))
-    draw.multiline_text((pad, pad), text, fill=(255, 255, 255), font=font)
+    out = Image.new("RGB", (image.width, image.height + bottom + 2 * pad), ERROR_RGB if error else (0, 0, 0))
+    out.paste(image, (0, 0))
+    ImageDraw.Draw(out).multiline_text((pad, image.height + pad), text, fill=(255, 255, 255), font=font)
+    return out
 
 
 def annotate(image: Image.Image, actions: Sequence[Action], *, error: str | None = None) -> Image.Image:
-    """A copy of ``image`` with ``actions`` (points in ``screen`` space) drawn on it.
+    """A copy of ``image`` with ``actions`` (points in ``screen`` space) drawn on it, captioned in a strip below.
 
     Example:
         >>> from vlagent.actions.models import Click
         >>> img = Image.new("RGB", (200, 100), "white")
         >>> out = annotate(img, [Click(point=Point(x=50, y=50, space="screen"))])
-        >>> out.getpixel((50, 50)) == MARKER_RGB, img.getpixel((50, 50))
-        (True, (255, 255, 255))
+        >>> out.getpixel((50, 50)) == MARKER_RGB, img.getpixel((50, 50)), out.width, out.height > 100
+        (True, (255, 255, 255), 200, True)
     """
     out = image.convert("RGB") if image.mode != "RGB" else image.copy()
     draw = ImageDraw.Draw(out)
@@ -101,5 +106,5 @@ def annotate(image: Image.Image, actions: Sequence[Action], *, error: str | None
     if error:
         captions.append(error)
     if captions:
-        _caption(out, draw, captions, error=error is not None)
+        out = _with_caption(out, captions, error=error is not None)
     return out

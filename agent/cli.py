@@ -7,6 +7,7 @@ click's ``main`` does with ``ClickException``); anything else is a bug and keeps
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -33,6 +34,25 @@ def _register_commands() -> None:
         replay,
         report,
         run,
+    )
+    for info in app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = reflow_help(info.callback.__doc__)
+
+
+def reflow_help(doc: str) -> str:
+    r"""A docstring as help text: lines of a paragraph joined, indented paragraphs (examples) kept as written.
+
+    Typer prints the paragraphs after the first one with their source line breaks, which at an 80-column
+    terminal leaves ragged half-empty lines; rich re-wraps the joined text to the terminal instead.
+
+    Example:
+        >>> reflow_help("Run it.\n\n    Longer text\n    on two lines.\n\n      vlagent run --x\n      vlagent run --y")
+        'Run it.\n\nLonger text on two lines.\n\n  vlagent run --x\n  vlagent run --y'
+    """
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(
+        p if p.startswith(" ") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs
     )
 
 

@@ -6,7 +6,8 @@
     └── ActionRefused          the safety policy refused an action (deny-list, the user said no)
     AgentError
     ├── TrajectoryError        a run folder is missing or its files do not read back
-    └── SuiteError             an unknown evaluation suite or a bad episode list
+    ├── SuiteError             an unknown evaluation suite or a bad episode list
+    └── SafetyConfigError      a sensitive action type or a deny-listed key combination that means nothing
 """
 
 from __future__ import annotations
@@ -34,3 +35,12 @@ class TrajectoryError(AgentError):
 
 class SuiteError(AgentError):
     """An unknown evaluation suite, or episodes that cannot be built on this machine."""
+
+
+class SafetyConfigError(AgentError, ValueError):
+    """A safety setting that would silently protect nothing: an unknown action type, an unreadable key combo.
+
+    Example:
+        >>> isinstance(SafetyConfigError("no"), ValueError)
+        True
+    """

@@ -81,7 +81,8 @@ def _synthetic_apps() -> list[str]:
 
 def _combos(suite: str) -> list[tuple[str, dict[str, Any]]]:
     if suite == "synthetic":
-        return [(f"synthetic:{app}", {"size": size}) for app in _synthetic_apps() for size in SYNTHETIC_SIZES]
+        # Size-major, so that `--episodes 5` covers every app (at desktop size), not one app at every size.
+        return [(f"synthetic:{app}", {"size": size}) for size in SYNTHETIC_SIZES for app in _synthetic_apps()]
     if suite == "gym":
         out: list[tuple[str, dict[str, Any]]] = []
         for game, kwargs in GYM_GAMES:

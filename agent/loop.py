@@ -53,7 +53,7 @@ from vlagent.agent.trajectory import (
     now,
     same_screen,
 )
-from vlagent.envs.base import Observation
+from vlagent.envs.base import CAPTURE, SETTLE, Observation, env_timings
 from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
@@ -180,6 +180,7 @@ class Execution:
     error: ActionError | None = None
     answer: str | None = None
     user_answers: tuple[str, ...] = ()
+    settle_seconds: float = 0.0
 
     @property
     def executed(self) -> bool:
@@ -228,16 +229,6 @@ def _model_name(backend: Any) -> str:
 
 def _action_key(actions: Sequence[Action]) -> str:
     return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
-
-
-def _capture_seconds(info: dict[str, Any]) -> float:
-    """The env's own capture time when it reports one (``info["timings"]["capture"]``), else 0."""
-    timings = info.get("timings")
-    if isinstance(timings, dict):
-        value = timings.get("capture")
-        if isinstance(value, int | float):
-            return float(value)
-    return 0.0
 
 
 class Agent:
@@ -341,6 +332,7 @@ class Agent:
         t0 = self.clock()
         obs, info = self.env.reset(seed=seed, options={"task": task})
         reset_seconds = self.clock() - t0
+        reset_timings = env_timings(info)
         task = obs.task or task
         episode_id = episode_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         geometry = obs.geometry(min_pixels=self.min_pixels, max_pixels=self.max_pixels)
@@ -369,8 +361,11 @@ class Agent:
             recorder=recorder,
             meta=meta,
             screens=deque(maxlen=self.history_images),
-            capture_seconds=_capture_seconds(info) or reset_seconds,
+            # An env that does not time its capture: the whole reset is the nearest figure there is.
+            capture_seconds=reset_timings.get(CAPTURE, reset_seconds),
         )
+        if "success" in info:  # an env that reports success does so from the start (an episode may never step)
+            ep.success = bool(info["success"])
         self._remember_screen(ep, obs.screenshot)
         return ep
 
@@ -433,11 +428,17 @@ class Agent:
         return Decision(parsed=parsed, screen_actions=screen_actions)
 
     def act(self, ep: Episode, decision: Decision) -> Execution:
-        """Execute the actions in order (one ``env.step`` each) until one ends the episode or is refused."""
+        """Execute the actions in order (one ``env.step`` each) until one ends the episode or is refused.
+
+        Timings come from each step's ``info["timings"]``: ``settle`` adds up; the capture of the last frame
+        returned is the next step's ``capture`` (the frame its prompt shows); everything else in the
+        ``env.step`` wall time, the capture of frames that a later action replaced included, is ``execute``.
+        """
         records: list[ActionRecord] = []
         obs, info = ep.obs, ep.info
         reward, terminated, truncated = 0.0, False, False
-        capture = execute = 0.0
+        capture: float | None = None
+        execute = settle = 0.0
         stop: StopReason | None = None
         error: ActionError | None = None
         answer: str | None = None
@@ -470,9 +471,13 @@ class Agent:
                     )
                     break
                 step_seconds = self.clock() - t0
-                c = _capture_seconds(info)
-                capture += c
-                execute += max(step_seconds - c, 0.0)
+                timings = env_timings(info)
+                if capture is not None:  # the frame of the previous action was never shown to the model
+                    execute += capture
+                capture = min(timings.get(CAPTURE, 0.0), step_seconds)
+                waited = min(timings.get(SETTLE, 0.0), step_seconds - capture)
+                settle += waited
+                execute += step_seconds - capture - waited
                 reward += float(r)
                 records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
             if action.type in ("finished", "fail"):
@@ -490,8 +495,9 @@ class Agent:
             reward=reward,
             terminated=terminated,
             truncated=truncated,
-            capture_seconds=capture,
+            capture_seconds=capture or 0.0,
             execute_seconds=execute,
+            settle_seconds=settle,
             stop=stop,
             error=error,
             answer=answer,
@@ -519,6 +525,7 @@ class Agent:
             model=max(model_wall - gen.preprocess_seconds, 0.0),
             parse=parse_seconds,
             execute=execution.execute_seconds if execution else 0.0,
+            settle=execution.settle_seconds if execution else 0.0,
         )
         actions = execution.records if execution else self._unexecuted(raw)
         record = StepRecord(

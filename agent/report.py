@@ -59,11 +59,11 @@ def _outcome(meta: EpisodeMeta) -> str:
 def _summary_table(rows: Sequence[SuiteSummary]) -> str:
     head = (
         "<tr><th>suite</th><th>episodes</th><th>success rate</th><th>mean steps</th>"
-        "<th>mean step time (s)</th><th>overhead per step (s)</th><th>parse-error rate</th><th>outcomes</th></tr>"
+        "<th>mean step time (ms)</th><th>overhead per step (ms)</th><th>parse-error rate</th><th>outcomes</th></tr>"
     )
     body = "".join(
         f"<tr><td>{_e(r.suite)}</td><td>{r.episodes}</td><td>{r.success_rate:.1%} ({r.successes})</td>"
-        f"<td>{r.mean_steps:.2f}</td><td>{r.mean_step_seconds:.4f}</td><td>{r.mean_overhead_seconds:.4f}</td>"
+        f"<td>{r.mean_steps:.2f}</td><td>{r.mean_step_seconds * 1000:.1f}</td><td>{r.mean_overhead_seconds * 1000:.1f}</td>"
         f"<td>{r.parse_error_rate:.1%}</td>"
         f"<td>{_e(', '.join(f'{k}: {v}' for k, v in sorted(r.outcomes.items())))}</td></tr>"
         for r in rows
@@ -89,10 +89,13 @@ def _step_html(step: StepRecord, folder: Path, base: Path) -> str:
         else ""
     )
     t = step.timings
-    timings = (
-        '<table class="timings"><tr><th>capture</th><th>preprocess</th><th>model</th><th>parse</th>'
-        "<th>execute</th><th>record</th><th>total</th></tr><tr>"
-        + "".join(f"<td>{v:.4f}</td>" for v in (t.capture, t.preprocess, t.model, t.parse, t.execute, t.record, t.total))
+    phases = {"capture": t.capture, "preprocess": t.preprocess, "model": t.model, "parse": t.parse,
+              "execute": t.execute, "settle": t.settle, "record": t.record, "total": t.total}
+    timings = (  # milliseconds: the overhead phases take a few ms, which 4-decimal seconds hide
+        '<table class="timings"><caption>timings (ms)</caption><tr>'
+        + "".join(f"<th>{name}</th>" for name in phases)
+        + "</tr><tr>"
+        + "".join(f"<td>{seconds * 1000:.2f}</td>" for seconds in phases.values())
         + "</tr></table>"
     )
     error = f'<div class="error">{_e(step.error.type)}: {_e(step.error.message)}</div>' if step.error else ""

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vlagent.actions.models import Action, normalize_key
+from vlagent.actions.models import ACTION_TYPES, Action, normalize_key
 from vlagent.agent.describe import describe
-from vlagent.agent.errors import ActionRefused
+from vlagent.agent.errors import ActionRefused, SafetyConfigError
 
 ConfirmMode = Literal["never", "all", "sensitive"]
 #: Action types that change text or leave the app (asked about under ``confirm="sensitive"``).
@@ -88,11 +88,25 @@ class SafetyPolicy:
     ) -> SafetyPolicy:
         """A policy from user-facing strings (CLI flags): extra sensitive types and ``"alt+f4"`` combos."""
         deny = DEFAULT_DENY_HOTKEYS if deny_hotkeys is None else tuple(deny_hotkeys)
+        extra = frozenset(extra_sensitive)
+        # A typo must not pass silently: `--sensitive clik` would otherwise confirm nothing it seems to.
+        unknown = sorted(extra - set(ACTION_TYPES))
+        if unknown:
+            raise SafetyConfigError(
+                f"{', '.join(map(repr, unknown))} is not an action type; sensitive types are among: "
+                + ", ".join(ACTION_TYPES)
+            )
+        combos = []
+        for combo in deny:
+            try:
+                combos.append(parse_combo(combo))
+            except ValueError as exc:
+                raise SafetyConfigError(f"cannot deny-list the key combination {combo!r}: {exc}") from exc
         return cls(
             dry_run=dry_run,
             confirm=confirm,
-            sensitive=SENSITIVE_TYPES | frozenset(extra_sensitive),
-            deny_hotkeys=frozenset(parse_combo(c) for c in deny),
+            sensitive=SENSITIVE_TYPES | extra,
+            deny_hotkeys=frozenset(combos),
             ask=ask,
         )
 

@@ -22,6 +22,7 @@ from vlagent.actions.coords import Box, Geometry, from_screen
 from vlagent.actions.errors import ActionError
 from vlagent.actions.models import Action, ActionAdapter, Choose, Fail, Finished
 from vlagent.model.chat import Chat, Generation, GenerationOptions
+from vlagent.model.errors import ModelRejected
 
 OptionChoice = Literal["random", "first"]
 
@@ -45,6 +46,15 @@ def to_model_space(action: Action, geometry: Geometry, space: str) -> Action:
             a, b = (from_screen(p, geometry, space) for p in box.corners())
             updates["box"] = Box(x1=a.x, y1=a.y, x2=b.x, y2=b.y, space=space)
     return action.model_copy(update=updates) if updates else action
+
+
+#: Thoughts that "The next step is to <type>." would garble ("to finished").
+_THOUGHTS = {
+    "finished": "The task is done.",
+    "fail": "The task cannot be done here.",
+    "call_user": "I need to ask the user.",
+    "blind": "This env gives the scripted policy no ground truth and no named actions, so it stops here.",
+}
 
 
 class OraclePolicy:
@@ -97,7 +107,11 @@ class OraclePolicy:
         md = chat.metadata
         profile_name = md.get("profile")
         if not profile_name:
-            raise ValueError("the scripted policy needs chat.metadata['profile'] (set by the vlagent loop)")
+            # A ModelError, not a bug: `vlagent generate --model vlagent.agent.scripted:oracle_policy` gets here.
+            raise ModelRejected(
+                "the scripted policy answers only inside an episode (`vlagent run`/`eval`): it needs the env's "
+                "ground truth and chat.metadata['profile'], which the loop sets"
+            )
         parser = self._parsers.get(profile_name)
         if parser is None:
             parser = self._parsers[profile_name] = get_profile(profile_name).make_parser()
@@ -106,7 +120,10 @@ class OraclePolicy:
             geometry = Geometry.model_validate(geometry)
         action = self.next_action(md)
         # No numbers in the thought: a reply's prose must not offer a parser a second point to read.
-        thought = f"The next step is to {action.type.replace('_', ' ')}." if self.thought else None
+        thought = None
+        if self.thought:
+            kind = "blind" if md.get("oracle") is None and isinstance(action, Finished) else action.type
+            thought = _THOUGHTS.get(kind, f"The next step is to {action.type.replace('_', ' ')}.")
         try:
             return parser.format([to_model_space(action, geometry, parser.space)], thought=thought)
         except (ActionError, ValueError) as exc:

@@ -137,9 +137,12 @@ def same_screen(a: Image.Image, b: Image.Image) -> bool:
 class StepTimings(BaseModel):
     """Seconds spent in each phase of one step.
 
-    ``capture``: the env producing the screenshot; ``preprocess``: building the prompt plus the backend's
+    ``capture``: the env producing the screenshot this step's prompt shows (its ``info["timings"]["capture"]``
+    from the ``reset`` or ``step`` that returned it); ``preprocess``: building the prompt plus the backend's
     own image preprocessing; ``model``: prefill and decoding; ``parse``: parsing and coordinate conversion;
-    ``execute``: the env performing the actions; ``record``: writing screenshots.
+    ``execute``: the env performing the actions (the ``env.step`` wall time minus the capture of the frame
+    it returned and minus ``settle``); ``settle``: the env waiting for the screen to stop changing after the
+    actions; ``record``: writing screenshots. Records written before ``settle`` existed load with 0.0.
 
     Example:
         >>> StepTimings(model=1.5, execute=0.25).total
@@ -153,11 +156,12 @@ class StepTimings(BaseModel):
     model: float = 0.0
     parse: float = 0.0
     execute: float = 0.0
+    settle: float = 0.0
     record: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.capture + self.preprocess + self.model + self.parse + self.execute + self.record
+        return self.capture + self.preprocess + self.model + self.parse + self.execute + self.settle + self.record
 
     @property
     def overhead(self) -> float:

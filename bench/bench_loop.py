@@ -24,7 +24,7 @@ from vlagent.envs.registry import make_env
 from vlagent.envs.synthetic import APPS
 from vlagent.model.chat import Chat, Generation, GenerationOptions
 
-PHASES = ("capture", "preprocess", "model", "parse", "execute", "record")
+PHASES = ("capture", "preprocess", "model", "parse", "execute", "settle", "record")
 
 
 class Oracle:

@@ -24,6 +24,9 @@ Actions (points are pixels of the last screenshot, which follows the display rot
 
 Every argument is quoted for the device's ``sh -c`` (:mod:`vlagent.envs.android_input`). After each
 action the env polls screenshots until two in a row are equal (:class:`~vlagent.envs.settle.SettlePolicy`).
+``info["timings"]`` (:class:`~vlagent.envs.base.EnvTimings`) splits each reset/step into ``act`` (the
+device commands; HOME on reset), ``settle`` (the polling) and ``capture`` (the screencap of the returned
+frame and its PNG decoding).
 """
 
 from __future__ import annotations
@@ -63,8 +66,14 @@ from vlagent.envs.android_input import (
     swipe_argv,
     text_argvs,
 )
-from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
-from vlagent.envs.errors import AppNotFound, DependencyNotInstalled, DeviceError, ResetNeeded
+from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.errors import (
+    AppNotFound,
+    DependencyNotInstalled,
+    DeviceError,
+    ResetNeeded,
+    check_env_kwargs,
+)
 from vlagent.envs.settle import SettlePolicy
 
 NEEDS = (
@@ -371,9 +380,10 @@ class AndroidEnv(VlagentEnv):
         except OSError as exc:  # PIL.UnidentifiedImageError and truncated files
             raise DeviceError(f"the phone's screenshot is not a readable PNG: {exc}") from exc
 
-    def _observe(self) -> tuple[Observation, dict[str, Any]]:
-        settled = self._settle.wait(self.phone.screencap)
-        image = self._decode(settled.frame)
+    def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
+        settled = self._settle.wait_timed(self.phone.screencap, timings)
+        with timings.measure(CAPTURE):
+            image = self._decode(settled.frame)
         orientation = "landscape" if image.width > image.height else "portrait"
         obs = Observation(
             image, task=self._task, family="mobile", extra={"serial": self.serial, "orientation": orientation}
@@ -381,7 +391,7 @@ class AndroidEnv(VlagentEnv):
         if image.size != self.action_space.size:
             self.action_space = ActionSpace(self.supported_actions, size=image.size)
         self._last_obs = obs
-        return obs, {"settled": settled.settled, "settle_seconds": settled.seconds, "polls": settled.polls}
+        return obs, {"settled": settled.settled, "polls": settled.polls, "timings": timings}
 
     # -- gymnasium API ------------------------------------------------------------------------------------
 
@@ -394,21 +404,22 @@ class AndroidEnv(VlagentEnv):
             raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
         self._task = task
         self._imes = None  # keyboards may have been installed since the last episode
+        timings = EnvTimings()
         if options.get("home", self.home_on_reset):
-            _check_output("KEYCODE_HOME", self.phone.shell(["input", "keyevent", "KEYCODE_HOME"]))
+            with timings.measure(ACT):
+                _check_output("KEYCODE_HOME", self.phone.shell(["input", "keyevent", "KEYCODE_HOME"]))
         self._done = False
-        return self._observe()
+        return self._observe(timings)
 
     def step(self, action: Any):
         if self._last_obs is None or self._done:
             raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
         action = self.check_action(action, self._last_obs.size)
-        started = time.monotonic()
-        self._perform(action)
-        acted = time.monotonic() - started
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            self._perform(action)
         terminated = isinstance(action, Finished)
-        obs, info = self._observe()
-        info["act_seconds"] = acted
+        obs, info = self._observe(timings)
         self._done = terminated
         return obs, 0.0, terminated, False, info
 
@@ -521,4 +532,5 @@ def make(arg: str | None, **kwargs: Any) -> AndroidEnv:
     """Build the env for the spec ``android`` or ``android:SERIAL``; keywords go to :class:`AndroidEnv`."""
     if arg:
         kwargs["serial"] = arg
+    check_env_kwargs(AndroidEnv, kwargs, "android")
     return AndroidEnv(**kwargs)

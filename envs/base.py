@@ -12,12 +12,21 @@ before ``step``. An env raises :class:`UnsupportedActionError` for a type it doe
 - ``success`` (bool): the task's own success check, where the env has one.
 - ``oracle`` (Action | None): the ground-truth next action in screen space, for envs that know it
   (synthetic apps, MiniWoB++). Scripted policies read it; prompts never show it to a model.
+- ``timings`` (:class:`EnvTimings`, a mapping of phase -> seconds, measured with :func:`time.perf_counter`):
+  where this ``reset``/``step`` spent its time, so the loop can tell capturing from acting. Every vlagent
+  env reports ``act`` (performing the action; on ``reset``, putting the env in its start state) and
+  ``capture`` (obtaining the returned screenshot and decoding it into an image); envs that poll until the
+  screen stops changing also report ``settle`` (the polling before the returned capture). The keys are
+  :data:`ACT`, :data:`CAPTURE` and :data:`SETTLE`; :func:`env_timings` reads them from any env's ``info``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +50,87 @@ from vlagent.actions.models import (
 
 Family = Literal["desktop", "mobile", "web", "game"]
 FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game")
+
+#: ``info["timings"]`` phase: obtaining the returned screenshot (grab, screencap, render) as an image.
+CAPTURE: Final = "capture"
+#: ``info["timings"]`` phase: performing the action (on ``reset``: setting up the episode).
+ACT: Final = "act"
+#: ``info["timings"]`` phase: waiting for the screen to stop changing, before the returned capture.
+SETTLE: Final = "settle"
+
+
+class EnvTimings(Mapping[str, float]):
+    """Seconds one ``reset``/``step`` spent per phase: the ``info["timings"]`` every vlagent env reports.
+
+    ``act`` and ``capture`` are always there (0.0 until measured). Two ``EnvTimings`` are equal when they
+    name the same phases, whatever the durations: durations describe this run, not the env's state, and
+    gymnasium's determinism checks compare the infos of two equal transitions.
+
+    Example:
+        >>> timings = EnvTimings()
+        >>> with timings.measure(ACT):
+        ...     pass
+        >>> timings.add(SETTLE, 0.25)
+        >>> sorted(timings), timings[SETTLE], timings[CAPTURE]
+        (['act', 'capture', 'settle'], 0.25, 0.0)
+        >>> timings == EnvTimings(act=1.0, capture=2.0, settle=3.0)
+        True
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, **seconds: float) -> None:
+        self.clock = clock
+        self._seconds: dict[str, float] = {ACT: 0.0, CAPTURE: 0.0}
+        for phase, value in seconds.items():
+            self.add(phase, value)
+
+    @contextmanager
+    def measure(self, phase: str) -> Iterator[None]:
+        """Add the time the ``with`` block takes (errors included) to ``phase``."""
+        t0 = self.clock()
+        try:
+            yield
+        finally:
+            self.add(phase, self.clock() - t0)
+
+    def add(self, phase: str, seconds: float) -> None:
+        """Add ``seconds`` (measured elsewhere, e.g. by a settle wait) to ``phase``."""
+        if seconds < 0:
+            raise ValueError(f"{phase} took {seconds} s; durations cannot be negative")
+        self._seconds[phase] = self._seconds.get(phase, 0.0) + float(seconds)
+
+    def __getitem__(self, phase: str) -> float:
+        return self._seconds[phase]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._seconds)
+
+    def __len__(self) -> int:
+        return len(self._seconds)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EnvTimings):
+            return NotImplemented
+        return self._seconds.keys() == other._seconds.keys()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "EnvTimings(" + ", ".join(f"{k}={v:.6f}" for k, v in self._seconds.items()) + ")"
+
+
+def env_timings(info: Mapping[str, Any]) -> dict[str, float]:
+    """The phase timings an env reported in ``info["timings"]`` (empty for envs that report none).
+
+    Example:
+        >>> env_timings({"timings": EnvTimings(capture=0.5)})
+        {'act': 0.0, 'capture': 0.5}
+        >>> env_timings({})
+        {}
+    """
+    timings = info.get("timings")
+    if not isinstance(timings, Mapping):
+        return {}
+    return {str(k): float(v) for k, v in timings.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 @dataclass(eq=False)

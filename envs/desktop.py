@@ -21,7 +21,10 @@ module). Elsewhere pyautogui types printable ASCII and other text raises a clear
 other than newline and tab are refused.
 
 After each action the env waits for the screen to settle (:class:`vlagent.envs.settle.SettlePolicy`):
-it polls screenshots until two in a row are equal or the deadline passes; no fixed sleeps.
+it polls screenshots until two in a row are equal or the deadline passes; no fixed sleeps. ``info`` says
+whether it ``settled``, after how many ``polls``, and ``timings`` (:class:`vlagent.envs.base.EnvTimings`):
+``act`` (the input; on reset, re-measuring the monitors), ``settle`` (the polling) and ``capture`` (the
+grab of the returned frame and its conversion to an image).
 
 Displays: pyautogui opens its X connection once, at import, on ``$DISPLAY``. Each env opens its own
 connection to its display (``display=``, default ``$DISPLAY``), which is swapped into pyautogui (with the
@@ -32,8 +35,12 @@ display, so displays are assumed to share a keymap (true for Xvfb servers).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import struct
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,8 +63,8 @@ from vlagent.actions.models import (
     TypeText,
     Wait,
 )
-from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
-from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded
+from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded, check_env_kwargs
 from vlagent.envs.settle import SettlePolicy
 from vlagent.envs.x11_text import XTestTyper
 
@@ -167,10 +174,40 @@ def _display_name(display: str | None) -> str:
     return name
 
 
+#: One Xauthority entry of a family no display uses: python-xlib finds no cookie in it (and, unlike with an
+#: empty file, prints no warning on stdout), so it connects without one.
+_NO_COOKIE_ENTRY = struct.pack(">5H", 0x7F7F, 0, 0, 0, 0)
+
+
+def _xauthority_fallback() -> None:
+    """Give python-xlib a cookie-less Xauthority file when there is none at all, as libX11 behaves.
+
+    libX11 (mss, xterm, xdotool) connects without a cookie when ``~/.Xauthority`` is missing, but python-xlib
+    (pyautogui) raises ``XauthError`` instead, so ``Xvfb -ac`` worked for capture and failed for input. A
+    server that wants a cookie still refuses, with its own error.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("XAUTHORITY"):
+        return
+    home = os.environ.get("HOME")
+    if home and os.path.exists(os.path.join(home, ".Xauthority")):
+        return
+    fd, path = tempfile.mkstemp(prefix="vlagent-noauth-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(_NO_COOKIE_ENTRY)
+    atexit.register(_remove_quietly, path)
+    os.environ["XAUTHORITY"] = path
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
 def _import_pyautogui(display: str) -> Any:
     """Import pyautogui (it connects to ``$DISPLAY`` at import time, so the variable must be set first)."""
     if "pyautogui" not in sys.modules and display and not os.environ.get("DISPLAY"):
         os.environ["DISPLAY"] = display
+    _xauthority_fallback()
     try:
         import pyautogui
     except ImportError as exc:
@@ -370,14 +407,13 @@ class DesktopEnv(VlagentEnv):
             raise DeviceError(f"screenshot of monitor {mon.index} on {self.display!r} failed: {exc}") from exc
         return _Frame((shot.width, shot.height), bytes(shot.raw))
 
-    def _observe(self) -> tuple[Observation, dict[str, Any]]:
-        settled = self._settle.wait(self._grab)
-        obs = Observation(
-            settled.frame.image(), task=self._task, scale=self.scale, family="desktop",
-            extra={"monitor": self.monitor},
-        )
+    def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
+        settled = self._settle.wait_timed(self._grab, timings)
+        with timings.measure(CAPTURE):
+            image = settled.frame.image()
+        obs = Observation(image, task=self._task, scale=self.scale, family="desktop", extra={"monitor": self.monitor})
         self._last_obs = obs
-        return obs, {"settled": settled.settled, "settle_seconds": settled.seconds, "polls": settled.polls}
+        return obs, {"settled": settled.settled, "polls": settled.polls, "timings": timings}
 
     # -- gymnasium API ----------------------------------------------------------------------------------
 
@@ -388,12 +424,14 @@ class DesktopEnv(VlagentEnv):
         if not isinstance(task, str):
             raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
         self._task = task
-        size = self._measure()
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            size = self._measure()
         if size != self.observation_space.size:  # the monitor's resolution changed since the last episode
             self.observation_space = ObservationSpace(size, "desktop")
             self.action_space = ActionSpace(self.supported_actions, size=size)
         self._done = False
-        obs, info = self._observe()
+        obs, info = self._observe(timings)
         info["scale"] = self.scale
         return obs, info
 
@@ -401,9 +439,11 @@ class DesktopEnv(VlagentEnv):
         if self._last_obs is None or self._done:
             raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
         action = self.check_action(action, self._last_obs.size)
-        self._perform(action)
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            self._perform(action)
         terminated = isinstance(action, Finished)
-        obs, info = self._observe()
+        obs, info = self._observe(timings)
         self._done = terminated
         return obs, 0.0, terminated, False, info
 
@@ -557,4 +597,5 @@ def make(arg: str | None, **kwargs: Any) -> DesktopEnv:
         if not arg.isdigit():
             raise EnvError(f"the desktop spec takes a monitor number (desktop:2), got desktop:{arg}")
         kwargs["monitor"] = int(arg)
+    check_env_kwargs(DesktopEnv, kwargs, "desktop")
     return DesktopEnv(**kwargs)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from vlagent.actions.errors import ActionError, EnvError
 
 
@@ -38,3 +42,31 @@ class AppNotFound(ActionError):
 
 class ResetNeeded(EnvError):
     """``step`` was called before ``reset`` or after the episode ended."""
+
+
+class EnvKwargsError(EnvError, TypeError):
+    """``--env-kwargs`` named a keyword the env's constructor does not take (a ``TypeError`` too, as Python's).
+
+    Example:
+        >>> def make(size="desktop", *, scale=None): ...
+        >>> try:
+        ...     check_env_kwargs(make, {"sise": "phone"}, "synthetic:login")
+        ... except EnvKwargsError as exc:
+        ...     print(exc)
+        synthetic:login takes size, scale; not sise
+    """
+
+
+def check_env_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], spec: str) -> None:
+    """Refuse keywords ``target`` does not take, before calling it: a typed error instead of a ``TypeError``.
+
+    Each env module's ``make`` calls it with its env class, so a typo in ``--env-kwargs`` names the keywords
+    the env does take rather than ending in a traceback.
+    """
+    params = inspect.signature(target).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise EnvKwargsError(f"{spec} takes {', '.join(accepted) or 'no keywords'}; not {', '.join(unknown)}")

@@ -19,15 +19,17 @@ A vision-language model sees the ``rgb_array`` frame and answers with a typed ac
 
 The observation's ``text`` is the env's own words: MiniGrid's mission, the toy-text state described in
 words (Blackjack's hand, the FrozenLake/CliffWalking position, Taxi's passenger and destination), ALE's
-lives. reward/terminated/truncated pass through; ``info`` is the wrapped env's info plus ``action_index``
-and ``success`` where the game defines it (reward > 0 at termination for FrozenLake, MiniGrid, Blackjack;
-termination for CliffWalking and Taxi).
+lives. reward/terminated/truncated pass through; ``info`` is the wrapped env's info plus ``action_index``,
+``success`` where the game defines it (reward > 0 at termination for FrozenLake, MiniGrid, Blackjack;
+termination for CliffWalking and Taxi) and ``timings`` (:class:`~vlagent.envs.base.EnvTimings`: the wrapped
+env's ``reset``/``step`` is ``act``, its ``render()`` frame as an image is ``capture``).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,7 +39,7 @@ from PIL import Image
 
 from vlagent.actions.errors import EnvError, UnsupportedActionError
 from vlagent.actions.models import DIRECTIONS, Choose, Move
-from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
 from vlagent.envs.errors import DependencyNotInstalled, ResetNeeded
 from vlagent.envs.gym_names import ActionNames, GameInfo, game_info
 
@@ -75,6 +77,10 @@ def make_gym(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> gym.En
     if mode != "rgb_array":
         raise GymEnvError(f"vlagent reads frames with render_mode='rgb_array', not {mode!r}")
     _ensure_registered(env_id)
+    # Toy-text envs draw rgb_array frames with pygame, which still calls pygame.display.init(): on a headless
+    # machine SDL's Wayland probe prints "error: XDG_RUNTIME_DIR is invalid or not set" (it reads as a vlagent
+    # error). Frames are drawn off screen, so SDL's dummy video driver is enough; a user's choice is kept.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
         return gym.make(env_id, render_mode="rgb_array", **kwargs)
     except gym.error.DependencyNotInstalled as exc:
@@ -224,32 +230,38 @@ class GymEnv(VlagentEnv):
         super().reset(seed=seed)
         options = dict(options or {})
         task = options.pop("task", None)
-        raw, info = self._env.reset(seed=seed, options=options or None)
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            raw, info = self._env.reset(seed=seed, options=options or None)
         if task:
             self._task = str(task)
         elif self._task_arg is not None:
             self._task = self._task_arg
         else:
             self._task = self._info.task_for(self._env.unwrapped) if self._info is not None else ""
-        obs = self._observe(raw)
+        obs = self._observe(raw, timings)
         if "move" in self._supported and self._names is None:
             self.action_space.size = obs.size  # point actions are sampled on this screen
         self._done = False
-        return obs, dict(info)
+        return obs, {**info, "timings": timings}
 
     def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
         if self._last_obs is None or self._done:
             raise ResetNeeded("call reset() before step() (and after an episode ends)")
         action = self.check_action(action, self._last_obs.size)
         index, inner_action = self._to_inner(action, self._last_obs.size)
-        raw, reward, terminated, truncated, info = self._env.step(inner_action)
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            raw, reward, terminated, truncated, info = self._env.step(inner_action)
         info = dict(info)
         if index is not None:
             info["action_index"] = index
         if self._info is not None and self._info.success is not None:
             info["success"] = self._info.success(float(reward), bool(terminated), info)
         self._done = bool(terminated or truncated)
-        return self._observe(raw), float(reward), bool(terminated), bool(truncated), info
+        obs = self._observe(raw, timings)
+        info["timings"] = timings
+        return obs, float(reward), bool(terminated), bool(truncated), info
 
     def close(self) -> None:
         self._env.close()
@@ -304,7 +316,7 @@ class GymEnv(VlagentEnv):
             raise GymEnvError(f"{self.env_id}.render() returned an array of shape {array.shape}, not HxWx3")
         return Image.fromarray(array.astype(np.uint8)).convert("RGB")
 
-    def _observe(self, raw: Any) -> Observation:
+    def _observe(self, raw: Any, timings: EnvTimings) -> Observation:
         text = ""
         describe = self._info.describe if self._info is not None else None
         if describe is not None:
@@ -316,8 +328,10 @@ class GymEnv(VlagentEnv):
                 if isinstance(raw.get(key), str):
                     text = raw[key]
                     break
+        with timings.measure(CAPTURE):
+            frame = self._frame()
         obs = Observation(
-            self._frame(), task=self._task, text=text, family="game", options=self.options_names,
+            frame, task=self._task, text=text, family="game", options=self.options_names,
             extra={"gym_obs": raw},
         )
         self._last_obs = obs

@@ -21,6 +21,8 @@ differently) and always its ``text``. After the episode ends the screen is MiniW
 Reward, termination and ``success`` (the task's raw reward > 0 at the end) come from the task page.
 ``info["oracle"]`` is the ground-truth next action for the tasks :mod:`vlagent.envs.miniwob_oracle`
 knows (``None`` otherwise), and ``Observation.extra`` holds the DOM elements and fields MiniWoB reports.
+``info["timings"]`` (:class:`~vlagent.envs.base.EnvTimings`): ``act`` (the task page's reset, or the
+action's MiniWoB commands) and ``capture`` (the browser screenshot, decoded and cropped).
 
 Chromium and ChromeDriver come from Debian (``apt-get install chromium chromium-driver``); their paths are
 ``MINIWOB_CHROME_BINARY`` / ``MINIWOB_CHROMEDRIVER`` (the variables the ``miniwob`` package reads),
@@ -45,8 +47,8 @@ from PIL import Image
 
 from vlagent.actions.errors import UnsupportedActionError
 from vlagent.actions.models import Click, Drag, Hotkey, Key, Move, Scroll, TypeText, Wait
-from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
-from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded
+from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded, check_env_kwargs
 from vlagent.envs.miniwob_oracle import Element, Page, element_from_miniwob, oracle_action
 
 NEEDS = (
@@ -310,34 +312,39 @@ class MiniWoBEnv(VlagentEnv):
         options = dict(options or {})
         task = options.pop("task", None)
         options.pop("record_screenshots", None)
+        timings = EnvTimings()
         try:
-            raw, info = self._mw.reset(seed=seed, options=options)
+            with timings.measure(ACT):
+                raw, info = self._mw.reset(seed=seed, options=options)
         except Exception as exc:
             raise MiniWoBError(f"MiniWoB++ task {self.task_name!r} did not reset: {exc}") from exc
         self._utterance = str(raw["utterance"])
         self._task = str(task) if task else self._utterance
         self._fields = {str(k): str(v) for k, v in raw["fields"]}
         self._done = False
-        obs = self._observe(raw)
-        return obs, self._info(info, obs, done=False)
+        obs = self._observe(raw, timings)
+        return obs, self._info(info, obs, timings, done=False)
 
     def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
         if self._last_obs is None or self._done:
             raise ResetNeeded("call reset() before step() (and after a MiniWoB++ episode ends)")
         action = self.check_action(action, self._last_obs.size)
-        commands = self._commands(action)
+        timings = EnvTimings()
         raw: dict[str, Any] = {}
         reward, terminated, truncated, info = 0.0, False, False, {}
-        try:
-            for command in commands:
-                raw, reward, terminated, truncated, info = self._mw.step(command)
-                if terminated:
-                    break
-        except Exception as exc:
-            raise MiniWoBError(f"the browser failed on {action.type}: {exc}") from exc
+        with timings.measure(ACT):
+            commands = self._commands(action)
+            try:
+                for command in commands:
+                    raw, reward, terminated, truncated, info = self._mw.step(command)
+                    if terminated:
+                        break
+            except Exception as exc:
+                raise MiniWoBError(f"the browser failed on {action.type}: {exc}") from exc
         self._done = bool(terminated or truncated)
-        obs = self._observe(raw)
-        return obs, float(reward), bool(terminated), bool(truncated), self._info(info, obs, done=self._done)
+        obs = self._observe(raw, timings)
+        info = self._info(info, obs, timings, done=self._done)
+        return obs, float(reward), bool(terminated), bool(truncated), info
 
     def switch_task(self, task: str) -> None:
         """Load another MiniWoB++ task in the same browser (saves starting Chromium again); reset next."""
@@ -448,8 +455,9 @@ class MiniWoBEnv(VlagentEnv):
         w, h = self.css_size
         return image.crop((0, 0, round(w * ratio), round(h * ratio)))
 
-    def _observe(self, raw: dict[str, Any]) -> Observation:
-        image = self._capture()
+    def _observe(self, raw: dict[str, Any], timings: EnvTimings) -> Observation:
+        with timings.measure(CAPTURE):
+            image = self._capture()
         elements = [element_from_miniwob(e) for e in raw.get("dom_elements", ())]
         obs = Observation(
             image,
@@ -466,8 +474,9 @@ class MiniWoBEnv(VlagentEnv):
         self._last_obs = obs
         return obs
 
-    def _info(self, info: dict[str, Any], obs: Observation, *, done: bool) -> dict[str, Any]:
+    def _info(self, info: dict[str, Any], obs: Observation, timings: EnvTimings, *, done: bool) -> dict[str, Any]:
         out = {k: v for k, v in info.items() if k != "root_dom"}  # root_dom is a live object, not data
+        out["timings"] = timings
         raw_reward = float(out.get("raw_reward") or 0.0)
         out["success"] = bool(done and raw_reward > 0)
         out["task_name"] = self.task_name
@@ -488,4 +497,5 @@ def make(arg: str | None, **kwargs: Any) -> MiniWoBEnv:
     """Build the env for the spec ``miniwob:TASK``; keywords go to :class:`MiniWoBEnv`."""
     if not arg:
         raise MiniWoBError("the miniwob env spec needs a task name, e.g. miniwob:click-test")
+    check_env_kwargs(MiniWoBEnv, {"task": arg, **kwargs}, f"miniwob:{arg}")
     return MiniWoBEnv(arg, **kwargs)

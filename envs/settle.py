@@ -7,6 +7,8 @@ deadline passes. A screen that never settles (a video, a spinner) is not an erro
 returned with ``settled=False`` and the env reports it in ``info``.
 
 The clock and the sleep are injectable so tests run without waiting on wall time.
+:meth:`SettlePolicy.wait_timed` also splits the wall time of a wait into the returned capture
+(``info["timings"]["capture"]``) and the polling before it (``info["timings"]["settle"]``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from vlagent.envs.base import CAPTURE, SETTLE, EnvTimings
 
 T = TypeVar("T")
 
@@ -89,6 +93,36 @@ class SettlePolicy:
             run = run + 1 if equal(frame, nxt) else 1
             frame = nxt
         return Settled(frame, True, polls, self.clock() - start)
+
+    def wait_timed(
+        self, capture: Callable[[], T], timings: EnvTimings, *, same: Callable[[T, T], bool] | None = None
+    ) -> Settled[T]:
+        """:meth:`wait`, adding the returned capture's time to ``timings[CAPTURE]`` and the rest to ``SETTLE``.
+
+        Both are measured with ``timings.clock`` (real time, even when this policy's clock is a fake).
+
+        Example:
+            >>> frames = iter(["a", "a"])
+            >>> timings = EnvTimings()
+            >>> SettlePolicy(interval=0).wait_timed(lambda: next(frames), timings).frame
+            'a'
+            >>> timings[CAPTURE] > 0 and timings[SETTLE] > 0
+            True
+        """
+        last = [0.0]
+
+        def timed() -> T:
+            t0 = timings.clock()
+            frame = capture()
+            last[0] = timings.clock() - t0
+            return frame
+
+        t0 = timings.clock()
+        settled = self.wait(timed, same=same)
+        total = timings.clock() - t0
+        timings.add(CAPTURE, last[0])
+        timings.add(SETTLE, max(total - last[0], 0.0))
+        return settled
 
 
 def _equal(a: object, b: object) -> bool:

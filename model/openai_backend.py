@@ -25,6 +25,7 @@ from vlagent.model.qwen_format import (
     QWEN2_VL_DEFAULT_MAX_PIXELS,
     QWEN2_VL_DEFAULT_MIN_PIXELS,
     QWEN2_VL_TOKEN_SIDE,
+    defuse_vision_tokens,
 )
 
 #: Environment variables read for the API key, first match wins; vLLM without ``--api-key`` takes anything.
@@ -88,6 +89,8 @@ class OpenAIBackend:
             raise ModelRejected(f"concurrency must be at least 1, got {concurrency}")
         if max_retries < 0:
             raise ModelRejected(f"max_retries must be >= 0, got {max_retries}")
+        if not timeout > 0:
+            raise ModelRejected(f"timeout must be a positive number of seconds, got {timeout}")
         self.model = model
         self.base_url = base_url
         self.timeout = timeout
@@ -127,12 +130,12 @@ class OpenAIBackend:
         out: list[dict[str, Any]] = []
         for message in chat.messages:
             if all(isinstance(p, TextPart) for p in message.content):
-                out.append({"role": message.role, "content": message.text})
+                out.append({"role": message.role, "content": defuse_vision_tokens(message.text)})
                 continue
             content: list[dict[str, Any]] = []
             for part in message.content:
                 if isinstance(part, TextPart):
-                    content.append({"type": "text", "text": part.text})
+                    content.append({"type": "text", "text": defuse_vision_tokens(part.text)})
                 else:
                     content.append({"type": "image_url", "image_url": {"url": png_data_url(part.image)}})
             out.append({"role": message.role, "content": content})
@@ -163,7 +166,8 @@ class OpenAIBackend:
     def _send(self, request: dict[str, Any], index: int) -> Any:
         import openai
 
-        where = f"{self.base_url or 'the server'} (chat {index})"
+        # Without --base-url the client falls back to OPENAI_BASE_URL or api.openai.com: name what it used.
+        where = f"{self.base_url or getattr(self.client, 'base_url', None) or 'the server'} (chat {index})"
         last = ModelUnavailable(f"{where}: no attempt made")
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -181,7 +185,7 @@ class OpenAIBackend:
                     continue
                 raise ModelRejected(f"{where}: HTTP {status}: {exc.message}", status_code=status) from exc
         raise ModelUnavailable(
-            f"{last} (gave up after {self.max_retries + 1} attempts)",
+            f"{last} (gave up after {self.max_retries + 1} attempt{'s' if self.max_retries else ''})",
             status_code=getattr(last, "status_code", None),
         ) from last.__cause__
 

@@ -26,6 +26,24 @@ QWEN2_VL_SPECIAL_TOKENS: tuple[str, ...] = (
 )
 
 IMAGE_PAD = "<|image_pad|>"
+#: The tokens that stand for images and videos; in prompt text they can only be an accident (a model's
+#: garbled reply fed back, a web page's text) and would make the processor look for pixels that are not there.
+VISION_PLACEHOLDERS: tuple[str, ...] = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", IMAGE_PAD, "<|video_pad|>")
+
+
+def defuse_vision_tokens(text: str) -> str:
+    """``text`` without image/video placeholder tokens, so only real images become visual tokens.
+
+    Grounding tokens (``<|box_start|>`` and the like) are kept: earlier replies carry them on purpose.
+
+    Example:
+        >>> defuse_vision_tokens("Action: wait()<|video_pad|> <|box_start|>(1,2)<|box_end|>")
+        'Action: wait() <|box_start|>(1,2)<|box_end|>'
+    """
+    for token in VISION_PLACEHOLDERS:
+        if token in text:
+            text = text.replace(token, "")
+    return text
 
 #: The pixel budget in preprocessor_config.json of the Qwen2-VL-*-Instruct checkpoints (and vLLM's default);
 #: defined once, next to the coordinate conversion that depends on it.

@@ -27,6 +27,7 @@ from vlagent.model.qwen_format import (
     QWEN2_VL_CHAT_TEMPLATE,
     QWEN2_VL_DEFAULT_MAX_PIXELS,
     QWEN2_VL_DEFAULT_MIN_PIXELS,
+    defuse_vision_tokens,
     visual_tokens_for_grid,
 )
 
@@ -260,7 +261,7 @@ class TransformersBackend:
             content: list[dict[str, Any]] = []
             for part in message.content:
                 if isinstance(part, TextPart):
-                    content.append({"type": "text", "text": part.text})
+                    content.append({"type": "text", "text": defuse_vision_tokens(part.text)})
                     continue
                 out = self._process_image(part, opts, f"image {len(grids) + 1} of chat {index}")
                 pixel_values.append(out["pixel_values"])

@@ -28,6 +28,8 @@ def test_suites_cover_the_environments() -> None:
     assert {s.env_kwargs["size"] for s in synthetic} == {"desktop", "4k", "phone"}
     assert {s.env for s in build_suite("gym")} >= {"gym:FrozenLake-v1", "gym:Blackjack-v1", "gym:MiniGrid-Empty-5x5-v0"}
     assert all(s.env.startswith("miniwob:") for s in build_suite("miniwob"))
+    # Regression: a prefix of the synthetic suite covers every app (it used to be one app at three sizes).
+    assert {s.env for s in build_suite("synthetic", len(APPS))} == {f"synthetic:{a}" for a in APPS}
     more = build_suite("gym", 9)
     assert len(more) == 9 and more[-1].seed == 2 and len({s.episode_id for s in more}) == 9
     assert len(build_suites("gym,miniwob", 2)) == 4

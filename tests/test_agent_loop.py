@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
+import gymnasium as gym
 import pytest
 from agent_fixtures import CountSteps, ScriptedBackend, chat_text, oracle_reply
 
@@ -202,13 +204,54 @@ def test_finished_ends_the_episode_with_the_answer() -> None:
     assert result.outcome == "finished" and result.meta.answer == "all done" and result.success is False
 
 
+class RecordCaptures(gym.Wrapper):
+    """Keeps the capture time the env reports for every frame it returns (reset first), and each step's wall time."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.captures: list[float] = []
+        self.step_walls: list[float] = []
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.captures.append(info["timings"]["capture"])
+        return obs, info
+
+    def step(self, action):
+        t0 = time.perf_counter()
+        out = self.env.step(action)
+        self.step_walls.append(time.perf_counter() - t0)
+        self.captures.append(out[-1]["timings"]["capture"])
+        return out
+
+
 def test_every_step_records_a_timing_breakdown() -> None:
-    result = Agent(ScriptedBackend(), "qwen2.5-vl", login_env()).run("", seed=2)
-    assert result.success
-    for step in result.steps:
+    env = RecordCaptures(login_env())
+    result = Agent(ScriptedBackend(), "qwen2.5-vl", env).run("", seed=2)
+    assert result.success and len(result.steps) == len(env.step_walls) >= 4  # one action per step
+    for k, step in enumerate(result.steps):
         t = step.timings
         assert t.model >= 0 and t.parse > 0 and t.preprocess > 0 and t.total >= t.execute > 0
-    assert result.steps[0].timings.capture > 0  # the reset's capture
+        # The capture is the env's own figure for the frame this step's prompt showed (the reset's for step 0),
+        # not 0.0 and not lumped into execute: env.step's wall time is split between execute and capture.
+        assert t.capture == env.captures[k] > 0
+        assert t.settle == 0.0  # a synthetic app draws once, it never waits for its screen
+        # The loop times env.step around this wrapper's own timing, so its execute + capture covers the wall.
+        assert 0 < t.execute < env.step_walls[k] <= t.execute + env.captures[k + 1]
+
+
+def test_recorded_steps_have_a_capture_time_for_every_step(tmp_path) -> None:
+    from vlagent.agent.batch import EpisodeJob, run_batched
+
+    one = Agent(ScriptedBackend(), "ui-tars", login_env(), recorder=TrajectoryStore(tmp_path)).run("", seed=3, episode_id="one")
+    assert len(one.steps) >= 4
+    jobs = [EpisodeJob(f"batched-{i}", "", i, lambda: Agent(ScriptedBackend(), "json", make_env(
+        "synthetic:settings", size=SIZE), recorder=TrajectoryStore(tmp_path))) for i in range(2)]
+    run_batched(jobs, workers=2)
+    for episode in ("one", "batched-0", "batched-1"):
+        meta, steps = load_episode(tmp_path / episode)
+        assert meta.success and len(steps) == meta.steps >= 1
+        assert all(s.timings.capture > 0 for s in steps), [s.timings.capture for s in steps]
 
 
 def test_ctrl_c_stops_a_batched_run_and_starts_no_new_episodes() -> None:
@@ -229,3 +272,11 @@ def test_ctrl_c_stops_a_batched_run_and_starts_no_new_episodes() -> None:
     assert [r.outcome for r in results] == ["interrupted", "interrupted"]
     assert all(len(r.steps) == 2 for r in results) and backend.batches == [2, 2]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_episode_that_never_acts_still_reports_the_envs_success_flag() -> None:
+    # Regression: with every reply unparseable nothing steps the env, and `vlagent run` said "success not
+    # reported by the env" for a synthetic app, which reports success from its reset on.
+    env = make_env("synthetic:dialog", size=(640, 480))
+    result = Agent(ScriptedBackend(after="I am not sure."), "ui-tars", env, max_steps=2).run("", seed=0)
+    assert result.meta.errors == 2 and result.meta.success is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from vlagent.agent.annotate import MARKER_RGB
 from vlagent.agent.batch import EpisodeJob, run_batched
 from vlagent.agent.loop import Agent, TrajectoryStore
 from vlagent.agent.report import write_report
+from vlagent.agent.trajectory import load_episode
 from vlagent.envs.registry import make_env
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,6 +34,29 @@ def test_report_lists_each_step_with_relative_images(tmp_path: Path) -> None:
     assert "<script" not in html
 
 
+def test_report_shows_each_steps_timings_in_milliseconds(tmp_path: Path) -> None:
+    _episode(tmp_path / "run")
+    _, steps = load_episode(tmp_path / "run" / "ep")
+    html = write_report(tmp_path / "run").read_text()
+    assert html.count("<caption>timings (ms)</caption>") == len(steps)
+    assert "<th>capture</th><th>preprocess</th><th>model</th><th>parse</th><th>execute</th><th>settle</th>" in html
+    for step in steps:
+        assert step.timings.capture > 0 and f"<td>{step.timings.capture * 1000:.2f}</td>" in html
+
+
+def test_steps_recorded_before_settle_existed_still_load_and_report(tmp_path: Path) -> None:
+    _episode(tmp_path / "run")
+    jsonl = tmp_path / "run" / "ep" / "steps.jsonl"
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    for line in lines:  # the schema of older trajectories: no settle phase
+        del line["timings"]["settle"]
+        line["info"].pop("timings", None)
+    jsonl.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    _, steps = load_episode(tmp_path / "run" / "ep")
+    assert len(steps) == len(lines) and all(s.timings.settle == 0.0 and s.timings.capture > 0 for s in steps)
+    assert "Step 4" in write_report(tmp_path / "run").read_text()
+
+
 def test_eval_report_has_a_summary_row_per_suite(tmp_path: Path) -> None:
     store = TrajectoryStore(tmp_path)
     jobs = [
@@ -44,6 +69,8 @@ def test_eval_report_has_a_summary_row_per_suite(tmp_path: Path) -> None:
     assert "<h2>Summary</h2>" in html
     assert "<td>alpha</td><td>2</td><td>100.0% (2)</td>" in html and "<td>beta</td><td>2</td>" in html
     assert "parse-error rate" in html
+    # Regression: the summary gave times as 4-decimal seconds ("0.0497") while the steps and the CLI use ms.
+    assert "<th>mean step time (ms)</th><th>overhead per step (ms)</th>" in html and "time (s)" not in html
 
 
 @pytest.mark.chromium

@@ -40,7 +40,7 @@ def test_episode_folder_has_steps_screenshots_annotations_and_meta(tmp_path: Pat
     action = click.actions[0]
     assert action.model.point.space == "resized" and action.screen.point.space == "screen"
     assert click.raw.startswith("The next step") and click.info["oracle"]["type"] == "type"
-    assert set(click.timings.model_dump()) == {"capture", "preprocess", "model", "parse", "execute", "record"}
+    assert set(click.timings.model_dump()) == {"capture", "preprocess", "model", "parse", "execute", "settle", "record"}
     for s in steps:
         shot = Image.open(folder / s.screenshot)
         assert shot.size == (1920, 1080)

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from adb_device import ADB_IME, APP_BY_PACKAGE, LATIN_IME, Phone, free_port
+from env_timing_checks import check_timings, timed
 from gymnasium.utils.env_checker import check_env
 
 from vlagent.actions.coords import Point
@@ -295,6 +296,17 @@ def test_settle_waits_for_the_app_to_finish_opening(adb_server, attach_phone):
     hasty.reset()
     obs, *_ = hasty.step(OpenApp(name="com.android.chrome"))
     assert obs.screenshot.getpixel((w // 2, h // 2)) == APP_BY_PACKAGE["com.android.chrome"].color  # the splash
+
+
+def test_reset_and_step_time_act_settle_and_the_returned_screencap_apart(adb_server, attach_phone):
+    device = attach_phone(Phone(transition=0.2))
+    env = AndroidEnv(device.serial, adb_port=adb_server.port, timeout=3, settle=SettlePolicy(interval=0.05, deadline=3))
+    (_, info), wall = timed(env.reset)
+    check_timings(info, wall, settle=True)  # act: the HOME key event
+    (*_, info), wall = timed(lambda: env.step(OpenApp(name="org.vlagent.notes")))
+    timings = check_timings(info, wall, settle=True)
+    # The splash lasts 0.2 s: three screencaps at least, 50 ms apart; only the last is the capture.
+    assert info["polls"] >= 3 and timings["settle"] >= 0.1
 
 
 # -- device selection and failures ------------------------------------------------------------------------------

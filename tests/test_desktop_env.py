@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from env_timing_checks import check_timings, timed
 from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils.env_checker import check_env
 from xvfb_fixtures import requires_tk, requires_xvfb, tk_app, xvfb_factory  # noqa: F401
@@ -94,6 +95,15 @@ def test_step_returns_the_screen_after_the_action(env, app):
     obs, reward, terminated, truncated, info = env.step(Click(point=px(*app.center("ok"))))
     assert obs.screenshot.getpixel(lamp) == COLORS["lamp_on"]
     assert (reward, terminated, truncated, info["settled"]) == (0.0, False, False, True)
+
+
+def test_reset_and_step_time_the_capture_apart_from_the_settle_polling(env, app):
+    (_, info), wall = timed(env.reset)
+    check_timings(info, wall, settle=True)  # act: re-measuring the monitors and the scale
+    (*_, info), wall = timed(lambda: env.step(Click(point=px(*app.center("ok")))))
+    timings = check_timings(info, wall, settle=True)
+    # Two equal grabs at least, 20 ms apart: the wait before the returned grab is settle, not capture.
+    assert info["polls"] >= 2 and timings["settle"] >= 0.02 and info["settled"] is True
 
 
 def test_double_and_right_click(env, app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vlagent.envs.base import ACT, CAPTURE, SETTLE, EnvTimings
 from vlagent.envs.settle import SettlePolicy
 
 
@@ -86,3 +87,19 @@ def test_capture_errors_propagate():
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         SettlePolicy(**kwargs)
+
+
+def test_wait_timed_counts_only_the_returned_capture_as_capture():
+    clock = FakeClock()  # the same fake time for the policy and the timings
+    durations = iter([0.5, 0.25, 0.125])  # each capture takes less time than the one before
+
+    def capture():
+        clock.now += next(durations)
+        return "same"
+
+    timings = EnvTimings(clock=clock.clock)
+    result = policy(clock, interval=0.1, stable_frames=3).wait_timed(capture, timings)
+    assert (result.frame, result.polls) == ("same", 3)
+    assert timings[CAPTURE] == pytest.approx(0.125)  # the last capture: the frame returned
+    assert timings[SETTLE] == pytest.approx(0.5 + 0.1 + 0.25 + 0.1)  # the polls before it and the waits
+    assert timings[ACT] == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -96,3 +97,30 @@ def test_retina_monitor_pixels_become_points():
             {"left": 1440, "top": 0, "width": 1920, "height": 1050}]
     env = _env_with(mons, 1, scale=2.0, geo_scale=2.0, size=(2880, 1800))
     assert env._to_logical(Point(x=2000, y=1000, space="screen")) == (1000, 500)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xauthority files are an X11 matter")
+def test_missing_xauthority_gets_a_cookie_less_file_like_libx11(monkeypatch, tmp_path, capsys):
+    # Regression: with no ~/.Xauthority (any fresh headless machine, `Xvfb -ac`) python-xlib, hence pyautogui,
+    # refused to connect although libX11 clients (mss, xterm) did: `vlagent run --env desktop` failed.
+    from Xlib import error as xerror
+    from Xlib import xauth
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XAUTHORITY", raising=False)
+    desktop._xauthority_fallback()
+    path = os.environ["XAUTHORITY"]  # monkeypatch restores the variable after the test
+    auth = xauth.Xauthority()
+    assert auth.entries and path != os.devnull
+    with pytest.raises(xerror.XNoAuthError):  # no cookie: python-xlib connects without one
+        auth.get_best_auth(xauth.FamilyLocal, "host", 0)
+    assert capsys.readouterr().out == ""  # an empty file made python-xlib print a warning on stdout
+    desktop._remove_quietly(path)
+
+    monkeypatch.setenv("XAUTHORITY", "/some/cookie")  # the user's own choice is kept
+    desktop._xauthority_fallback()
+    assert os.environ["XAUTHORITY"] == "/some/cookie"
+    monkeypatch.delenv("XAUTHORITY")
+    (tmp_path / ".Xauthority").write_bytes(b"")  # a real cookie file is python-xlib's to read
+    desktop._xauthority_fallback()
+    assert "XAUTHORITY" not in os.environ

@@ -138,3 +138,32 @@ def test_cli_envs_json_and_table() -> None:
     assert "synthetic:picker" in table.output and "android[:SERIAL]" in table.output
     assert "vlagent[desktop]" in table.output  # rich markup did not eat the extra's brackets
     assert "available on this machine" in table.output
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"size": "tablet"}, "unknown screen size 'tablet'"),
+        ({"bogus": 1}, "takes size, scale, render_mode; not bogus"),
+        ({"size": "4k", "scale": 0}, r"scale must be a number in \(0, 8\]"),  # 0 used to fall back to 2
+        ({"size": "desktop", "scale": -1}, "scale must be"),  # presets used to keep a negative scale
+        ({"size": [10, 10]}, "outside 200..8192"),
+    ],
+)
+def test_bad_synthetic_kwargs_are_typed_env_errors(kwargs: dict, message: str) -> None:
+    # Regression: `vlagent run --env-kwargs '{"size": "tablet"}'` (or a misspelt keyword) ended in a Python
+    # traceback (ValueError/TypeError) instead of one line naming the problem.
+    with pytest.raises(EnvError, match=message):
+        make_env("synthetic:login", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "takes"),
+    [("desktop", "monitor, display"), ("android:emulator-5554", "serial, adb_host"), ("miniwob:click-test", "task, scale")],
+)
+def test_a_keyword_an_env_does_not_take_is_refused_before_touching_a_device(spec: str, takes: str) -> None:
+    # Regression: `--env-kwargs '{"bogus": 1}'` ended in a TypeError traceback from the env's constructor.
+    from vlagent.envs.errors import EnvKwargsError
+
+    with pytest.raises(EnvKwargsError, match=rf"takes {takes}.*; not bogus"):
+        make_env(spec, bogus=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from env_timing_checks import check_timings, timed
 from gymnasium.utils.env_checker import check_env
 
 from vlagent.actions.coords import Point
@@ -278,6 +279,21 @@ def test_check_env_passes(env_id: str, kwargs: dict) -> None:
 
 def test_check_env_passes_on_a_point_env() -> None:
     check_env(GymEnv(PointTarget()), skip_render_check=False)
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [("FrozenLake-v1", {"is_slippery": False}), ("Blackjack-v1", {}), ("MiniGrid-Empty-5x5-v0", {}),
+     ("ALE/Breakout-v5", {"repeat_action_probability": 0.0})],
+)
+def test_reset_and_step_report_render_as_capture_and_the_inner_step_as_act(env_id: str, kwargs: dict) -> None:
+    env = GymEnv(env_id, kwargs)
+    (obs, info), wall = timed(lambda: env.reset(seed=0))
+    check_timings(info, wall)
+    (*_, info), wall = timed(lambda: env.step(Choose(option=obs.options[-1])))
+    check_timings(info, wall)
+    assert "action_index" in info  # the adapter's own keys are still there
+    env.close()
 
 
 def test_minigrid_task_follows_each_episodes_mission() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from env_timing_checks import check_timings, timed
 from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.passive_env_checker import env_render_passive_checker
 
@@ -93,6 +94,15 @@ def test_clicks_land_exactly_where_the_dom_says(mw: str, request: pytest.Fixture
     assert info["raw_reward"] == 1 and info["oracle"] is None and "root_dom" not in info
     with pytest.raises(ResetNeeded):
         e.step(Click(point=Point(x=1, y=1, space="screen")))
+
+
+def test_reset_and_step_time_the_screenshot_apart_from_the_commands(env: MiniWoBEnv) -> None:
+    e = on(env, "click-test")
+    (_, info), wall = timed(lambda: e.reset(seed=0))
+    check_timings(info, wall)  # act: MiniWoB++ resetting the task page
+    (*_, info), wall = timed(lambda: e.step(info["oracle"]))
+    check_timings(info, wall)
+    assert info["success"] is True
 
 
 @pytest.mark.parametrize("task", ["click-button", "click-link", "click-dialog", "click-dialog-2", "focus-text-2"])

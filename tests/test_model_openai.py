@@ -49,6 +49,21 @@ def test_images_arrive_as_png_data_urls_of_the_right_size(chat_server):
     assert decoded[0].convert("RGB").tobytes() == shots[0].tobytes()  # lossless
 
 
+def test_vision_placeholder_tokens_in_text_are_not_sent(chat_server):
+    # Regression: a reply fed back with <|video_pad|> in it must not reach vLLM, whose Qwen2-VL processor would
+    # count it as a video with no frames; grounding tokens stay.
+    chat = Chat(messages=[
+        Message("user", [ImagePart(draw_screenshot(64, 64)), TextPart("Where is OK?<|image_pad|>")]),
+        Message("assistant", [TextPart("<|box_start|>(1,2)<|box_end|><|video_pad|>")]),
+        Message("user", [TextPart("again <|vision_start|>")]),
+    ])
+    make(chat_server).generate([chat])
+    (req,) = chat_server.requests
+    assert req["messages"][0]["content"][1]["text"] == "Where is OK?"
+    assert req["messages"][1]["content"] == "<|box_start|>(1,2)<|box_end|>"
+    assert req["messages"][2]["content"] == "again "
+
+
 def test_options_and_pixel_budget_pass_through_the_way_vllm_takes_them(chat_server, monkeypatch):
     monkeypatch.setenv("VLAGENT_API_KEY", "sk-test-123")
     backend = make(chat_server, min_pixels=3136, max_pixels=1280 * 28 * 28)
@@ -173,3 +188,16 @@ def test_a_client_can_be_passed_in(chat_server):
     gen = OpenAIBackend("m", client=client).generate([Chat.simple("x")])[0]
     assert gen.text == "<|box_start|>(1,2)<|box_end|>"
     assert chat_server.headers[0]["authorization"] == "Bearer sk-mine"
+
+
+def test_without_base_url_the_error_names_the_url_the_client_used(monkeypatch):
+    # Regression: the error said "the server" when --base-url was left out, hiding where it had tried.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    backend = OpenAIBackend("Qwen/Qwen2-VL-7B-Instruct", None, timeout=2.0, max_retries=0)
+    with pytest.raises(ModelUnavailable, match=rf"127\.0\.0\.1:{port}/v1.*after 1 attempt\)"):
+        backend.generate([Chat.simple("x")])
+    with pytest.raises(ModelRejected, match="timeout must be a positive"):
+        OpenAIBackend("m", "http://127.0.0.1:9/v1", timeout=-1)

@@ -221,8 +221,21 @@ def test_bad_options_are_rejected(tiny_qwen2vl_path, tiny_backend):
         TransformersBackend(tiny_qwen2vl_path, device="cpu", dtype="int3")
     with pytest.raises(ModelLoadError, match="flash-attn|CUDA only"):
         TransformersBackend(tiny_qwen2vl_path, device="cpu", attn_implementation="flash_attention_2")
-    with pytest.raises(ModelRejected, match="image_pad"):
-        tiny_backend.generate([Chat.simple("sneaky <|image_pad|>")])
+
+
+def test_vision_placeholder_tokens_in_prompt_text_are_defused(tiny_backend):
+    # Regression: the loop feeds a reply back to the model; a random-weight reply holding <|video_pad|> made
+    # the next generate crash inside transformers' get_rope_index (TypeError), ending `vlagent run`.
+    opts = GenerationOptions(max_new_tokens=4)
+    history = Chat(messages=[
+        Message("user", [ImagePart(draw_screenshot(200, 150)), TextPart("Where is OK?")]),
+        Message("assistant", [TextPart("garbled<|video_pad|><|vision_start|> reply")]),
+        Message("user", [ImagePart(draw_screenshot(200, 150)), TextPart("sneaky <|image_pad|><|vision_end|>")]),
+    ])
+    (gen,) = tiny_backend.generate([history], opts)
+    one = tiny_backend.generate([Chat.simple("x", [draw_screenshot(200, 150)])], opts)[0]
+    assert gen.visual_tokens == 2 * one.visual_tokens  # only the two real images count
+    assert tiny_backend.generate([Chat.simple("sneaky <|image_pad|>")], opts)[0].visual_tokens == 0
 
 
 def test_importing_vlagent_model_does_not_import_torch():

@@ -84,3 +84,13 @@ def test_tags_win_over_bare_pairs() -> None:
     # With the special tokens present, prose numbers in parentheses are not read as points.
     reply = "Step (1, 2): <|object_ref_start|>OK<|object_ref_end|><|box_start|>(10,20),(30,40)<|box_end|>"
     assert [a.point.x for a in P.parse(reply).actions] == [20.0]
+
+
+@pytest.mark.parametrize("reply", ["back(qq123)", "home('x')", "recents(1, 2)", "press_back(xyz)"])
+def test_system_buttons_with_junk_arguments_are_refused_not_pressed(reply: str) -> None:
+    # Back/home on a real phone throws the user's screen away: a call the format does not define is an error.
+    from vlagent.actions.errors import ActionParseError
+    from vlagent.actions.parsers import Qwen2VLParser
+
+    with pytest.raises(ActionParseError, match="takes no arguments"):
+        Qwen2VLParser().parse(reply)

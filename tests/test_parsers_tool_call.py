@@ -120,3 +120,13 @@ def test_writer_matches_the_cookbook_layout() -> None:
     assert '"name": "mobile_use", "arguments": {"action": "click"' in mobile.format([click])
     swipe = Drag(start=Point(x=1, y=2, space="resized"), end=Point(x=3, y=4, space="resized"))
     assert '"action": "swipe", "coordinate": [1, 2], "coordinate2": [3, 4]' in mobile.format([swipe])
+
+
+def test_a_whitespace_answer_round_trips() -> None:
+    # Regression (found by the hypothesis round trip, intermittently): format(Finished(answer=" ")) wrote
+    # {"action": "answer", "text": " "}, which parse refused with 'answer needs "text"'.
+    from vlagent.actions.models import Finished
+    from vlagent.actions.parsers.tool_call import ToolCallParser
+
+    parser = ToolCallParser()
+    assert parser.parse(parser.format([Finished(answer=" ")])).actions == [Finished(answer=" ")]

@@ -172,3 +172,12 @@ def test_writer_uses_each_versions_syntax() -> None:
     assert V15.format([b], "drag it") == (
         "Thought: drag it\nAction: drag(start_point='<point>1 2</point>', end_point='<point>3 4</point>')"
     )
+
+
+@pytest.mark.parametrize("reply", ["Action: press_back(xyz)", "Action: press_home(start_box='(1,2)')"])
+def test_system_buttons_with_junk_arguments_are_refused_not_pressed(reply: str) -> None:
+    from vlagent.actions.errors import ActionParseError
+    from vlagent.actions.parsers import UITarsParser
+
+    with pytest.raises(ActionParseError, match="takes no arguments"):
+        UITarsParser(space="resized").parse(reply)

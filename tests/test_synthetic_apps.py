@@ -9,6 +9,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from env_timing_checks import check_timings, timed
 from gymnasium.utils.env_checker import check_env
 
 from vlagent.actions.coords import Point
@@ -85,6 +86,16 @@ def test_check_env_passes_on_a_phone(app: str) -> None:
     # Built directly, the env has no gymnasium spec for the checker to re-make per render mode (that part
     # would only warn); the test above covers render modes through the registered id.
     check_env(APPS[app](size="phone"), skip_render_check=True)
+
+
+# ---- timings: drawing the returned frame is the capture ------------------------------------------------------
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_reset_and_step_report_capture_and_act_times(app: str) -> None:
+    env = APPS[app](size="desktop")
+    (_, info), wall = timed(lambda: env.reset(seed=0))
+    check_timings(info, wall)  # act: the episode's setup
+    (*_, info), wall = timed(lambda: env.step(info["oracle"]))
+    check_timings(info, wall)
 
 
 # ---- the oracle solves every app at every size -----------------------------------------------------------

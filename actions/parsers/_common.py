@@ -15,13 +15,13 @@ import re
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from vlagent.actions.coords import Box, Point, Space
 from vlagent.actions.errors import ActionParseError, CoordinateError, UnsupportedActionError
-from vlagent.actions.models import Action, Drag, ParsedReply
+from vlagent.actions.models import Action, Drag, Navigate, ParsedReply
 
 #: A decimal number as models write coordinates: ``512``, ``-3``, ``0.49``, ``.5``, ``1e-05``.
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -39,6 +39,17 @@ class BadReply(Exception):
 
 def fail(reason: str) -> BadReply:
     return BadReply(reason)
+
+
+def navigate_call(call: Call, to: Literal["back", "home", "recents"]) -> Navigate:
+    """A system-button press from a call that must be bare: ``back(qq123)`` is not a back press.
+
+    Pressing back or home on a real phone throws away the user's screen, so a call carrying arguments the
+    format does not define is refused rather than read as the button.
+    """
+    if call.args or call.kwargs:
+        raise fail(f"{call.name}() takes no arguments")
+    return Navigate(to=to)
 
 
 def parse_error(raw: str, expected: str, reason: str) -> ActionParseError:

@@ -74,6 +74,7 @@ from vlagent.actions.parsers._common import (
     finished_reply,
     fmt_num,
     key_list,
+    navigate_call,
     numbers_in,
     point_or_box,
     quote_str,
@@ -248,11 +249,11 @@ class Qwen2VLParser:
             point = self._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
             return [build(Scroll, point=point, direction=direction)]
         if verb in ("back", "press_back"):
-            return [Navigate(to="back")]
+            return [navigate_call(call, "back")]
         if verb in ("home", "press_home"):
-            return [Navigate(to="home")]
+            return [navigate_call(call, "home")]
         if verb == "recents":
-            return [Navigate(to="recents")]
+            return [navigate_call(call, "recents")]
         if verb == "open_app":
             return [build(OpenApp, name=self._text_arg(call, inner))]
         if verb == "wait":

@@ -227,7 +227,7 @@ class ToolCallParser:
             raise fail(f"terminate needs \"status\": \"success\" or \"failure\", got {args.get('status')!r}")
         if verb == "answer":
             text = args.get("text")
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or not text:  # " " is an answer, as the other formats read it
                 raise fail('answer needs "text"')
             return [Finished(answer=text)]
         if verb == "system_button":

@@ -72,6 +72,7 @@ from vlagent.actions.parsers._common import (
     finished_reply,
     fmt_num,
     key_list,
+    navigate_call,
     quote_str,
     run_parser,
     strip_think,
@@ -223,9 +224,9 @@ class UITarsParser:
             name = call.get("app_name", "name", "app") or (call.args[0] if call.args else "")
             return [build(OpenApp, name=name)]
         if verb in ("press_home", "navigate_home"):
-            return [Navigate(to="home")]
+            return [navigate_call(call, "home")]
         if verb in ("press_back", "navigate_back"):
-            return [Navigate(to="back")]
+            return [navigate_call(call, "back")]
         if verb == "choose":
             option = call.get("option", "action", "name") or (call.args[0] if call.args else "")
             return [build(Choose, option=option)]

@@ -8,6 +8,7 @@ Qwen2-VL instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -21,7 +22,9 @@ SCRIPTED_BANNER = f"""\
 NOTE: no --backend/--model given, so this runs the SCRIPTED ORACLE ({SCRIPTED_SPEC}),
       not a model: it reads the environment's ground truth and writes its reply in the
       '{{profile}}' profile's format, so the whole pipeline (prompt, reply text, parsing,
-      coordinate conversion, execution, recording) runs for real without weights.
+      coordinate conversion, execution, recording) runs for real without weights. Where the env
+      has no ground truth it picks a random named action (gym games) or replies finished()
+      (a desktop or phone).
 To run a real Qwen2-VL:
   huggingface-cli download Qwen/Qwen2-VL-7B-Instruct --local-dir ~/models/Qwen2-VL-7B-Instruct
   vlagent run --env synthetic:login --backend transformers --model ~/models/Qwen2-VL-7B-Instruct \\
@@ -76,6 +79,24 @@ def choose_backend(
     elif kind == "openai":
         kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels}
     return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
+
+
+def check_pixels(profile: Any, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Refuse ``--max-pixels`` below ``--min-pixels`` (either defaulting to the profile's) before any work."""
+    lo = profile.min_pixels if min_pixels is None else min_pixels
+    hi = profile.max_pixels if max_pixels is None else max_pixels
+    if hi < lo:
+        raise typer.BadParameter(f"max_pixels ({hi}) is below min_pixels ({lo})", param_hint="--max-pixels")
+
+
+def writable_folder(path: Path, option: str = "--out") -> Path:
+    """Create ``path`` (and its parents) now, so a bad folder is a usage error before any episode runs."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if path.is_file() else exc.strerror or str(exc)
+        raise typer.BadParameter(f"cannot use {str(path)!r} as a folder: {why}", param_hint=option) from exc
+    return path
 
 
 def parse_env_kwargs(text: str | None) -> dict[str, Any]:

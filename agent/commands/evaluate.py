@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from vlagent.agent.cli import app
-from vlagent.agent.commands.agent_options import DEFAULT_PROFILE, SCRIPTED_BANNER, choose_backend
+from vlagent.agent.commands.agent_options import (
+    DEFAULT_PROFILE,
+    SCRIPTED_BANNER,
+    check_pixels,
+    choose_backend,
+    writable_folder,
+)
 from vlagent.agent.commands.generate import BackendKind
 
 
@@ -18,20 +24,22 @@ def eval_(
         str, typer.Option(help="synthetic, gym or miniwob (comma-separated for several).")
     ] = "synthetic",
     episodes: Annotated[
-        int | None, typer.Option(help="Episodes per suite (default: one per env combination; more cycle seeds).")
+        int | None, typer.Option(min=1, help="Episodes per suite (default: one per env combination; more cycle seeds).")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Episodes alive at once; their model calls share one batch.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Episodes alive at once; their model calls share one batch.")] = 4,
     backend: Annotated[BackendKind | None, typer.Option(help="transformers, openai or python.")] = None,
     model: Annotated[str | None, typer.Option(help="Hub id/folder, served name, or module:attr.")] = None,
     profile: Annotated[str, typer.Option(help="qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui or json.")] = DEFAULT_PROFILE,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
-    min_pixels: Annotated[int | None, typer.Option(help="Smallest resized screenshot area.")] = None,
-    max_pixels: Annotated[int | None, typer.Option(help="Largest resized screenshot area (visual-token budget).")] = None,
+    min_pixels: Annotated[int | None, typer.Option(min=1, help="Smallest resized screenshot area.")] = None,
+    max_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Largest resized screenshot area (visual-token budget).")
+    ] = None,
     device: Annotated[str, typer.Option(help="transformers: auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Most tokens per reply.")] = 256,
-    max_steps: Annotated[int, typer.Option(help="Most model calls per episode.")] = 30,
-    history_images: Annotated[int, typer.Option(help="Screenshots per prompt, the current one included.")] = 2,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
+    max_steps: Annotated[int, typer.Option(min=1, help="Most model calls per episode.")] = 30,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     seed: Annotated[int, typer.Option(help="First seed of the suite's cycle.")] = 0,
     out: Annotated[
         Path | None, typer.Option(help="Results folder (default runs/eval-SUITE-PROFILE); rerun to resume.")
@@ -53,13 +61,14 @@ def eval_(
     from vlagent.prompts import get_profile
 
     chosen = get_profile(profile)
+    check_pixels(chosen, min_pixels, max_pixels)
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
     )
+    specs = build_suites(suite, episodes, seed=seed)
+    out = writable_folder(out or Path("runs") / f"eval-{suite.replace(',', '+')}-{chosen.name}")
     if choice.scripted_default:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen.name), err=True)
-    specs = build_suites(suite, episodes, seed=seed)
-    out = out or Path("runs") / f"eval-{suite.replace(',', '+')}-{chosen.name}"
     results = evaluate(
         specs,
         backend=choice.build(),

@@ -56,7 +56,7 @@ def generate(
         typer.Option(help="Largest resized image area, the visual-token budget (~784 px a token)."),
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Most tokens to generate.")] = 256,
-    temperature: Annotated[float, typer.Option(help="0 is greedy decoding.")] = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy decoding.")] = 0.0,
     top_p: Annotated[
         float | None, typer.Option(help="Nucleus sampling mass (with --temperature > 0).")
     ] = None,
@@ -125,7 +125,8 @@ def tiny_model(
     It has the real tokenizer special tokens, chat template and image preprocessing, so
     `vlagent generate --model FOLDER` exercises the whole local model path without any download.
     """
+    from vlagent.agent.commands.agent_options import writable_folder
     from vlagent.model.tiny import build_tiny_qwen2vl
 
-    out = build_tiny_qwen2vl(folder, seed=seed)
+    out = build_tiny_qwen2vl(writable_folder(folder, "FOLDER"), seed=seed)
     typer.echo(str(out))

@@ -6,7 +6,8 @@ Useful to check a model's output by hand, or a prompt change, without running an
 
 prints a JSON array, one object per action in reply order: ``type``, the action's fields as the pydantic
 model dumps them, and every point as ``{"space", "x", "y", "screen": [px, py]}`` with ``screen`` in
-pixels of the W x H image. A reply that does not parse, or a point off the image, exits non-zero with
+pixels of the W x H image (and, with ``--scale`` other than 1, ``"logical": [lx, ly]`` in the points a
+desktop's input API takes). A reply that does not parse, or a point off the image, exits non-zero with
 the typed error on stderr (``agent/cli.py`` maps the error to the exit code).
 """
 
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vlagent.actions.coords import Geometry, to_screen
+from vlagent.actions.coords import Geometry, to_logical, to_screen
 from vlagent.actions.models import Action
 from vlagent.agent.cli import app
 
@@ -36,6 +37,8 @@ def describe(action: Action, geometry: Geometry) -> dict[str, Any]:
     for name, point in action.points().items():
         screen = to_screen(point, geometry)
         out[name] = {"space": point.space, "x": point.x, "y": point.y, "screen": [int(screen.x), int(screen.y)]}
+        if geometry.scale != 1:  # where a desktop click lands in the logical points pyautogui takes
+            out[name]["logical"] = list(to_logical(screen, geometry))
     return out
 
 
@@ -46,7 +49,8 @@ def parse_command(
                                          "ui-tars-1.5, showui, json.")],
     width: Annotated[int, typer.Option("--width", min=1, help="Width of the screenshot in pixels.")],
     height: Annotated[int, typer.Option("--height", min=1, help="Height of the screenshot in pixels.")],
-    scale: Annotated[float, typer.Option("--scale", help="Physical pixels per logical point (HiDPI).")] = 1.0,
+    scale: Annotated[float, typer.Option("--scale", help="Physical pixels per logical point (HiDPI, at most 8); "
+                                         "other than 1, each point also gets its 'logical' position.")] = 1.0,
     min_pixels: Annotated[int | None, typer.Option("--min-pixels", min=1,
                                                    help="smart_resize min_pixels (default: the profile's).")] = None,
     max_pixels: Annotated[int | None, typer.Option("--max-pixels", min=1,
@@ -55,8 +59,8 @@ def parse_command(
     """Parse one model reply with a profile's parser and print its actions with screen coordinates."""
     from vlagent.prompts import get_profile
 
-    if not scale > 0:
-        raise typer.BadParameter("must be positive", param_hint="--scale")
+    if not 0 < scale <= 8:
+        raise typer.BadParameter(f"must be a HiDPI scale in (0, 8], got {scale:g}", param_hint="--scale")
     prof = get_profile(profile)
     lo = prof.min_pixels if min_pixels is None else min_pixels
     hi = prof.max_pixels if max_pixels is None else max_pixels

@@ -26,7 +26,7 @@ def replay(
     reward and termination are compared with the recording.
     """
     from vlagent.agent.replay import replay_episode
-    from vlagent.agent.trajectory import find_episodes
+    from vlagent.agent.trajectory import find_episodes, read_meta
 
     kwargs = parse_env_kwargs(env_kwargs) if env_kwargs else None
     diverged = False
@@ -38,6 +38,9 @@ def replay(
             typer.echo(f"  step {index}: {summary}")
         for d in rep.divergences:
             typer.echo(f"  DIVERGED {d}")
+        if rep.divergences and read_meta(folder).seed is None:
+            typer.echo("  (recorded without --seed: an env with randomness, such as a slippery FrozenLake, "
+                       "plays out differently on replay; record with --seed N to replay it exactly)")
         if not rep.divergences and rep.executed:
             typer.echo("  no divergence")
         diverged = diverged or rep.diverged

@@ -11,12 +11,15 @@ from typing import Annotated
 
 import typer
 
+from vlagent.actions.errors import VlagentError
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_PROFILE,
     SCRIPTED_BANNER,
+    check_pixels,
     choose_backend,
     parse_env_kwargs,
+    writable_folder,
 )
 from vlagent.agent.commands.generate import BackendKind
 
@@ -37,11 +40,17 @@ class ConfirmChoice(StrEnum):
 
 
 def _terminal_confirm(action: object, description: str) -> bool:
-    return typer.confirm(f"execute: {description}?", default=False)
+    try:
+        return typer.confirm(f"execute: {description}?", default=False)
+    except typer.Abort:  # Ctrl+C or end of input at the prompt: stop as Ctrl+C does, outcome "interrupted"
+        raise KeyboardInterrupt from None
 
 
 def _terminal_ask(question: str) -> str:
-    return typer.prompt(f"the agent asks: {question}\nyour answer")
+    try:
+        return typer.prompt(f"the agent asks: {question}\nyour answer")
+    except typer.Abort:
+        raise KeyboardInterrupt from None
 
 
 @app.command()
@@ -67,16 +76,21 @@ def run(
         str, typer.Option(help="Prompt format + parser + coordinates: qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui, json.")
     ] = DEFAULT_PROFILE,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
-    min_pixels: Annotated[int | None, typer.Option(help="Smallest resized screenshot area (default: the profile's).")] = None,
+    min_pixels: Annotated[
+        int | None, typer.Option(min=1, help="Smallest resized screenshot area (default: the profile's).")
+    ] = None,
     max_pixels: Annotated[
-        int | None, typer.Option(help="Largest resized screenshot area: the visual-token budget (~784 px a token).")
+        int | None,
+        typer.Option(min=1, help="Largest resized screenshot area: the visual-token budget (~784 px a token)."),
     ] = None,
     device: Annotated[str, typer.Option(help="transformers: auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Most tokens per reply.")] = 256,
-    max_steps: Annotated[int, typer.Option(help="Most model calls in the episode (retries included).")] = 30,
-    max_retries: Annotated[int, typer.Option(help="Unexecutable replies in a row fed back before giving up.")] = 2,
-    history_images: Annotated[int, typer.Option(help="Screenshots per prompt, the current one included.")] = 2,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
+    max_steps: Annotated[int, typer.Option(min=1, help="Most model calls in the episode (retries included).")] = 30,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="Unexecutable replies in a row fed back before giving up.")
+    ] = 2,
+    history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     seed: Annotated[int | None, typer.Option(help="Seed for the env's reset (synthetic apps, games).")] = None,
     out: Annotated[Path, typer.Option(help="Where trajectories go (a new folder per episode).")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse, convert and record; execute nothing.")] = False,
@@ -114,7 +128,7 @@ def run(
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
-    from vlagent.envs.registry import make_env
+    from vlagent.envs.registry import EnvSpec, make_env
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
 
@@ -122,8 +136,13 @@ def run(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
     )
     chosen_profile = get_profile(profile)
-    if choice.scripted_default:
-        typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
+    check_pixels(chosen_profile, min_pixels, max_pixels)
+    kwargs = parse_env_kwargs(env_kwargs)
+    writable_folder(out)
+    kind = EnvSpec.parse(env).kind
+    if not task.strip() and kind in ("desktop", "android"):
+        # A real screen has no task of its own: a model given none would act on the user's machine at random.
+        raise typer.BadParameter(f"the {kind} env has no task of its own; say what to do with --task", param_hint="--task")
     is_tty = sys.stdin.isatty()
     interactive = is_tty if interactive is None else interactive
     if confirm is not ConfirmChoice.never and not interactive:
@@ -135,12 +154,14 @@ def run(
         deny_hotkeys=(*DEFAULT_DENY_HOTKEYS, *(deny_hotkey or ())),
         ask=_terminal_confirm if confirm is not ConfirmChoice.never else None,
     )
-    kwargs = parse_env_kwargs(env_kwargs)
-    runner = choice.build()
+    if choice.scripted_default:
+        typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
+    # The env first: a typo in --env should not wait for a 7B model to load.
     environment = make_env(env, **kwargs)
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
     episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
     try:
+        runner = choice.build()
         agent = Agent(
             runner,
             chosen_profile,
@@ -162,6 +183,10 @@ def run(
         except KeyboardInterrupt:  # a second Ctrl+C: the trajectory was closed on the way out
             typer.echo(f"interrupted; trajectory: {Path(out) / episode_id}", err=True)
             raise typer.Exit(130) from None
+        except VlagentError:  # model or env failure: the loop closed the folder; say where it is, then the error
+            if (Path(out) / episode_id).is_dir():
+                typer.echo(f"trajectory (ended by the error below): {Path(out) / episode_id}", err=True)
+            raise
     finally:
         environment.close()
     meta = result.meta
@@ -173,3 +198,6 @@ def run(
                + (f", {meta.errors} unexecutable repl{'y' if meta.errors == 1 else 'ies'}" if meta.errors else ""))
     if choice.scripted_default:
         typer.echo("(driven by the scripted oracle, not a model)")
+    if dry_run:  # else a dry run's usual "loop" outcome reads like a fault
+        why = "; the screen did not change, so the repeated action ended it as 'loop'" if meta.outcome == "loop" else ""
+        typer.echo(f"(dry run: nothing was executed{why})")

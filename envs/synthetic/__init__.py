@@ -22,12 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from vlagent.actions.errors import EnvError
+from vlagent.envs.errors import check_env_kwargs
 from vlagent.envs.synthetic.app import SyntheticApp, UnknownTaskError
 from vlagent.envs.synthetic.dialog import DialogApp
 from vlagent.envs.synthetic.home import HomeScreenApp
 from vlagent.envs.synthetic.login import LoginApp
 from vlagent.envs.synthetic.picker import PickerApp
-from vlagent.envs.synthetic.screen import ScreenSpec, font_file
+from vlagent.envs.synthetic.screen import AppConfigError, ScreenSpec, font_file
 from vlagent.envs.synthetic.settings import SettingsApp
 from vlagent.envs.synthetic.widgets import Widget
 
@@ -67,10 +68,11 @@ def make(arg: str | None, **kwargs: Any) -> SyntheticApp:
     key = (arg or "").strip().lower()
     if key not in APPS:
         raise UnknownAppError(key)
+    check_env_kwargs(APPS[key], kwargs, f"synthetic:{key}")
     return APPS[key](**kwargs)
 
 
 __all__ = [
-    "APPS", "NEEDS", "DialogApp", "HomeScreenApp", "LoginApp", "PickerApp", "ScreenSpec",
+    "APPS", "NEEDS", "AppConfigError", "DialogApp", "HomeScreenApp", "LoginApp", "PickerApp", "ScreenSpec",
     "SettingsApp", "SyntheticApp", "UnknownAppError", "UnknownTaskError", "Widget", "availability", "make",
 ]

@@ -7,8 +7,9 @@ and what the next right action is (:meth:`SyntheticApp._oracle`). This class doe
 seeding, action checks, rendering, the ``info`` dict and episode ends.
 
 ``info`` keys: ``success`` (bool), ``oracle`` (the next right action in screen space, ``None`` once the
-episode is over), ``widgets`` (tuple of :class:`Widget` on the current frame), ``app``, ``task`` and
-``outcome`` (``None`` while running, else ``success``, ``failed: <why>``, ``finished`` or ``gave up``).
+episode is over), ``widgets`` (tuple of :class:`Widget` on the current frame), ``app``, ``task``,
+``outcome`` (``None`` while running, else ``success``, ``failed: <why>``, ``finished`` or ``gave up``) and
+``timings`` (drawing the returned frame is the ``capture``; setting up or changing the state is ``act``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from vlagent.actions.coords import Point
 from vlagent.actions.errors import EnvError
 from vlagent.actions.models import Action
-from vlagent.envs.base import ActionSpace, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
 from vlagent.envs.errors import ResetNeeded
 from vlagent.envs.synthetic.screen import Painter, ScreenSpec, SizeArg
 from vlagent.envs.synthetic.widgets import PAGE, FieldState, ListView, Widget
@@ -101,18 +102,25 @@ class SyntheticApp(VlagentEnv):
         goal = self._parse_task(str(text)) if text else None
         if text and goal is None:
             raise UnknownTaskError(self.name, str(text), self.task_examples)
-        self._setup(self.np_random, goal)
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            self._setup(self.np_random, goal)
         if text:
             self.task = " ".join(str(text).split())  # the user's words, not the app's own phrasing
         self._running, self._outcome = True, None
-        return self._observe(), self._info()
+        with timings.measure(CAPTURE):
+            obs = self._observe()
+        return obs, self._info(timings)
 
     def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
         if not self._running:
             raise ResetNeeded("call reset() before step() (and again after the episode ended)")
         action = self.check_action(action, self.screen.size)
-        ended_by_agent = self._dispatch(action)
-        obs = self._observe()
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            ended_by_agent = self._dispatch(action)
+        with timings.measure(CAPTURE):
+            obs = self._observe()
         success = self._success()
         failure = None if success else self._failure()
         if success:
@@ -123,7 +131,7 @@ class SyntheticApp(VlagentEnv):
             self._outcome = ended_by_agent
         terminated = self._outcome is not None
         self._running = not terminated
-        return obs, 1.0 if success else 0.0, terminated, False, self._info()
+        return obs, 1.0 if success else 0.0, terminated, False, self._info(timings)
 
     # ---- plumbing ------------------------------------------------------------------------------------
     def _dispatch(self, action: Action) -> str | None:
@@ -176,7 +184,7 @@ class SyntheticApp(VlagentEnv):
         )
         return self._last_obs
 
-    def _info(self) -> dict[str, Any]:
+    def _info(self, timings: EnvTimings) -> dict[str, Any]:
         success = self._outcome == "success"
         return {
             "app": self.name,
@@ -185,6 +193,7 @@ class SyntheticApp(VlagentEnv):
             "outcome": self._outcome,
             "oracle": self._oracle() if self._running else None,
             "widgets": self._widgets,
+            "timings": timings,
         }
 
     def widget(self, name: str) -> Widget | None:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
+from vlagent.actions.errors import EnvError
 from vlagent.envs.base import Family
 
 RGB = tuple[int, int, int]
@@ -29,6 +30,15 @@ _FONT_DIRS = (
 )
 #: Android's density for a 1080-pixel-wide 420 dpi phone (Pixel 6/7 class): 1080 / 2.625 = 411 dp wide.
 PHONE_DENSITY = 2.625
+
+
+class AppConfigError(EnvError, ValueError):
+    """A ``size``, ``scale`` or keyword no synthetic app takes (a ``ValueError`` too, as gymnasium envs raise).
+
+    Example:
+        >>> isinstance(AppConfigError("no"), ValueError)
+        True
+    """
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class ScreenSpec:
         A custom size in portrait is a phone (density from its width, as a 411 dp wide phone); in landscape
         a desktop whose layout density is ``scale`` (default 1).
         """
+        if scale is not None and not (isinstance(scale, int | float) and 0 < scale <= 8):
+            raise AppConfigError(f"scale must be a number in (0, 8], got {scale!r}")
         if isinstance(size, str):
             key = size.strip().lower()
             if key == "desktop":
@@ -73,15 +85,13 @@ class ScreenSpec:
                 w, _, h = key.partition("x")
                 if w.isdigit() and h.isdigit():
                     return cls.resolve((int(w), int(h)), scale=scale)
-            raise ValueError(f"unknown screen size {size!r}; use desktop, 4k, phone, WxH or a (width, height) pair")
+            raise AppConfigError(f"unknown screen size {size!r}; use desktop, 4k, phone, WxH or a (width, height) pair")
         try:
             w, h = (int(v) for v in size)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"screen size must be a preset name or (width, height), got {size!r}") from exc
+            raise AppConfigError(f"screen size must be a preset name or (width, height), got {size!r}") from exc
         if not (200 <= w <= 8192 and 200 <= h <= 8192):
-            raise ValueError(f"screen size {w}x{h} is outside 200..8192 pixels per side")
-        if scale is not None and scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+            raise AppConfigError(f"screen size {w}x{h} is outside 200..8192 pixels per side")
         if h > w:
             return cls(w, h, scale or 1.0, w / 411, "mobile")
         return cls(w, h, scale or 1.0, scale or 1.0, "desktop")
