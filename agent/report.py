@@ -75,9 +75,12 @@ def _step_html(step: StepRecord, folder: Path, base: Path) -> str:
     image = step.annotated or step.screenshot
     shot = ""
     if image:
+        # The thumbnail opens the image it shows (the annotated one: where the action landed); the raw
+        # screenshot, without the drawing over it, is a secondary link.
         src = _rel(folder / image, base)
-        full = _rel(folder / step.screenshot, base) if step.screenshot else src
-        shot = f'<a href="{full}"><img src="{src}" alt="step {step.index} screenshot" loading="lazy"></a>'
+        shot = f'<a href="{src}"><img src="{src}" alt="step {step.index} screenshot" loading="lazy"></a>'
+        if step.annotated and step.screenshot:
+            shot += f'<br><a class="raw" href="{_rel(folder / step.screenshot, base)}">raw screenshot</a>'
     actions = "".join(
         f"<tr><td>{_e(describe(a.model))}</td><td>{_e(describe(a.screen) if a.screen else '')}</td>"
         f"<td>{'executed' if a.executed else _e(a.skipped or 'not executed')}</td></tr>"

@@ -5,8 +5,14 @@
 2. Episode throughput, sequential (one episode at a time) vs batched (W episodes, one backend call per
    step): with the bare scripted oracle (pure overhead) and with a simulated model whose call costs a
    fixed latency whatever the batch size (as one batched forward pass on a GPU roughly does).
+3. ``--mode tiny``: the same comparison with a real model, the tiny random-weight Qwen2-VL through the
+   transformers backend on CPU: N episodes one ``Agent.run`` after another vs W alive at once with one
+   ``backend.generate`` per step for all of them. Its replies do not parse (random weights), so every
+   episode makes exactly ``--tiny-steps`` model calls in both modes (``max_retries`` is set above it), and
+   the figures compare like with like.
 
-Run: .venv/bin/python bench/bench_loop.py [--episodes 24] [--workers 8] [--latency 0.05]
+Run: .venv/bin/python bench/bench_loop.py [--mode scripted|tiny|all] [--episodes 24] [--workers 8] [--latency 0.05]
+     .venv/bin/python bench/bench_loop.py --mode tiny [--tiny-episodes 16] [--tiny-workers 4] [--tiny-steps 3] [--tiny-repeats 3]
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import Any
 
+from vlagent.agent.batch import EpisodeJob, run_batched
 from vlagent.agent.evaluate import EnvPool, EpisodeSpec, evaluate
-from vlagent.agent.loop import Agent, TrajectoryStore
+from vlagent.agent.loop import Agent, EpisodeResult, TrajectoryStore
 from vlagent.agent.scripted import OraclePolicy
 from vlagent.envs.registry import make_env
 from vlagent.envs.synthetic import APPS
@@ -83,13 +91,112 @@ def throughput(episodes: int, workers: int, latency: float) -> dict[str, float]:
             "model_calls": backend.calls, "success": sum(bool(e.success) for e in res.episodes) / episodes}
 
 
+class Counting:
+    """Wraps a backend to count its ``generate`` calls, the chats sent and the tokens it generated."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.calls = self.chats = self.new_tokens = 0
+        self.seconds = 0.0
+
+    def __getattr__(self, attr: str) -> Any:  # model_ref and the like, for the episode's meta
+        return getattr(self.backend, attr)
+
+    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
+        t0 = time.perf_counter()
+        gens = self.backend.generate(chats, options)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        self.chats += len(chats)
+        self.new_tokens += sum(g.new_tokens for g in gens)
+        return gens
+
+
+def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int, max_pixels: int,
+                    app: str, size: tuple[int, int], repeats: int = 2) -> None:
+    """Sequential vs batched episodes with the tiny real Qwen2-VL (transformers backend, CPU)."""
+    import torch
+
+    from vlagent.model import make_backend
+    from vlagent.model.tiny import build_tiny_qwen2vl
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        folder = build_tiny_qwen2vl(tmp, seed=0)
+        backend = Counting(make_backend("transformers", str(folder), device="cpu"))
+        print(f"tiny Qwen2-VL built and loaded in {time.perf_counter() - t0:.1f} s "
+              f"(torch threads {torch.get_num_threads()})")
+        gen = GenerationOptions(max_new_tokens=max_new_tokens)
+        env_spec = f"synthetic:{app}"
+
+        def agent() -> Agent:
+            # max_retries and repeat_limit above max_steps: unparsable replies never end an episode early,
+            # so every episode makes exactly `steps` model calls, alone or batched.
+            return Agent(backend, "qwen2-vl", make_env(env_spec, size=size), max_steps=steps,
+                         max_retries=steps + 1, repeat_limit=steps + 2, gen_options=gen,
+                         max_pixels=max_pixels, env_spec=env_spec)
+
+        agent().run("", seed=10_000)  # warm-up: first forward pass, kernels, fonts
+        modes = ("sequential", f"batched x{workers}")
+        best: dict[str, float] = {}
+        for rep in range(repeats):
+            for mode in modes if rep % 2 == 0 else modes[::-1]:  # alternate the order: drift hits both alike
+                backend.calls = backend.chats = backend.new_tokens = 0
+                backend.seconds = 0.0
+                t0 = time.perf_counter()
+                if mode == "sequential":
+                    results: list[EpisodeResult] = []
+                    for i in range(episodes):
+                        a = agent()
+                        try:
+                            results.append(a.run("", seed=i, episode_id=f"tiny-{i}"))
+                        finally:
+                            a.env.close()
+                else:
+                    jobs = [EpisodeJob(f"tiny-{i}", "", i, agent) for i in range(episodes)]
+                    results = run_batched(jobs, workers=workers)
+                seconds = time.perf_counter() - t0
+                best[mode] = max(best.get(mode, 0.0), episodes / seconds)
+                per_episode = sorted({len(r.steps) for r in results})
+                outcomes = sorted({str(r.outcome) for r in results})
+                print(f"  [{rep + 1}/{repeats}] {mode}: {seconds:.2f} s, {episodes / seconds:.2f} episodes/s, "
+                      f"{backend.calls} generate calls for {backend.chats} chats "
+                      f"({backend.seconds / backend.calls * 1000:.0f} ms/call, {backend.seconds / seconds:.0%} of wall), "
+                      f"model calls per episode {per_episode}, {backend.new_tokens} tokens generated, "
+                      f"outcomes {outcomes}")
+    seq, bat = best[modes[0]], best[modes[1]]
+    print(f"  best of {repeats}: sequential {seq:.2f} episodes/s, {modes[1]} {bat:.2f} episodes/s, "
+          f"ratio batched/sequential {bat / seq:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("scripted", "tiny", "all"), default="scripted",
+                    help="scripted oracle (overhead, simulated latency), the tiny real Qwen2-VL, or both")
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.05, help="simulated seconds per model call")
     ap.add_argument("--overhead-episodes", type=int, default=10)
+    ap.add_argument("--tiny-episodes", type=int, default=16)
+    ap.add_argument("--tiny-workers", type=int, default=4)
+    ap.add_argument("--tiny-steps", type=int, default=3, help="model calls per episode (max_steps)")
+    ap.add_argument("--tiny-max-new-tokens", type=int, default=16)
+    ap.add_argument("--tiny-max-pixels", type=int, default=256 * 28 * 28)
+    ap.add_argument("--tiny-app", default="login", help="synthetic app")
+    ap.add_argument("--tiny-repeats", type=int, default=3, help="runs of each mode, alternating; best is kept")
     args = ap.parse_args()
+    if args.mode in ("scripted", "all"):
+        scripted(args)
+    if args.mode in ("tiny", "all"):
+        print(f"\n== throughput: {args.tiny_episodes} synthetic:{args.tiny_app} episodes at 640x480, tiny random-weight "
+              f"Qwen2-VL (transformers, CPU), {args.tiny_steps} steps, max_new_tokens {args.tiny_max_new_tokens}, "
+              f"max_pixels {args.tiny_max_pixels}, not recorded ==")
+        tiny_throughput(args.tiny_episodes, args.tiny_workers, args.tiny_steps, args.tiny_max_new_tokens,
+                        args.tiny_max_pixels, args.tiny_app, (640, 480), args.tiny_repeats)
+
+
+def scripted(args: argparse.Namespace) -> None:
 
     print("== per-step overhead at 1920x1080 (scripted oracle; model time ~0) ==")
     for record, latency in ((False, 0.0), (True, 0.0), (True, args.latency)):

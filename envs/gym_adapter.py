@@ -55,6 +55,19 @@ _REGISTERING_PACKAGES: tuple[tuple[str, str], ...] = (("ALE/", "ale_py"), ("Mini
 PointToAction = Callable[[float, float, tuple[int, int]], np.ndarray]
 
 
+def default_task(env_id: str, kind: str = "choose") -> str:
+    """The task of a gym env with no mission of its own (CartPole): play it for reward.
+
+    ``kind`` is how actions are given: ``"choose"`` a named action, or ``"move"`` to a point.
+
+    Example:
+        >>> default_task("CartPole-v1")
+        'Play CartPole-v1: choose one of the actions to maximise the reward.'
+    """
+    how = "choose one of the actions" if kind == "choose" else "move to the points"
+    return f"Play {env_id}: {how} to maximise the reward."
+
+
 class GymEnvError(EnvError):
     """The gymnasium env cannot be wrapped (unknown id, no ``rgb_array`` frames, an action space vlagent cannot name)."""
 
@@ -153,7 +166,8 @@ class GymEnv(VlagentEnv):
                 env already made with that render mode.
             env_kwargs: keywords for ``gymnasium.make`` (only with an id).
             action_names: names for a ``Discrete`` space's actions, replacing the built-in table.
-            task: the default task text (``reset(options={"task": ...})`` overrides it per episode).
+            task: the default task text (``reset(options={"task": ...})`` overrides it per episode). Without
+                it, the game's own (MiniGrid's mission, the toy-text goals), else :func:`default_task`.
             directions: ``{"up": NAME, ...}``: which named actions move that way on screen.
             point_to_action: maps ``(x, y, (width, height))`` screen pixels to an action, for envs whose
                 frame does not show exactly the ``Box`` range.
@@ -239,6 +253,8 @@ class GymEnv(VlagentEnv):
             self._task = self._task_arg
         else:
             self._task = self._info.task_for(self._env.unwrapped) if self._info is not None else ""
+        if not self._task:  # CartPole and the like have no mission: a model still needs a goal to read
+            self._task = default_task(self.env_id, "choose" if self._names is not None else "move")
         obs = self._observe(raw, timings)
         if "move" in self._supported and self._names is None:
             self.action_space.size = obs.size  # point actions are sampled on this screen

@@ -32,6 +32,7 @@ defaulting to ``/usr/lib/chromium/chromium`` and ``/usr/bin/chromedriver``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import importlib.util
 import io
@@ -129,7 +130,22 @@ def _check_task(task: str) -> None:
     if task.startswith("flight."):
         raise MiniWoBError("the flight.* tasks need MiniWoB's HTTP server and a larger window; not supported here")
     if not (_miniwob_html_dir() / f"{task}.html").exists():
-        raise MiniWoBError(f"unknown MiniWoB++ task {task!r}; known tasks: {', '.join(tasks())}")
+        raise MiniWoBError(unknown_task_message(task, tasks()))
+
+
+def unknown_task_message(task: str, known: list[str]) -> str:
+    """Why ``task`` is refused: the closest ``known`` names (~130 exist, too many for one line) and how to list all.
+
+    Example:
+        >>> print(unknown_task_message("click-buton", ["click-button", "click-test", "login-user"]))  # doctest: +ELLIPSIS
+        unknown MiniWoB++ task 'click-buton'; did you mean click-button, click-test? The installed miniwob ships 3 tasks; ...
+    """
+    close = difflib.get_close_matches(task, known, n=5, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "no task has a close name."
+    return (
+        f"unknown MiniWoB++ task {task!r}; {hint} The installed miniwob ships {len(known)} tasks; list them all with: "
+        "python -c 'from vlagent.envs.miniwob import tasks; print(*tasks(), sep=chr(10))'"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,6 +34,14 @@ def test_report_lists_each_step_with_relative_images(tmp_path: Path) -> None:
     assert "<script" not in html
 
 
+def test_clicking_a_step_thumbnail_opens_the_annotated_screenshot(tmp_path: Path) -> None:
+    _episode(tmp_path / "run")
+    html = write_report(tmp_path / "run").read_text()
+    assert '<a href="ep/step_000_annotated.png"><img src="ep/step_000_annotated.png"' in html
+    assert '<a class="raw" href="ep/step_000.png">raw screenshot</a>' in html
+    assert (tmp_path / "run" / "ep" / "step_000_annotated.png").is_file() and (tmp_path / "run" / "ep" / "step_000.png").is_file()
+
+
 def test_report_shows_each_steps_timings_in_milliseconds(tmp_path: Path) -> None:
     _episode(tmp_path / "run")
     _, steps = load_episode(tmp_path / "run" / "ep")

@@ -140,6 +140,19 @@ def test_cli_envs_json_and_table() -> None:
     assert "available on this machine" in table.output
 
 
+def test_cli_envs_table_at_80_columns_shows_the_synthetic_needs_once() -> None:
+    from vlagent.agent.cli import _register_commands, app
+
+    _register_commands()
+    table = CliRunner().invoke(app, ["envs"], env={"COLUMNS": "80"})
+    assert table.exit_code == 0, table.output
+    assert table.output.count("nothing beyond") == 1  # the synthetic needs text, once (it was once per app)
+    for name, cls in APPS.items():
+        assert table.output.count(f"synthetic:{name}") == 2  # in the shared row and in the list of apps below
+        assert " ".join(cls.description.split()[:3]) in table.output
+    assert f"of {len(list_envs())} available on this machine" in table.output  # the count is still per spec
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

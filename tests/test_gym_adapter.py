@@ -168,6 +168,18 @@ def test_ale_names_from_action_meanings_drive_the_same_frames_as_ints() -> None:
     assert not np.array_equal(np.asarray(idle_obs.screenshot), np.asarray(obs.screenshot))
 
 
+def test_env_without_a_mission_gets_a_default_task_that_a_given_task_overrides() -> None:
+    env = GymEnv("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    assert obs.task == "Play CartPole-v1: choose one of the actions to maximise the reward."
+    obs, _ = env.reset(seed=0, options={"task": "Keep the pole up."})  # what `vlagent run --task` sends
+    assert obs.task == "Keep the pole up."
+    obs, _ = GymEnv("CartPole-v1", task="Balance it.").reset(seed=0)
+    assert obs.task == "Balance it."
+    obs, _ = frozen_lake().reset(seed=0)  # a game with its own task keeps it
+    assert "goal" in obs.task and not obs.task.startswith("Play ")
+
+
 def test_user_names_and_generic_names() -> None:
     named = GymEnv("CartPole-v1", action_names=["push left", "push right"])
     named.reset(seed=0)

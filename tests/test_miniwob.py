@@ -241,6 +241,11 @@ def test_bad_specs_say_why() -> None:
     assert "click-test" in tasks() and "login-user" in tasks()
     with pytest.raises(MiniWoBError, match="unknown MiniWoB"):
         make("no-such-task")
+    with pytest.raises(MiniWoBError) as typo:
+        make("click-buton")
+    message = str(typo.value)
+    assert "did you mean click-button" in message and "tasks()" in message  # the fix, and how to list all
+    assert "login-user" not in message and "enter-password" not in message  # not the ~130 names on one line
     with pytest.raises(MiniWoBError, match="needs a task"):
         make(None)
     with pytest.raises(MiniWoBError, match="not supported"):

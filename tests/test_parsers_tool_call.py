@@ -69,10 +69,10 @@ CASES = [
      ["click 10,20", "type 'hi'"]),
     ("old-schema-click-after-move",
      tc('{"action": "mouse_move", "coordinate": [10, 20]}') + "\n" + tc('{"action": "left_click"}'),
-     ["move 10,20", "click 10,20"]),
+     ["click 10,20"]),
     ("old-schema-drag-after-move",
      tc('{"action": "mouse_move", "coordinate": [10, 20]}') + tc('{"action": "left_click_drag", "coordinate": [50, 60]}'),
-     ["move 10,20", "drag 10,20 -> 50,60"]),
+     ["drag 10,20 -> 50,60"]),
     # Broken the way models break it.
     ("floats", tc('{"action": "left_click", "coordinate": [1240.6, 783.2]}'), ["click 1240.6,783.2"]),
     ("string-coordinate", tc('{"action": "left_click", "coordinate": "(1240, 783)"}'), ["click 1240,783"]),
@@ -130,3 +130,26 @@ def test_a_whitespace_answer_round_trips() -> None:
 
     parser = ToolCallParser()
     assert parser.parse(parser.format([Finished(answer=" ")])).actions == [Finished(answer=" ")]
+
+
+def _call(args: dict) -> str:
+    import json
+
+    return "<tool_call>" + json.dumps({"name": "computer_use", "arguments": args}) + "</tool_call>"
+
+
+def test_mouse_move_then_drag_or_click_from_the_cursor_is_one_gesture() -> None:
+    # An env without hover (a phone) would otherwise refuse the whole reply because of the Move.
+    from vlagent.actions.models import Click, Drag, Move
+    from vlagent.actions.parsers import ToolCallParser
+
+    parser = ToolCallParser()
+    move = _call({"action": "mouse_move", "coordinate": [10, 20]})
+    drag = parser.parse(move + _call({"action": "left_click_drag", "coordinate": [300, 400]})).actions
+    assert len(drag) == 1 and isinstance(drag[0], Drag)
+    assert (drag[0].start.x, drag[0].start.y, drag[0].end.x, drag[0].end.y) == (10, 20, 300, 400)
+    click = parser.parse(move + _call({"action": "left_click"})).actions
+    assert len(click) == 1 and isinstance(click[0], Click) and (click[0].point.x, click[0].point.y) == (10, 20)
+    # A click with its own coordinate is a separate action: the hover stays, as the model wrote it.
+    both = parser.parse(move + _call({"action": "left_click", "coordinate": [10, 20]})).actions
+    assert [type(a) for a in both] == [Move, Click]

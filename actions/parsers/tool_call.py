@@ -29,6 +29,8 @@ Menu/Enter -> :class:`Key`), ``open`` (``text``) -> :class:`OpenApp`, ``wait``, 
 
 A click without ``coordinate`` (the original Qwen2.5-VL schema clicks where the pointer is) is accepted
 only after a ``mouse_move`` in the same reply; otherwise it is an error, never a click at a guessed point.
+Such a move is folded into the click or drag that starts from it: one gesture, which an env that cannot
+hover (a phone, a synthetic app) can still perform.
 game_use (vlagent's tool in the same style, see ``prompts/tools.py``): ``choose`` (``option``) ->
 :class:`Choose`, ``move`` (``direction``) -> :class:`Move`, ``mouse_move``, ``terminate``.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from vlagent.actions.coords import Point, Space
@@ -92,6 +95,14 @@ _TAG_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.
 MAX_SCROLL = 100
 
 
+@dataclass
+class _Cursor:
+    """Where the last ``mouse_move`` left the pointer, and whether the current call started from it."""
+
+    point: Point | None = None
+    used: bool = False
+
+
 class ToolCallParser:
     r"""Reads Qwen2.5-VL ``<tool_call>`` replies for the ``computer_use`` and ``mobile_use`` tools.
 
@@ -126,11 +137,16 @@ class ToolCallParser:
         if not blocks:
             raise fail("no <tool_call> found")
         actions: list[Action] = []
-        pointer: Point | None = None
+        cursor = _Cursor()
         for block in blocks:
-            for action in self._actions(block, pointer):
+            cursor.used = False
+            for action in self._actions(block, cursor):
+                if cursor.used and actions and isinstance(actions[-1], Move) and actions[-1].point == cursor.point:
+                    # The cookbook's "mouse_move, then left_click_drag/left_click from the cursor" is one
+                    # gesture: fold the move into it, so an env that cannot hover (a phone) still runs it.
+                    actions.pop()
                 if isinstance(action, Move) and action.point is not None:
-                    pointer = action.point
+                    cursor.point = action.point
                 actions.append(action)
         if think and not thought:
             thought = think
@@ -147,7 +163,8 @@ class ToolCallParser:
         point, box = point_or_box(value, self.space, what)
         return point
 
-    def _actions(self, call: dict[str, Any], pointer: Point | None) -> list[Action]:
+    def _actions(self, call: dict[str, Any], cursor: _Cursor) -> list[Action]:
+        pointer = cursor.point
         name = call.get("name")
         args = call.get("arguments", call.get("parameters"))
         if isinstance(args, str):  # OpenAI-style: arguments serialised as a JSON string
@@ -167,6 +184,7 @@ class ToolCallParser:
         if verb in _CLICKS:
             button, count = _CLICKS[verb]
             where = coord or pointer
+            cursor.used = coord is None
             if where is None:
                 raise fail(f"{verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
             return [build(Click, point=where, button=button, count=count)]
@@ -175,7 +193,9 @@ class ToolCallParser:
                 raise fail('mouse_move needs "coordinate": [x, y]')
             return [build(Move, point=coord)]
         if verb == "left_click_drag":
-            start = self._coordinate(args, "start_coordinate", "left_click_drag start_coordinate") or pointer
+            explicit_start = self._coordinate(args, "start_coordinate", "left_click_drag start_coordinate")
+            start = explicit_start or pointer
+            cursor.used = explicit_start is None
             if coord is None or start is None:
                 raise fail('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
             return [build(Drag, start=start, end=coord)]

@@ -23,7 +23,7 @@ def envs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """List the environments: the spec --env takes, what each needs, and whether it is available here."""
-    from vlagent.envs.registry import list_envs
+    from vlagent.envs.registry import KINDS, list_envs
 
     rows = list_envs()
     if as_json:
@@ -39,10 +39,28 @@ def envs_command(
     table.add_column("needs")
     table.add_column("here", no_wrap=True)
     table.add_column("why / details")
+    # The synthetic apps come from one module, so their needs/availability/why are the same text: one row
+    # for all of them (the table stays short at 80 columns), each app's description under the table.
+    apps = [r for r in rows if r.name.startswith("synthetic:")]
     for r in rows:
+        if r in apps[1:]:
+            continue
+        spec, description = r.spec, r.description
+        if apps and r is apps[0]:
+            spec = "\n".join(a.spec for a in apps)
+            description = f"{KINDS['synthetic'].description} (apps listed below)"
         here = "[green]yes[/]" if r.available else "[red]no[/]"
         # escape(): "vlagent[desktop]" in a needs text is not rich markup
-        table.add_row(escape(r.spec), escape(r.description), escape(r.needs), here, escape(r.why))
-    Console().print(table)
+        table.add_row(escape(spec), escape(description), escape(r.needs), here, escape(r.why))
+    console = Console()
+    console.print(table)
+    if apps:
+        listing = Table.grid(padding=(0, 2))
+        listing.add_column(no_wrap=True)
+        listing.add_column()  # wraps under itself, not under the spec
+        for a in apps:
+            listing.add_row(escape(a.spec), escape(a.description))
+        console.print("synthetic apps:", markup=False)
+        console.print(listing)
     ready = sum(r.available for r in rows)
     typer.echo(f"{ready} of {len(rows)} available on this machine; use a spec with: vlagent run --env SPEC")
