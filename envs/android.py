@@ -48,7 +48,6 @@ from vlagent.actions.errors import EnvError, UnsupportedActionError
 from vlagent.actions.models import (
     Click,
     Drag,
-    Finished,
     Key,
     LongPress,
     Navigate,
@@ -66,12 +65,19 @@ from vlagent.envs.android_input import (
     swipe_argv,
     text_argvs,
 )
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    LiveScreenEnv,
+    Observation,
+    ObservationSpace,
+)
 from vlagent.envs.errors import (
     AppNotFound,
     DependencyNotInstalled,
     DeviceError,
-    ResetNeeded,
     check_env_kwargs,
 )
 from vlagent.envs.settle import SettlePolicy
@@ -312,7 +318,7 @@ def _check_output(what: str, output: str) -> None:
         raise DeviceError(f"{what} failed on the phone: {output.strip()[:500]}")
 
 
-class AndroidEnv(VlagentEnv):
+class AndroidEnv(LiveScreenEnv):
     """An Android phone or emulator as a gymnasium env (screenshots + ``input`` over ADB).
 
     Args:
@@ -410,18 +416,6 @@ class AndroidEnv(VlagentEnv):
                 _check_output("KEYCODE_HOME", self.phone.shell(["input", "keyevent", "KEYCODE_HOME"]))
         self._done = False
         return self._observe(timings)
-
-    def step(self, action: Any):
-        if self._last_obs is None or self._done:
-            raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
-        action = self.check_action(action, self._last_obs.size)
-        timings = EnvTimings()
-        with timings.measure(ACT):
-            self._perform(action)
-        terminated = isinstance(action, Finished)
-        obs, info = self._observe(timings)
-        self._done = terminated
-        return obs, 0.0, terminated, False, info
 
     def close(self) -> None:
         self._last_obs = None

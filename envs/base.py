@@ -47,6 +47,7 @@ from vlagent.actions.models import (
     TypeText,
     Wait,
 )
+from vlagent.envs.errors import ResetNeeded
 
 Family = Literal["desktop", "mobile", "web", "game"]
 FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game")
@@ -311,3 +312,33 @@ class VlagentEnv(gym.Env[Observation, Any]):
     def render(self) -> np.ndarray | None:  # gymnasium's rgb_array convention
         obs = getattr(self, "_last_obs", None)
         return None if obs is None else np.asarray(obs.screenshot)
+
+
+class LiveScreenEnv(VlagentEnv):
+    """A real screen that has no reward of its own (a desktop, a phone): act, let it settle, look again.
+
+    The step is the same for every such device, so it lives here once; subclasses supply ``_perform`` (send
+    the input) and ``_observe`` (settle, capture, build the observation and info), and set ``_last_obs``.
+    ``finished`` ends the episode; success on a live screen is for the caller to judge.
+    """
+
+    _last_obs: Observation | None = None
+    _done: bool = False
+
+    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        if self._last_obs is None or self._done:
+            raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
+        action = self.check_action(action, self._last_obs.size)
+        timings = EnvTimings()
+        with timings.measure(ACT):
+            self._perform(action)
+        terminated = isinstance(action, Finished)
+        obs, info = self._observe(timings)
+        self._done = terminated
+        return obs, 0.0, terminated, False, info
+
+    def _perform(self, action: Any) -> None:
+        raise NotImplementedError
+
+    def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
+        raise NotImplementedError

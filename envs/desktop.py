@@ -63,8 +63,16 @@ from vlagent.actions.models import (
     TypeText,
     Wait,
 )
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
-from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded, check_env_kwargs
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    LiveScreenEnv,
+    Observation,
+    ObservationSpace,
+)
+from vlagent.envs.errors import DependencyNotInstalled, DeviceError, check_env_kwargs
 from vlagent.envs.settle import SettlePolicy
 from vlagent.envs.x11_text import XTestTyper
 
@@ -300,7 +308,7 @@ class _Frame:
         return Image.frombytes("RGB", self.size, self.bgra, "raw", "BGRX")
 
 
-class DesktopEnv(VlagentEnv):
+class DesktopEnv(LiveScreenEnv):
     """The desktop as a gymnasium env: screenshots of one monitor, pyautogui input.
 
     Args:
@@ -434,18 +442,6 @@ class DesktopEnv(VlagentEnv):
         obs, info = self._observe(timings)
         info["scale"] = self.scale
         return obs, info
-
-    def step(self, action: Any):
-        if self._last_obs is None or self._done:
-            raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
-        action = self.check_action(action, self._last_obs.size)
-        timings = EnvTimings()
-        with timings.measure(ACT):
-            self._perform(action)
-        terminated = isinstance(action, Finished)
-        obs, info = self._observe(timings)
-        self._done = terminated
-        return obs, 0.0, terminated, False, info
 
     def close(self) -> None:
         if getattr(self, "_input", None) is not None:
