@@ -25,9 +25,11 @@ from vlagent.actions.errors import CoordinateError
 Space = Literal["rel1000", "resized", "rel1", "screen"]
 SPACES: tuple[Space, ...] = ("rel1000", "resized", "rel1", "screen")
 
+#: Pixels on the side of one Qwen2-VL visual token (patch 14 merged 2x2): smart_resize rounds sides to it.
+QWEN2_VL_FACTOR = 28
 #: Qwen2-VL's defaults (preprocessor_config.json of Qwen/Qwen2-VL-7B-Instruct).
 QWEN2_VL_MIN_PIXELS = 56 * 56
-QWEN2_VL_MAX_PIXELS = 16384 * 28 * 28  # 12845056, the processor's shipped max_pixels
+QWEN2_VL_MAX_PIXELS = 16384 * QWEN2_VL_FACTOR * QWEN2_VL_FACTOR  # 12845056, the processor's shipped max_pixels
 #: How far outside the image a point may fall and still be clamped onto its edge (fraction of a side).
 DEFAULT_TOLERANCE = 0.01
 
@@ -90,7 +92,7 @@ def _transformers_smart_resize():  # pragma: no cover - trivial import shim
 
 
 def resized_size(
-    width: int, height: int, *, min_pixels: int, max_pixels: int, factor: int = 28
+    width: int, height: int, *, min_pixels: int, max_pixels: int, factor: int = QWEN2_VL_FACTOR
 ) -> tuple[int, int]:
     """The (width, height) Qwen's processor resizes an image to, using transformers' own ``smart_resize``.
 

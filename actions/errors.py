@@ -52,7 +52,12 @@ class VlagentError(Exception):
 
 
 class ActionError(VlagentError):
-    """A model reply could not be turned into an executable action."""
+    """A model reply could not be turned into an executable action.
+
+    Example:
+        >>> isinstance(CoordinateError("off screen"), ActionError), ActionError.exit_code
+        (True, 2)
+    """
 
     exit_code = 2
 
@@ -78,7 +83,13 @@ class ActionParseError(ActionError):
 
 
 class CoordinateError(ActionError):
-    """A point lies outside the image (beyond the clamping tolerance) or in an unusable space."""
+    """A point lies outside the image (beyond the clamping tolerance) or in an unusable space.
+
+    Example:
+        >>> err = CoordinateError("point (1200, 40) is outside [0, 1000)", x=1200, y=40)
+        >>> err.x, str(err)
+        (1200, 'point (1200, 40) is outside [0, 1000)')
+    """
 
     def __init__(self, message: str, *, x: float | None = None, y: float | None = None) -> None:
         self.x = x
@@ -104,22 +115,42 @@ class UnsupportedActionError(ActionError):
 
 
 class ProfileError(VlagentError):
-    """An unknown model profile or env family was asked for."""
+    """An unknown model profile or env family was asked for.
+
+    Example:
+        >>> ProfileError("unknown profile 'qwen9'").exit_code
+        1
+    """
 
 
 class ModelError(VlagentError):
-    """A model backend could not produce text (subclasses live in model/errors.py)."""
+    """A model backend could not produce text (subclasses live in model/errors.py).
+
+    Example:
+        >>> ModelError.exit_code, isinstance(ModelError("no reply"), VlagentError)
+        (3, True)
+    """
 
     exit_code = 3
 
 
 class EnvError(VlagentError):
-    """An environment could not observe or act (subclasses live in envs/errors.py)."""
+    """An environment could not observe or act (subclasses live in envs/errors.py).
+
+    Example:
+        >>> EnvError.exit_code, isinstance(EnvError("no display"), VlagentError)
+        (4, True)
+    """
 
     exit_code = 4
 
 
 class AgentError(VlagentError):
-    """The agent loop could not go on."""
+    """The agent loop could not go on.
+
+    Example:
+        >>> AgentError.exit_code, isinstance(AgentError("bad run folder"), VlagentError)
+        (5, True)
+    """
 
     exit_code = 5

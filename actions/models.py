@@ -83,7 +83,12 @@ class Click(_Action):
 
 
 class LongPress(_Action):
-    """Press and hold (a long press on a phone, a held mouse button on a desktop)."""
+    """Press and hold (a long press on a phone, a held mouse button on a desktop).
+
+    Example:
+        >>> LongPress(point=Point(x=10, y=20, space="screen")).duration
+        1.0
+    """
 
     type: Literal["long_press"] = "long_press"
     point: Point
@@ -91,7 +96,13 @@ class LongPress(_Action):
 
 
 class Drag(_Action):
-    """Drag (or swipe) from ``start`` to ``end``."""
+    """Drag (or swipe) from ``start`` to ``end``.
+
+    Example:
+        >>> d = Drag(start=Point(x=0, y=0, space="rel1000"), end=Point(x=500, y=0, space="rel1000"))
+        >>> sorted(d.points())
+        ['end', 'start']
+    """
 
     type: Literal["drag"] = "drag"
     start: Point
@@ -100,7 +111,12 @@ class Drag(_Action):
 
 
 class Scroll(_Action):
-    """Scroll the content in ``direction``; at ``point`` when given, else where the pointer is."""
+    """Scroll the content in ``direction``; at ``point`` when given, else where the pointer is.
+
+    Example:
+        >>> Scroll(direction="down").amount
+        5
+    """
 
     type: Literal["scroll"] = "scroll"
     point: Point | None = None
@@ -109,7 +125,12 @@ class Scroll(_Action):
 
 
 class TypeText(_Action):
-    """Type text; ``submit`` presses Enter afterwards (UI-TARS writes a trailing newline for it)."""
+    """Type text; ``submit`` presses Enter afterwards (UI-TARS writes a trailing newline for it).
+
+    Example:
+        >>> TypeText(text="hello", submit=True).submit
+        True
+    """
 
     type: Literal["type"] = "type"
     text: str = Field(min_length=1)
@@ -117,7 +138,12 @@ class TypeText(_Action):
 
 
 class Key(_Action):
-    """Press one key."""
+    """Press one key (the name is normalised, see :func:`normalize_key`).
+
+    Example:
+        >>> Key(name="Enter").name
+        'enter'
+    """
 
     type: Literal["key"] = "key"
     name: str
@@ -129,7 +155,12 @@ class Key(_Action):
 
 
 class Hotkey(_Action):
-    """Press keys together, e.g. ``["ctrl", "c"]``."""
+    """Press keys together, e.g. ``["ctrl", "c"]``.
+
+    Example:
+        >>> Hotkey(keys=["Ctrl", "c"]).keys
+        ['ctrl', 'c']
+    """
 
     type: Literal["hotkey"] = "hotkey"
     keys: list[str] = Field(min_length=1, max_length=5)
@@ -141,7 +172,12 @@ class Hotkey(_Action):
 
 
 class Move(_Action):
-    """Move the pointer or a robot target to ``point``, or move one step in ``direction`` (navigation)."""
+    """Move the pointer or a robot target to ``point``, or move one step in ``direction`` (navigation).
+
+    Example:
+        >>> Move(direction="up").point is None
+        True
+    """
 
     type: Literal["move"] = "move"
     point: Point | None = None
@@ -155,7 +191,12 @@ class Move(_Action):
 
 
 class Choose(_Action):
-    """Pick one of an env's named discrete actions (``hit``, ``LEFT``, ``FIRE``)."""
+    """Pick one of an env's named discrete actions (``hit``, ``LEFT``, ``FIRE``).
+
+    Example:
+        >>> Choose(option=" FIRE ").option
+        'FIRE'
+    """
 
     type: Literal["choose"] = "choose"
     option: str = Field(min_length=1)
@@ -170,42 +211,72 @@ class Choose(_Action):
 
 
 class Navigate(_Action):
-    """System navigation on phones: back, home, recents."""
+    """System navigation on phones: back, home, recents.
+
+    Example:
+        >>> Navigate(to="back").type
+        'navigate'
+    """
 
     type: Literal["navigate"] = "navigate"
     to: Literal["back", "home", "recents"]
 
 
 class OpenApp(_Action):
-    """Launch an app by name or package."""
+    """Launch an app by name or package.
+
+    Example:
+        >>> OpenApp(name="Settings").name
+        'Settings'
+    """
 
     type: Literal["open_app"] = "open_app"
     name: str = Field(min_length=1)
 
 
 class Wait(_Action):
-    """Wait for the screen to change."""
+    """Wait for the screen to change.
+
+    Example:
+        >>> Wait().seconds
+        1.0
+    """
 
     type: Literal["wait"] = "wait"
     seconds: float = Field(default=1.0, gt=0, le=60)
 
 
 class Finished(_Action):
-    """The task is done; ``answer`` carries a reply for question-style tasks."""
+    """The task is done; ``answer`` carries a reply for question-style tasks.
+
+    Example:
+        >>> Finished(answer="42").answer
+        '42'
+    """
 
     type: Literal["finished"] = "finished"
     answer: str | None = None
 
 
 class Fail(_Action):
-    """The model gives up on the task."""
+    """The model gives up on the task.
+
+    Example:
+        >>> Fail().reason
+        'the model gave up'
+    """
 
     type: Literal["fail"] = "fail"
     reason: str = Field(default="the model gave up", min_length=1)
 
 
 class CallUser(_Action):
-    """The model asks the human for help."""
+    """The model asks the human for help.
+
+    Example:
+        >>> CallUser(question="Which account?").question
+        'Which account?'
+    """
 
     type: Literal["call_user"] = "call_user"
     question: str = Field(default="the model asks for help", min_length=1)

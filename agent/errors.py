@@ -30,11 +30,21 @@ class ActionRefused(ActionError):
 
 
 class TrajectoryError(AgentError):
-    """A run folder is missing, or its ``meta.json``/``steps.jsonl`` do not read back."""
+    """A run folder is missing, or its ``meta.json``/``steps.jsonl`` do not read back.
+
+    Example:
+        >>> isinstance(TrajectoryError("no meta.json in runs/x"), AgentError)
+        True
+    """
 
 
 class SuiteError(AgentError):
-    """An unknown evaluation suite, or episodes that cannot be built on this machine."""
+    """An unknown evaluation suite, or episodes that cannot be built on this machine.
+
+    Example:
+        >>> isinstance(SuiteError("unknown suite 'x'"), AgentError)
+        True
+    """
 
 
 class SafetyConfigError(AgentError, ValueError):

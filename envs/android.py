@@ -173,7 +173,7 @@ class AdbPhone:
         self, serial: str | None = None, host: str = "127.0.0.1", port: int | None = None, *, timeout: float = 10.0
     ) -> None:
         if timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
+            raise EnvError(f"timeout must be > 0, got {timeout}")  # reachable from --env-kwargs
         adbutils = _import_adbutils()
         self._errors = adbutils.AdbError
         self._timeout_error = adbutils.AdbTimeout
@@ -507,7 +507,7 @@ def availability(host: str = "127.0.0.1", port: int | None = None) -> tuple[bool
     port = server_port(port)
     try:
         devices = [(d.serial, d.state) for d in _client_class()(host, port, 2.0).list()]
-    except Exception as exc:  # adbutils.AdbError (no server, refused) or OSError: report, do not raise
+    except (_import_adbutils().AdbError, OSError, EOFError) as exc:  # no server, refused: report, do not raise
         binary = shutil.which("adb")
         hint = (
             f"start it with `adb -P {port} start-server`"

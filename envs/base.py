@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Final, Literal
 import gymnasium as gym
 import numpy as np
 from PIL import Image
+from pydantic import ValidationError
 
 from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Geometry, Point
 from vlagent.actions.errors import CoordinateError, UnsupportedActionError
@@ -181,7 +182,13 @@ class Observation:
 
 
 class ObservationSpace(gym.Space[Observation]):
-    """The space of screenshots of a given size (``None`` when the size can change, e.g. on rotation)."""
+    """The space of screenshots of a given size (``None`` when the size can change, e.g. on rotation).
+
+    Example:
+        >>> space = ObservationSpace((64, 48), "desktop")
+        >>> space.contains(space.sample()), space.contains(Observation(Image.new("RGB", (10, 10))))
+        (True, False)
+    """
 
     def __init__(self, size: tuple[int, int] | None, family: Family, seed: int | None = None) -> None:
         super().__init__(shape=None, dtype=None, seed=seed)
@@ -216,6 +223,11 @@ class ActionSpace(gym.Space[Any]):
 
     ``contains`` checks the action type only; an env checks the points against the current screen.
     ``sample`` draws a random supported action with points on a ``size`` screen (for ``check_env``).
+
+    Example:
+        >>> space = ActionSpace(frozenset({"click", "type"}), size=(100, 80))
+        >>> space.contains({"type": "type", "text": "hi"}), space.contains({"type": "wait"}), space.contains("click")
+        (True, False, False)
     """
 
     def __init__(
@@ -233,7 +245,7 @@ class ActionSpace(gym.Space[Any]):
     def contains(self, x: Any) -> bool:
         try:
             action = ActionAdapter.validate_python(x)
-        except Exception:
+        except ValidationError:  # not an action at all: gymnasium's contract is False, not an exception
             return False
         return action.type in self.supported
 
@@ -277,6 +289,17 @@ class VlagentEnv(gym.Env[Observation, Any]):
 
     Subclasses set ``family`` and ``supported_actions``, build ``observation_space``/``action_space`` and call
     :meth:`check_action` at the top of ``step``.
+
+    Example:
+        >>> class Clicker(VlagentEnv):
+        ...     supported_actions = frozenset({"click"})
+        >>> Clicker().check_action({"type": "click", "point": {"x": 5, "y": 5, "space": "screen"}}, (10, 10)).type
+        'click'
+        >>> try:
+        ...     Clicker().check_action({"type": "click", "point": {"x": 50, "y": 5, "space": "screen"}}, (10, 10))
+        ... except CoordinateError as exc:
+        ...     print(exc)
+        point (50, 5) is outside the 10x10 screen
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}

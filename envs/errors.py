@@ -24,7 +24,12 @@ class DependencyNotInstalled(EnvError):
 
 
 class DeviceError(EnvError):
-    """The screen, phone or browser behind an env failed, vanished or refused a command."""
+    """The screen, phone or browser behind an env failed, vanished or refused a command.
+
+    Example:
+        >>> isinstance(DeviceError("device emulator-5554 is offline"), EnvError)
+        True
+    """
 
 
 class AppNotFound(ActionError):
@@ -41,7 +46,12 @@ class AppNotFound(ActionError):
 
 
 class ResetNeeded(EnvError):
-    """``step`` was called before ``reset`` or after the episode ended."""
+    """``step`` was called before ``reset`` or after the episode ended.
+
+    Example:
+        >>> isinstance(ResetNeeded("call reset() before step()"), EnvError)
+        True
+    """
 
 
 class EnvKwargsError(EnvError, TypeError):

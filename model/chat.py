@@ -18,14 +18,25 @@ Role = Literal["system", "user", "assistant"]
 
 @dataclass(frozen=True)
 class TextPart:
-    """A piece of text inside a message."""
+    """A piece of text inside a message.
+
+    Example:
+        >>> TextPart("Click OK.").text
+        'Click OK.'
+    """
 
     text: str
 
 
 @dataclass(frozen=True)
 class ImagePart:
-    """A screenshot inside a message; ``min_pixels``/``max_pixels`` override the backend's budget for it."""
+    """A screenshot inside a message; ``min_pixels``/``max_pixels`` override the backend's budget for it.
+
+    Example:
+        >>> part = ImagePart(Image.new("RGB", (64, 48)), max_pixels=1280 * 28 * 28)
+        >>> part.image.size, part.min_pixels
+        ((64, 48), None)
+    """
 
     image: Image.Image
     min_pixels: int | None = None
@@ -85,7 +96,13 @@ class Chat:
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Decoding and vision-budget options; ``None`` pixel budgets mean the backend's own."""
+    """Decoding and vision-budget options; ``None`` pixel budgets mean the backend's own.
+
+    Example:
+        >>> opts = GenerationOptions(max_new_tokens=64, stop=("<|im_end|>",))
+        >>> opts.temperature, opts.max_pixels
+        (0.0, None)
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0  # 0 means greedy
@@ -122,6 +139,15 @@ class ModelBackend(Protocol):
     """Turns a batch of chats into one generation per chat, in order.
 
     Implementations raise ``ModelError`` subclasses (model/errors.py), never return error strings.
+
+    Example:
+        >>> class Echo:
+        ...     name = "echo"
+        ...     def generate(self, chats, options=None):
+        ...         return [Generation(text=chat.messages[-1].text) for chat in chats]
+        >>> backend = Echo()
+        >>> isinstance(backend, ModelBackend), backend.generate([Chat.simple("hi")])[0].text
+        (True, 'hi')
     """
 
     name: str

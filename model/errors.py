@@ -14,6 +14,7 @@ Every backend raises ``raise ModelX(...) from exc`` so the library's traceback s
 
 from __future__ import annotations
 
+from vlagent.actions.coords import QWEN2_VL_FACTOR
 from vlagent.actions.errors import ModelError
 
 #: The command the messages suggest for fetching weights (a placeholder for the user's own checkpoint).
@@ -85,5 +86,5 @@ class ModelLoadError(ModelError):
         budget = f"(now {max_pixels})" if max_pixels else ""
         return cls(
             f"CUDA out of memory{': ' + detail if detail else ''}; lower max_pixels {budget} "
-            f"(e.g. --max-pixels {1280 * 28 * 28}, about 1280 visual tokens per image) or send fewer chats per batch"
+            f"(e.g. --max-pixels {1280 * QWEN2_VL_FACTOR * QWEN2_VL_FACTOR}, about 1280 visual tokens per image) or send fewer chats per batch"
         )

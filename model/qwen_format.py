@@ -5,7 +5,7 @@ Kept free of torch so the OpenAI backend and the tiny-model builder can share th
 
 from __future__ import annotations
 
-from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS
+from vlagent.actions.coords import QWEN2_VL_FACTOR, QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS
 
 #: The Qwen2-VL special tokens, in the order of the real checkpoints (ids 151643.. there).
 QWEN2_VL_SPECIAL_TOKENS: tuple[str, ...] = (
@@ -49,8 +49,8 @@ def defuse_vision_tokens(text: str) -> str:
 #: defined once, next to the coordinate conversion that depends on it.
 QWEN2_VL_DEFAULT_MIN_PIXELS = QWEN2_VL_MIN_PIXELS
 QWEN2_VL_DEFAULT_MAX_PIXELS = QWEN2_VL_MAX_PIXELS
-#: Pixels on the side of one visual token: patch 14 merged 2x2.
-QWEN2_VL_TOKEN_SIDE = 28
+#: Pixels on the side of one visual token: patch 14 merged 2x2 (the factor smart_resize rounds to).
+QWEN2_VL_TOKEN_SIDE = QWEN2_VL_FACTOR
 
 #: The chat template shipped with Qwen/Qwen2-VL-7B-Instruct and Qwen/Qwen2-VL-2B-Instruct (chat_template.json).
 QWEN2_VL_CHAT_TEMPLATE = (

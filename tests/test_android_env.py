@@ -453,3 +453,19 @@ def test_reset_and_step_times(phone_env, record_property):
     record_property("step_seconds", step_s)
     print(f"android reset {reset_s * 1000:.0f} ms, step {step_s * 1000:.0f} ms (loopback phone, 1080x2400 PNG)")
     assert reset_s < 2 and step_s < 2
+
+
+def test_a_bad_timeout_from_env_kwargs_is_a_typed_error_not_a_traceback():
+    """Regression: ``--env-kwargs '{"timeout": 0}'`` ended in a ValueError traceback instead of exit code 4."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vlagent = Path(sys.executable).parent / "vlagent"
+    proc = subprocess.run(
+        [str(vlagent), "run", "--env", "android", "--task", "x", "--env-kwargs", '{"timeout": 0}', "--dry-run"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "error: EnvError: timeout must be > 0, got 0" in proc.stderr
+    assert "Traceback" not in proc.stderr

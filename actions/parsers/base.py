@@ -22,6 +22,15 @@ class ActionParser(Protocol):
     model when its reply does not parse. ``format`` is the inverse of ``parse``: it writes actions (points
     already in the parser's space) the way the model would, so scripted policies and round-trip tests speak
     every profile's format; it raises ``UnsupportedActionError`` for what the format cannot express.
+
+    Example:
+        >>> from vlagent.actions.models import Finished
+        >>> from vlagent.actions.parsers import Qwen2VLParser
+        >>> parser = Qwen2VLParser()
+        >>> isinstance(parser, ActionParser), parser.space
+        (True, 'rel1000')
+        >>> parser.parse(parser.format([Finished()])).actions
+        [Finished(type='finished', answer=None)]
     """
 
     space: Space

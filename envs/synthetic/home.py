@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 from vlagent.actions.models import Action, Navigate
 from vlagent.envs.errors import AppNotFound
 from vlagent.envs.synthetic.app import SyntheticApp, match_task
-from vlagent.envs.synthetic.screen import RGB, Painter
+from vlagent.envs.synthetic.screen import RGB, AppConfigError, Painter
 from vlagent.envs.synthetic.widgets import INK, MUTED, SURFACE, Widget, status_bar
 
 #: (name, icon colour): every app the synthetic phone has installed.
@@ -100,7 +100,7 @@ class HomeScreenApp(SyntheticApp):
         cell_h = min(p.u(104 if mobile else 132), (dock_y - y0 - p.u(8)) // rows)
         size = min(p.u(56), cell_h - p.u(26), cell_w - p.u(12))
         if size < p.u(24):
-            raise ValueError(f"a {w}x{h} screen is too small for the home screen's {len(NAMES)} icons")
+            raise AppConfigError(f"a {w}x{h} screen is too small for the home screen's {len(NAMES)} icons")
         x0 = (w - cols * cell_w) // 2
         widgets = []
         for i, app in enumerate(grid):
