@@ -21,7 +21,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,10 +378,3 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
         if self._progress is not None:
             self.refresh()
             self._progress.stop()
-
-
-def iter_results(out: str | Path) -> Iterator[EpisodeMeta]:
-    """The metas of the episodes of an evaluation folder."""
-    for folder in sorted((Path(out) / "episodes").iterdir()):
-        if (folder / "meta.json").exists():
-            yield read_meta(folder)

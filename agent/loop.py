@@ -38,7 +38,7 @@ from vlagent.actions.errors import (
     ModelError,
     UnsupportedActionError,
 )
-from vlagent.actions.models import Action, ParsedReply, convert_action
+from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.describe import describe
 from vlagent.agent.safety import ConfirmFn, ConfirmMode, SafetyPolicy, StopFlag
 from vlagent.agent.trajectory import (
@@ -58,7 +58,7 @@ from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
 #: Actions the loop handles itself; an env may also score ``finished``/``fail`` when it supports them.
-LOOP_ACTIONS = frozenset({"finished", "fail", "call_user"})
+LOOP_ACTIONS = TERMINAL_TYPES | {"call_user"}
 #: Outcomes that a rerun of an evaluation retries (the episode did not get a fair run).
 RETRYABLE_OUTCOMES = frozenset({"interrupted", "model_error", "env_error"})
 #: Answers ``call_user`` in interactive runs: ``question -> answer``.
@@ -480,7 +480,7 @@ class Agent:
                 execute += step_seconds - capture - waited
                 reward += float(r)
                 records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
-            if action.type in ("finished", "fail"):
+            if action.type in TERMINAL_TYPES:
                 stop = stop or action.type
                 answer = getattr(action, "answer", None) or getattr(action, "reason", None)
             if terminated or truncated:

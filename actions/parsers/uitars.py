@@ -38,7 +38,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from vlagent.actions.coords import Point, Space
+from vlagent.actions.coords import SPACES, Point, Space
 from vlagent.actions.errors import UnsupportedActionError
 from vlagent.actions.models import (
     DIRECTIONS,
@@ -116,7 +116,7 @@ class UITarsParser:
     )
 
     def __init__(self, space: Space = "rel1000") -> None:
-        if space not in ("rel1000", "resized", "rel1", "screen"):
+        if space not in SPACES:
             raise ValueError(f"unknown coordinate space {space!r}")
         self.space: Space = space
 
