@@ -22,7 +22,8 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     ├── EnvError                         an environment could not observe or act (envs/errors.py)
     │   ├── DependencyNotInstalled       an optional package or program is missing
     │   ├── DeviceError                  the screen, phone or browser failed or vanished
-    │   │   └── MiniWoBError             (envs/miniwob.py)
+    │   │   ├── MiniWoBError             (envs/miniwob.py)
+    │   │   └── StopHotkeyError          (envs/stop_hotkey.py) the stop hotkey cannot be armed (no RECORD)
     │   ├── FailSafeTriggered            (envs/desktop.py) the pointer hit pyautogui's fail-safe corner
     │   ├── GymEnvError                  (envs/gym_adapter.py) the wrapped env cannot be adapted
     │   ├── ResetNeeded                  step before reset or after the episode ended

@@ -11,8 +11,10 @@ One step::
 A reply that cannot be executed (``ActionParseError``, ``CoordinateError``, ``UnsupportedActionError``,
 ``ActionRefused``) is never guessed at: the error goes into the next prompt's history and the model gets
 ``max_retries`` more tries in a row. The episode stops on ``finished``/``fail``, the env's termination or
-truncation, ``max_steps`` model calls, the loop detector (the same action ``repeat_limit`` times with the
-screen unchanged), too many errors in a row, an unanswerable ``call_user``, or Ctrl+C (after the step).
+truncation, ``max_steps`` model calls, the wall-clock ``time_limit`` (checked after every step: a model call
+in flight is not cut short, the backend's own timeout does that), the loop detector (the same action
+``repeat_limit`` times with the screen unchanged), too many errors in a row, an unanswerable ``call_user``,
+or a stop request (Ctrl+C, the desktop's stop hotkey): the action running finishes, no later one starts.
 :func:`vlagent.agent.batch.run_batched` drives many episodes through the same phases with one model call
 per step for all of them.
 """
@@ -39,9 +41,11 @@ from vlagent.actions.errors import (
     UnsupportedActionError,
 )
 from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
+from vlagent.agent.annotate import annotate
 from vlagent.agent.describe import describe
-from vlagent.agent.safety import ConfirmFn, ConfirmMode, SafetyPolicy, StopFlag
+from vlagent.agent.safety import ConfirmFn, ConfirmMode, ConfirmRequest, SafetyPolicy, StopFlag
 from vlagent.agent.trajectory import (
+    PNG_COMPRESS_LEVEL,
     ActionRecord,
     EpisodeMeta,
     EpisodeRecorder,
@@ -49,6 +53,7 @@ from vlagent.agent.trajectory import (
     StepRecord,
     StepTimings,
     StopReason,
+    annotated_name,
     json_safe,
     now,
     same_screen,
@@ -125,6 +130,7 @@ class Episode:
     parse_errors: int = 0
     stop: StopReason | None = None
     error: ErrorRecord | None = None
+    started: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -240,17 +246,20 @@ class Agent:
         env: a vlagent env (gymnasium API, typed actions in screen pixels). The caller owns and closes it.
         history_images: screenshots in each prompt, the current one included (older ones first).
         max_steps: model calls per episode, retries included.
+        time_limit: wall-clock seconds per episode (reset included), or ``None``; past it the episode ends
+            after the step in flight with outcome ``time_limit``, which counts as a failure.
         max_retries: unexecutable replies in a row that are fed back before the episode stops.
         repeat_limit: the same action this many times in a row with the screen unchanged stops the episode.
         dry_run: parse, convert and record, but execute nothing.
         confirm: ``"all"`` or ``"sensitive"`` to ask ``confirm_fn`` before executing (see SafetyPolicy).
-        confirm_fn: ``(action, description) -> bool``; required with ``confirm``.
+        confirm_fn: ``ConfirmRequest -> bool`` (the action, the thought, the annotated screenshot's path);
+            required with ``confirm``.
         safety: a full :class:`SafetyPolicy` (overrides ``dry_run``/``confirm``/``confirm_fn``).
         ask: answers ``call_user`` in interactive runs; without it ``call_user`` ends the episode.
         gen_options: decoding options; the pixel budget defaults to the profile's (or ``min/max_pixels``).
         recorder: a :class:`TrajectoryStore`; ``None`` keeps the episode in memory only.
         clock: the timer for step timings (injectable for tests).
-        stop: the flag Ctrl+C sets; share one between agents to stop them together.
+        stop: the flag Ctrl+C (and the stop hotkey) sets; share one between agents to stop them together.
         env_spec, env_kwargs: how the env was made, written to ``meta.json`` for replays.
 
     Example:
@@ -270,6 +279,7 @@ class Agent:
         *,
         history_images: int = 2,
         max_steps: int = 30,
+        time_limit: float | None = None,
         max_retries: int = 2,
         repeat_limit: int = 3,
         dry_run: bool = False,
@@ -299,12 +309,15 @@ class Agent:
         ):
             if value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
+        if time_limit is not None and not time_limit > 0:
+            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
         self.backend = backend
         self.profile = profile
         self.parser = profile.make_parser()
         self.env = env
         self.history_images = history_images
         self.max_steps = max_steps
+        self.time_limit = time_limit
         self.max_retries = max_retries
         self.repeat_limit = repeat_limit
         self.safety = safety or SafetyPolicy(dry_run=dry_run, confirm=confirm or "never", ask=confirm_fn)
@@ -363,6 +376,7 @@ class Agent:
             screens=deque(maxlen=self.history_images),
             # An env that does not time its capture: the whole reset is the nearest figure there is.
             capture_seconds=reset_timings.get(CAPTURE, reset_seconds),
+            started=t0,
         )
         if "success" in info:  # an env that reports success does so from the start (an episode may never step)
             ep.success = bool(info["success"])
@@ -445,8 +459,15 @@ class Agent:
         answers: list[str] = []
         env_supported = _supported_actions(self.env)
         pairs = list(zip(decision.parsed.actions, decision.screen_actions, strict=True))
+        confirm_shot: Path | None = None  # the annotated screenshot, written when the first question is put
+        asked = False
         for i, (model_action, action) in enumerate(pairs):
             rec = ActionRecord(model=model_action, screen=action)
+            if self.stop.requested:  # Ctrl+C or the stop hotkey: nothing after the running action starts
+                stop = "interrupted"
+                records.extend(ActionRecord(model=m, screen=s, skipped=f"stopped by {self.stop.by}")
+                               for m, s in pairs[i:])
+                break
             if action.type == "call_user":
                 if self.ask is None:
                     records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
@@ -460,7 +481,10 @@ class Agent:
                 records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
             else:
                 try:
-                    self.safety.approve(action)
+                    if self.safety.needs_confirmation(action) and not asked:
+                        confirm_shot, asked = self._confirm_image(ep, decision), True
+                    self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
+                                                       screenshot=confirm_shot))
                     t0 = self.clock()
                     obs, r, terminated, truncated, info = self.env.step(action)
                 except ActionError as exc:  # refused, or the env's own check: nothing ran
@@ -563,7 +587,7 @@ class Agent:
             ep.error = ErrorRecord.of(error, fed_back=False)
         updates = dict(
             outcome=ep.stop,
-            success=ep.success,
+            success=False if ep.stop == "time_limit" else ep.success,  # out of time counts as a failure
             total_reward=ep.total_reward,
             steps=len(ep.records),
             errors=ep.errors,
@@ -611,6 +635,19 @@ class Agent:
             return self.finish(ep)
 
     # -- helpers -------------------------------------------------------------------------------------------
+
+    def _confirm_image(self, ep: Episode, decision: Decision) -> Path | None:
+        """Write the step's annotated screenshot now, so the confirmation can say where to look.
+
+        It goes where the recorder puts the step's annotated image (which later rewrites it with the same
+        drawing), so the path stays valid in the trajectory; it is written even when the store does not
+        annotate, since the question needs it. Unrecorded episodes have no folder: ``None``.
+        """
+        if ep.recorder is None:
+            return None
+        path = ep.recorder.path / annotated_name(ep.index)
+        annotate(ep.obs.screenshot, decision.screen_actions).save(path, compress_level=PNG_COMPRESS_LEVEL)
+        return path
 
     def _unexecuted(self, raw: str) -> list[ActionRecord]:
         """The actions of a reply that failed before execution, in model space, for the record."""
@@ -682,6 +719,8 @@ class Agent:
             return "loop"
         if self.stop.requested:
             return "interrupted"
+        if self.time_limit is not None and self.clock() - ep.started >= self.time_limit:
+            return "time_limit"
         if ep.index >= self.max_steps:
             return "max_steps"
         return None

@@ -50,7 +50,8 @@ StopReason = Literal[
     "loop",          # the same action kept leaving the screen unchanged
     "errors",        # too many replies in a row could not be executed
     "call_user",     # the model asked for a human and nobody could answer
-    "interrupted",   # Ctrl+C
+    "interrupted",   # Ctrl+C or the stop hotkey
+    "time_limit",    # the episode's wall-clock limit (--time-limit) ran out; counts as a failure
     "model_error",   # the backend failed
     "env_error",     # the env failed
     "crashed",       # a bug in vlagent or an extension; the error is in meta.json
@@ -283,6 +284,16 @@ class EpisodeMeta(BaseModel):
         return self.ended is not None
 
 
+def screenshot_name(index: int) -> str:
+    """The file of the screenshot the model saw at step ``index``."""
+    return f"step_{index:03d}.png"
+
+
+def annotated_name(index: int) -> str:
+    """The file of step ``index``'s screenshot with its actions drawn on it."""
+    return f"step_{index:03d}_annotated.png"
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -317,13 +328,13 @@ class EpisodeRecorder:
 
     def save_images(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
         """Write (or queue) the step's screenshot and its annotated copy; returns the record with their names."""
-        name = f"step_{record.index:03d}"
-        annotated = f"{name}_annotated.png" if self.annotate_images else None
+        shot = screenshot_name(record.index)
+        annotated = annotated_name(record.index) if self.annotate_images else None
         drawn = [a.screen or a.model for a in record.actions]
         error = f"{record.error.type}: {record.error.message}" if record.error else None
 
         def write() -> None:
-            screenshot.save(self.path / f"{name}.png", compress_level=PNG_COMPRESS_LEVEL)
+            screenshot.save(self.path / shot, compress_level=PNG_COMPRESS_LEVEL)
             if annotated is not None:
                 annotate(screenshot, drawn, error=error).save(self.path / annotated, compress_level=PNG_COMPRESS_LEVEL)
 
@@ -332,7 +343,7 @@ class EpisodeRecorder:
             self._pending = _image_writer().submit(write)
         else:
             write()
-        return record.model_copy(update={"screenshot": f"{name}.png", "annotated": annotated})
+        return record.model_copy(update={"screenshot": shot, "annotated": annotated})
 
     def wait_images(self) -> None:
         """Block until queued images are on disk (re-raising a write error)."""

@@ -115,9 +115,9 @@ def test_dry_run_executes_nothing_but_records_everything(tmp_path) -> None:
 def test_confirm_sensitive_asks_before_typing_and_a_no_is_fed_back() -> None:
     asked: list[str] = []
 
-    def no_typing(action, description: str) -> bool:
-        asked.append(description)
-        return action.type != "type"
+    def no_typing(request) -> bool:
+        asked.append(request.description)
+        return request.action.type != "type"
 
     env = login_env()
     backend = ScriptedBackend()
@@ -134,7 +134,7 @@ def test_confirm_all_asks_before_every_action() -> None:
     asked: list[str] = []
     env = login_env()
     result = Agent(ScriptedBackend(), "ui-tars", env, confirm="all",
-                   confirm_fn=lambda a, d: asked.append(d) or True).run("", seed=1)
+                   confirm_fn=lambda r: asked.append(r.description) or True).run("", seed=1)
     assert result.success and len(asked) == len(env.steps) == len(result.steps)
 
 
@@ -153,7 +153,7 @@ def test_hotkey_deny_list_refuses_default_and_configured_combos() -> None:
         SafetyPolicy().check(get_profile("ui-tars").make_parser().parse("Action: hotkey(key='ctrl alt delete')").actions[0])
 
 
-def test_ctrl_c_stops_after_the_current_step_and_closes_the_trajectory(tmp_path) -> None:
+def test_ctrl_c_stops_before_the_next_action_and_closes_the_trajectory(tmp_path) -> None:
     def press_ctrl_c(chat) -> str:
         os.kill(os.getpid(), signal.SIGINT)  # delivered while the "model" is thinking
         return oracle_reply(chat)
@@ -163,9 +163,11 @@ def test_ctrl_c_stops_after_the_current_step_and_closes_the_trajectory(tmp_path)
     agent = Agent(ScriptedBackend([oracle_reply, press_ctrl_c]), "ui-tars", env, recorder=TrajectoryStore(tmp_path))
     result = agent.run("", seed=1)
     assert result.outcome == "interrupted"
-    assert len(result.steps) == 2 and len(env.steps) == 2  # the step in flight finished, then it stopped
+    # The reply that arrived after Ctrl+C is recorded but none of its actions runs.
+    assert len(result.steps) == 2 and len(env.steps) == 1
     meta, steps = load_episode(result.path)
     assert meta.outcome == "interrupted" and meta.ended is not None and len(steps) == 2
+    assert steps[1].actions and all(a.skipped == "stopped by Ctrl+C" for a in steps[1].actions)
     assert signal.getsignal(signal.SIGINT) is before
 
 

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,15 +74,21 @@ class XvfbServer:
         stop_process(self.process)
 
 
-def start_xvfb(width: int, height: int, log_dir: Path, *, timeout: float = 15.0) -> XvfbServer:
-    """Start ``Xvfb -screen 0 WxHx24`` on a display number it picks; return once it accepts clients."""
+def start_xvfb(
+    width: int, height: int, log_dir: Path, *, timeout: float = 15.0, extra_args: Sequence[str] = ()
+) -> XvfbServer:
+    """Start ``Xvfb -screen 0 WxHx24`` on a display number it picks; return once it accepts clients.
+
+    ``extra_args`` go on the command line (``["-extension", "RECORD"]`` starts a server without RECORD).
+    """
     if XVFB is None:
         raise RuntimeError("Xvfb is not installed")
     read_fd, write_fd = os.pipe()
     log = log_dir / f"xvfb-{width}x{height}-{time.monotonic_ns()}.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
-            [XVFB, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-ac", "-noreset"],
+            [XVFB, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-ac", "-noreset",
+             *extra_args],
             pass_fds=(write_fd,),
             stdin=subprocess.DEVNULL,
             stdout=log_file,

@@ -39,6 +39,10 @@ def eval_(
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[int, typer.Option(min=1, help="Most model calls per episode.")] = 30,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Wall-clock seconds per episode; an episode out of time is a failure (time_limit)."),
+    ] = None,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     seed: Annotated[int, typer.Option(help="First seed of the suite's cycle.")] = 0,
     out: Annotated[
@@ -77,9 +81,10 @@ def eval_(
         workers=workers,
         progress=progress,
         config={"suite": suite, "backend": choice.kind, "model": choice.model, "profile": chosen.name,
-                "workers": workers, "max_steps": max_steps, "history_images": history_images,
+                "workers": workers, "max_steps": max_steps, "time_limit": time_limit, "history_images": history_images,
                 "max_new_tokens": max_new_tokens, "min_pixels": min_pixels, "max_pixels": max_pixels},
         max_steps=max_steps,
+        time_limit=time_limit,
         history_images=history_images,
         gen_options=GenerationOptions(max_new_tokens=max_new_tokens),
         min_pixels=min_pixels,

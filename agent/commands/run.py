@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,28 +21,15 @@ from vlagent.agent.commands.agent_options import (
     writable_folder,
 )
 from vlagent.agent.commands.generate import BackendKind
+from vlagent.agent.commands.safety_options import (
+    STOP_HOTKEY_HELP,
+    ConfirmChoice,
+    armed_stop_hotkey,
+    build_safety,
+)
+from vlagent.agent.safety import DEFAULT_STOP_HOTKEY
 
 DEFAULT_ENV = "synthetic:login"
-
-
-class ConfirmChoice(StrEnum):
-    """When ``--confirm`` asks before executing.
-
-    Example:
-        >>> ConfirmChoice("sensitive").value
-        'sensitive'
-    """
-
-    never = "never"
-    all = "all"
-    sensitive = "sensitive"
-
-
-def _terminal_confirm(action: object, description: str) -> bool:
-    try:
-        return typer.confirm(f"execute: {description}?", default=False)
-    except typer.Abort:  # Ctrl+C or end of input at the prompt: stop as Ctrl+C does, outcome "interrupted"
-        raise KeyboardInterrupt from None
 
 
 def _terminal_ask(question: str) -> str:
@@ -87,6 +73,10 @@ def run(
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[int, typer.Option(min=1, help="Most model calls in the episode (retries included).")] = 30,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Wall-clock seconds for the episode; past it, it ends after the step (time_limit)."),
+    ] = None,
     max_retries: Annotated[
         int, typer.Option(min=0, help="Unexecutable replies in a row fed back before giving up.")
     ] = 2,
@@ -105,6 +95,7 @@ def run(
         list[str] | None,
         typer.Option("--deny-hotkey", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
     ] = None,
+    stop_hotkey: Annotated[str, typer.Option(help=STOP_HOTKEY_HELP)] = DEFAULT_STOP_HOTKEY,
     interactive: Annotated[
         bool | None,
         typer.Option(help="Answer the model's call_user on this terminal (default: when stdin is a terminal)."),
@@ -127,7 +118,7 @@ def run(
     """
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
-    from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
+    from vlagent.agent.safety import StopFlag
     from vlagent.envs.registry import EnvSpec, make_env
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
@@ -145,15 +136,9 @@ def run(
         raise typer.BadParameter(f"the {kind} env has no task of its own; say what to do with --task", param_hint="--task")
     is_tty = sys.stdin.isatty()
     interactive = is_tty if interactive is None else interactive
-    if confirm is not ConfirmChoice.never and not interactive:
-        raise typer.BadParameter("--confirm needs a terminal to ask on (or --interactive)")
-    safety = SafetyPolicy.build(
-        dry_run=dry_run,
-        confirm=confirm.value,
-        extra_sensitive=sensitive or (),
-        deny_hotkeys=(*DEFAULT_DENY_HOTKEYS, *(deny_hotkey or ())),
-        ask=_terminal_confirm if confirm is not ConfirmChoice.never else None,
-    )
+    safety = build_safety(dry_run=dry_run, confirm=confirm, sensitive=sensitive, deny_hotkey=deny_hotkey,
+                          stop_hotkey=stop_hotkey, interactive=interactive)
+    stop = StopFlag()
     if choice.scripted_default:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
     # The env first: a typo in --env should not wait for a 7B model to load.
@@ -167,6 +152,7 @@ def run(
             chosen_profile,
             environment,
             max_steps=max_steps,
+            time_limit=time_limit,
             max_retries=max_retries,
             history_images=history_images,
             safety=safety,
@@ -177,9 +163,11 @@ def run(
             recorder=TrajectoryStore(out),
             env_spec=env,
             env_kwargs=kwargs,
+            stop=stop,
         )
         try:
-            result = agent.run(task, seed=seed, episode_id=episode_id)
+            with armed_stop_hotkey(environment, stop_hotkey, stop, dry_run=dry_run):
+                result = agent.run(task, seed=seed, episode_id=episode_id)
         except KeyboardInterrupt:  # a second Ctrl+C: the trajectory was closed on the way out
             typer.echo(f"interrupted; trajectory: {Path(out) / episode_id}", err=True)
             raise typer.Exit(130) from None
@@ -196,6 +184,8 @@ def run(
     success = {True: "success", False: "no success", None: "success not reported by the env"}[meta.success]
     typer.echo(f"outcome:    {meta.outcome} ({success}) after {meta.steps} step(s), reward {meta.total_reward:g}"
                + (f", {meta.errors} unexecutable repl{'y' if meta.errors == 1 else 'ies'}" if meta.errors else ""))
+    if meta.outcome == "interrupted" and stop.by:
+        typer.echo(f"(stopped by {stop.by}, after the running action)")
     if choice.scripted_default:
         typer.echo("(driven by the scripted oracle, not a model)")
     if dry_run:  # else a dry run's usual "loop" outcome reads like a fault
