@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import parse_env_kwargs
+from vlagent.agent.commands.safety_options import (
+    STOP_HOTKEY_HELP,
+    ConfirmChoice,
+    armed_stop_hotkey,
+    build_safety,
+)
+from vlagent.agent.safety import DEFAULT_STOP_HOTKEY
+
+if TYPE_CHECKING:
+    from vlagent.agent.replay import ReplayReport
 
 
 @app.command()
@@ -19,30 +30,83 @@ def replay(
     ] = False,
     env: Annotated[str | None, typer.Option(help="Replay on this env spec instead of the recorded one.")] = None,
     env_kwargs: Annotated[str | None, typer.Option(help="JSON env kwargs (default: the recorded ones).")] = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="Replay every step even after the replay has diverged.")
+    ] = False,
+    screen_tolerance: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Share of pixels that may differ (default: 0 on drawn screens, "
+                     "0.01 on a desktop or phone)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Execute nothing, even with --execute.")] = False,
+    confirm: Annotated[
+        ConfirmChoice, typer.Option(help="Ask before executing: never, all actions, or sensitive ones.")
+    ] = ConfirmChoice.never,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option("--sensitive", help="Extra action type that --confirm sensitive asks about (repeatable)."),
+    ] = None,
+    deny_hotkey: Annotated[
+        list[str] | None,
+        typer.Option("--deny-hotkey", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
+    ] = None,
+    stop_hotkey: Annotated[str, typer.Option(help=STOP_HOTKEY_HELP)] = DEFAULT_STOP_HOTKEY,
+    interactive: Annotated[
+        bool | None, typer.Option(help="Ask --confirm questions on this terminal (default: when stdin is one).")
+    ] = None,
 ) -> None:
     """Replay recorded screen-space actions, a dry run unless --execute; exits 1 when the replay diverges.
 
-    With --execute the env is reset with the recorded task and seed and, after each step, the screen,
-    reward and termination are compared with the recording.
+    Every action goes through the same safety policy as `vlagent run` (the hotkey deny-list, --confirm,
+    --dry-run, the stop hotkey). With --execute the env is reset with the recorded task and seed and, after
+    each step, the screen, reward and termination are compared with the recording; the replay stops at the
+    first divergence unless --keep-going.
     """
-    from vlagent.agent.replay import replay_episode
-    from vlagent.agent.trajectory import find_episodes, read_meta
+    from vlagent.agent.replay import episodes_to_replay, replay_episode
+    from vlagent.agent.safety import StopFlag
+    from vlagent.agent.trajectory import read_meta
+    from vlagent.envs.registry import make_env
 
     kwargs = parse_env_kwargs(env_kwargs) if env_kwargs else None
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    safety = build_safety(dry_run=dry_run, confirm=confirm, sensitive=sensitive, deny_hotkey=deny_hotkey,
+                          stop_hotkey=stop_hotkey, interactive=interactive)
+    stop = StopFlag()
     diverged = False
-    for folder in find_episodes(run_dir):
-        rep = replay_episode(folder, execute=execute, env_spec=env, env_kwargs=kwargs)
-        mode = "executed" if rep.executed else "dry run (nothing executed; --execute to run)"
-        typer.echo(f"{folder}: {len(rep.plan)} action(s) on {rep.env}, {mode}")
-        for index, summary in rep.plan:
-            typer.echo(f"  step {index}: {summary}")
-        for d in rep.divergences:
-            typer.echo(f"  DIVERGED {d}")
-        if rep.divergences and read_meta(folder).seed is None:
-            typer.echo("  (recorded without --seed: an env with randomness, such as a slippery FrozenLake, "
-                       "plays out differently on replay; record with --seed N to replay it exactly)")
-        if not rep.divergences and rep.executed:
-            typer.echo("  no divergence")
-        diverged = diverged or rep.diverged
+    with stop.on_sigint():
+        for folder in episodes_to_replay(run_dir):
+            meta = read_meta(folder)
+            environment = None
+            if execute and not dry_run:
+                environment = make_env(env or meta.env, **(meta.env_kwargs if kwargs is None else kwargs))
+            try:
+                with armed_stop_hotkey(environment, stop_hotkey, stop):
+                    rep = replay_episode(folder, execute=execute, env=environment, env_spec=env, env_kwargs=kwargs,
+                                         safety=safety, keep_going=keep_going, tolerance=screen_tolerance, stop=stop)
+            finally:
+                if environment is not None:
+                    environment.close()
+            _print_report(folder, rep, seeded=meta.seed is not None)
+            diverged = diverged or rep.diverged
+            if stop.requested:
+                typer.echo(f"stopped by {stop.by}; the remaining episodes were not replayed", err=True)
+                raise typer.Exit(130)
     if diverged:
         raise typer.Exit(1)
+
+
+def _print_report(folder: Path, rep: ReplayReport, *, seeded: bool) -> None:
+    """The plan, the divergences and why the replay stopped, as the command prints them."""
+    mode = "executed" if rep.executed else "dry run (nothing executed; --execute to run)"
+    typer.echo(f"{folder}: {len(rep.plan)} action(s) on {rep.env}, {mode}")
+    for index, summary in rep.plan:
+        typer.echo(f"  step {index}: {summary}")
+    for d in rep.divergences:
+        typer.echo(f"  DIVERGED {d}")
+    if rep.stopped:
+        typer.echo(f"  stopped: {rep.stopped}")
+    if rep.divergences and not seeded:
+        typer.echo("  (recorded without --seed: an env with randomness, such as a slippery FrozenLake, "
+                   "plays out differently on replay; record with --seed N to replay it exactly)")
+    if not rep.divergences and rep.executed and not rep.stopped:
+        typer.echo("  no divergence")
