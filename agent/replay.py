@@ -113,6 +113,13 @@ def episodes_to_replay(root: str | Path) -> list[Path]:
     return folders
 
 
+def make_replay_env(meta: EpisodeMeta, env_spec: str | None = None, env_kwargs: dict[str, Any] | None = None) -> Any:
+    """The env to replay on: ``env_spec`` (default: the recorded spec) with ``env_kwargs`` (default: recorded)."""
+    from vlagent.envs.registry import make_env
+
+    return make_env(env_spec or meta.env, **(meta.env_kwargs if env_kwargs is None else env_kwargs))
+
+
 def planned_actions(meta: EpisodeMeta, step: StepRecord) -> list[Action]:
     """The screen-space actions of a step to replay: those that ran (or, for a dry run, would have)."""
     out: list[Action] = []
@@ -220,9 +227,7 @@ def replay_episode(
     check_images(folder, meta, steps)
     owned = env is None
     if owned:
-        from vlagent.envs.registry import make_env
-
-        env = make_env(spec, **(meta.env_kwargs if env_kwargs is None else env_kwargs))
+        env = make_replay_env(meta, env_spec, env_kwargs)
     try:
         replay = _Replay(env, meta, steps, folder, safety=safety, keep_going=keep_going, tolerance=tol,
                          stop=stop or StopFlag(), divergences=list(static))
@@ -316,7 +321,7 @@ class _Replay:
         reward, terminated, truncated = 0.0, False, False
         for action in actions:
             if self.stop.requested:
-                self.stopped = f"stopped by {self.stop.by} before step {step.index}: {describe(action)}"
+                self.stopped = f"stopped by {self.stop.by} at step {step.index}, before {describe(action)}"
                 return None
             try:
                 self.safety.authorize(ConfirmRequest(action, step=step.index, thought=step.thought,

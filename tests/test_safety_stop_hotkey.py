@@ -17,12 +17,20 @@ from pathlib import Path
 import pytest
 from xvfb_fixtures import requires_tk, requires_xvfb, start_xvfb, tk_app, xvfb_factory  # noqa: F401
 
-from vlagent.actions.models import Hotkey
+from vlagent.actions.coords import Point
+from vlagent.actions.models import Click, Hotkey, Wait
 from vlagent.agent import cli
 from vlagent.agent.commands.safety_options import ConfirmChoice, build_safety
 from vlagent.agent.errors import ActionRefused
 from vlagent.agent.safety import DEFAULT_STOP_HOTKEY, parse_combo
-from vlagent.agent.trajectory import find_episodes, load_episode
+from vlagent.agent.trajectory import (
+    ActionRecord,
+    EpisodeMeta,
+    EpisodeRecorder,
+    StepRecord,
+    find_episodes,
+    load_episode,
+)
 from vlagent.envs.stop_hotkey import StopHotkey, StopHotkeyError
 
 XDOTOOL = shutil.which("xdotool")
@@ -122,3 +130,30 @@ def test_a_display_without_record_refuses_to_arm(capsys, monkeypatch, tmp_path: 
         assert "--stop-hotkey off" in err
     finally:
         bare.stop()
+
+
+@requires_tk
+def test_the_hotkey_stops_a_desktop_replay_too(capsys, monkeypatch, tmp_path: Path, server, tk_app) -> None:  # noqa: F811
+    app = tk_app(server)
+    ok, cancel = (Point(x=x, y=y, space="screen") for x, y in (app.center("ok"), app.center("cancel")))
+    actions = [Click(point=ok), Wait(seconds=2.5), Click(point=cancel)]
+    meta = EpisodeMeta(episode_id="recorded", task="t", env="desktop",
+                       geometry={"width": server.width, "height": server.height})
+    rec = EpisodeRecorder(tmp_path / "recorded", meta)
+    rec.write_step(StepRecord(index=0, raw="", actions=[ActionRecord(model=a, screen=a, executed=True) for a in actions],
+                              screenshot=""))
+    rec.close(outcome="finished")
+
+    def user() -> None:
+        app.wait_new(lambda evs: any(e["ev"] == "release" and e["w"] == "ok" for e in evs), timeout=30)
+        time.sleep(0.5)
+        press(server.display, DEFAULT_STOP_HOTKEY)
+
+    watcher = threading.Thread(target=user, daemon=True)
+    watcher.start()
+    monkeypatch.setenv("DISPLAY", server.display)
+    rc, out, err = vlagent(capsys, monkeypatch, "replay", str(rec.path), "--execute")
+    watcher.join(timeout=10)
+    assert rc == 130 and "stopped by the stop hotkey" in err, out + err
+    assert "stopped: stopped by the stop hotkey ctrl+alt+shift+s at step 0, before click at" in out
+    assert not any(e["ev"] == "press" and e["w"] == "cancel" for e in app.new_events())

@@ -62,10 +62,9 @@ def replay(
     each step, the screen, reward and termination are compared with the recording; the replay stops at the
     first divergence unless --keep-going.
     """
-    from vlagent.agent.replay import episodes_to_replay, replay_episode
+    from vlagent.agent.replay import episodes_to_replay, make_replay_env, replay_episode
     from vlagent.agent.safety import StopFlag
     from vlagent.agent.trajectory import read_meta
-    from vlagent.envs.registry import make_env
 
     kwargs = parse_env_kwargs(env_kwargs) if env_kwargs else None
     interactive = sys.stdin.isatty() if interactive is None else interactive
@@ -76,9 +75,8 @@ def replay(
     with stop.on_sigint():
         for folder in episodes_to_replay(run_dir):
             meta = read_meta(folder)
-            environment = None
-            if execute and not dry_run:
-                environment = make_env(env or meta.env, **(meta.env_kwargs if kwargs is None else kwargs))
+            # Made here rather than by replay_episode, so that the stop hotkey listens on its display.
+            environment = make_replay_env(meta, env, kwargs) if execute and not dry_run else None
             try:
                 with armed_stop_hotkey(environment, stop_hotkey, stop):
                     rep = replay_episode(folder, execute=execute, env=environment, env_spec=env, env_kwargs=kwargs,
