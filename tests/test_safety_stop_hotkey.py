@@ -78,6 +78,11 @@ def test_only_the_whole_combination_fires(server) -> None:
     assert len(fired) == 1
 
 
+def test_a_stop_hotkey_that_names_no_key_is_a_usage_error(capsys, monkeypatch, tmp_path: Path) -> None:
+    rc, _, err = vlagent(capsys, monkeypatch, "run", "--stop-hotkey", "ctrl+nokey", "--out", str(tmp_path))
+    assert rc == 2 and "cannot use 'ctrl+nokey' as the stop hotkey" in err and not any(tmp_path.iterdir())
+
+
 def test_the_agent_cannot_press_the_stop_hotkey() -> None:
     policy = build_safety(dry_run=False, confirm=ConfirmChoice.never, sensitive=None, deny_hotkey=None,
                           stop_hotkey="Ctrl+Alt+Shift+S", interactive=False)
