@@ -136,3 +136,11 @@ def test_a_screenshot_that_is_not_a_png_is_a_one_line_error_before_anything_runs
     assert rc == 5 and "executed" not in out
     (line,) = err.splitlines()
     assert line.startswith("error: TrajectoryError: ") and "step_003.png is not a readable image" in line
+
+
+def test_end_of_input_at_a_replay_confirmation_stops_like_ctrl_c(capsys, monkeypatch, tmp_path: Path) -> None:
+    folder = record_login(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # the user hangs up at the first question
+    rc, out, err = vlagent(capsys, monkeypatch, "replay", str(folder), "--execute", "--confirm", "all", "--interactive")
+    assert rc == 130 and err.splitlines()[-1] == f"interrupted while replaying {folder}", err
+    assert "step 0: click at (" in out and "execute it?" in out

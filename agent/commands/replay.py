@@ -81,6 +81,9 @@ def replay(
                 with armed_stop_hotkey(environment, stop_hotkey, stop):
                     rep = replay_episode(folder, execute=execute, env=environment, env_spec=env, env_kwargs=kwargs,
                                          safety=safety, keep_going=keep_going, tolerance=screen_tolerance, stop=stop)
+            except KeyboardInterrupt:  # a second Ctrl+C, or Ctrl+C / end of input at a --confirm prompt
+                typer.echo(f"interrupted while replaying {folder}", err=True)
+                raise typer.Exit(130) from None
             finally:
                 if environment is not None:
                     environment.close()
