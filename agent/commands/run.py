@@ -125,6 +125,7 @@ def run(
 
       vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
     """
+    from vlagent.agent.batch import import_before_reset
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
@@ -178,6 +179,7 @@ def run(
             env_spec=env,
             env_kwargs=kwargs,
         )
+        import_before_reset()  # else torch loads after env.reset, on the task's clock (MiniWoB++: 10 s)
         try:
             result = agent.run(task, seed=seed, episode_id=episode_id)
         except KeyboardInterrupt:  # a second Ctrl+C: the trajectory was closed on the way out
