@@ -86,6 +86,8 @@ class EpisodeSpec:
         else:
             name = self.env.split(":", 1)[-1]
             size = self.env_kwargs.get("size")
+            if isinstance(size, list | tuple):  # a custom size, [640, 480]: "640x480"
+                size = "x".join(str(v) for v in size)
             parts = [self.suite, name] + ([str(size)] if size else []) + [f"s{self.seed}"]
         return "-".join(parts).replace("/", "_").replace(":", "_").replace(" ", "_")
 
