@@ -155,3 +155,16 @@ def test_run_and_eval_build_the_same_frozen_lake() -> None:
     # The user's own keywords still win, in either form --env-kwargs takes.
     assert _slippery(make_env("gym:FrozenLake-v1", is_slippery=True))
     assert _slippery(make_env("gym:FrozenLake-v1", env_kwargs={"is_slippery": True}))
+
+
+def test_the_readme_suite_file_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "smoke.toml"
+    path.write_text(example)
+    specs = load_suite_file(path)
+    assert [s.episode_id for s in specs] == [
+        "smoke-login-phone-s0", "smoke-login-phone-s1", *(f"smoke-FrozenLake-v1-s{i}" for i in range(4)),
+        "smoke-dialog-slow-s0", "smoke-dialog-slow-s1"]
+    assert [s.max_steps for s in specs] == [20, 20, 40, 40, 40, 40, 20, 20]
+    assert specs[-1].env_kwargs == {"time_limit": 120} and specs[2].task.startswith("Reach the present")
