@@ -1,4 +1,4 @@
-"""Two "models" for the python backend (``eval_policies:alpha`` and ``eval_policies:beta``), and a slow one.
+"""Two "models" for the python backend (``eval_policies:alpha`` and ``eval_policies:beta``), and a Ctrl+C.
 
 Each is the scripted oracle (it replies from the env's ground truth in the profile's format); they differ
 only in the spec string that names them, which is what an evaluation's resume key must tell apart.
