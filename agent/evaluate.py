@@ -361,8 +361,9 @@ def evaluate(
 
             def on_done(result: EpisodeResult) -> None:
                 counters.done += 1
-                counters.successes += bool(result.success)
-                counters.interrupted += result.outcome == INTERRUPTED
+                cut_short = result.outcome == INTERRUPTED
+                counters.interrupted += cut_short
+                counters.successes += bool(result.success) and not cut_short
                 refresh()
 
             def on_step(_: Any) -> None:
@@ -438,10 +439,12 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
 
     def refresh(self) -> None:
         c = self.counters
-        rate = c.successes / c.done if c.done else 0.0
+        counted = c.done - c.interrupted
+        rate = c.successes / counted if counted else 0.0
+        cut = f", {c.interrupted} interrupted" if c.interrupted else ""
         self._progress.update(
             self._task, completed=c.done,
-            stats=f"success {c.successes}/{c.done} ({rate:.0%})  {c.rate:.1f} steps/s",
+            stats=f"success {c.successes}/{counted} ({rate:.0%}){cut}  {c.rate:.1f} steps/s",
         )
 
     def __exit__(self, *exc: object) -> None:
