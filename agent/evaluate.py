@@ -119,7 +119,11 @@ def episode_max_steps(spec: EpisodeSpec, agent_kwargs: dict[str, Any]) -> int:
 
 
 def _episode_key(spec: EpisodeSpec, max_steps: int) -> dict[str, Any]:
-    return json_safe({"id": spec.episode_id, "env": spec.env, "env_kwargs": spec.env_kwargs, "task": spec.task,
+    """An episode as the resume key sees it: its env keywords as built (the spec's defaults included)."""
+    from vlagent.envs.registry import with_env_defaults
+
+    kwargs = with_env_defaults(spec.env, spec.env_kwargs)
+    return json_safe({"id": spec.episode_id, "env": spec.env, "env_kwargs": kwargs, "task": spec.task,
                       "seed": spec.seed, "max_steps": max_steps})
 
 
