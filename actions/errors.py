@@ -31,6 +31,7 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   └── UnknownAppError, UnknownTaskError, AppConfigError  (envs/synthetic/) no such app, task or size
     └── AgentError                       the loop itself (agent/errors.py)
         ├── SuiteError                   an unknown evaluation suite
+        │   └── ResumeMismatch           an eval folder holds another configuration's episodes
         └── TrajectoryError              a run folder that cannot be read or written
 
 The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.

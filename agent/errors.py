@@ -7,6 +7,7 @@
     AgentError
     ├── TrajectoryError        a run folder is missing or its files do not read back
     ├── SuiteError             an unknown evaluation suite or a bad episode list
+    │   └── ResumeMismatch     an eval folder holds episodes run under another configuration
     └── SafetyConfigError      a sensitive action type or a deny-listed key combination that means nothing
 """
 
@@ -43,6 +44,17 @@ class SuiteError(AgentError):
 
     Example:
         >>> isinstance(SuiteError("unknown suite 'x'"), AgentError)
+        True
+    """
+
+
+class ResumeMismatch(SuiteError):
+    """An evaluation folder's episodes were run under another configuration (model, profile, episodes...).
+
+    Resuming there would count another model's episodes as this one's; the message names what differs.
+
+    Example:
+        >>> isinstance(ResumeMismatch("runs/x holds episodes of another configuration"), SuiteError)
         True
     """
 

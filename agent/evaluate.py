@@ -1,22 +1,28 @@
-"""Evaluation: suites of episodes run in parallel, batched model calls, resumable results.
+"""Evaluation: suites of episodes run in parallel, batched model calls, resumable results you can trust.
 
-A suite is a deterministic list of :class:`EpisodeSpec` (env spec, env kwargs, task, seed) built from the
-environments: ``synthetic`` (every synthetic app at desktop, 4K and phone sizes), ``gym`` (FrozenLake,
-Blackjack, MiniGrid, Taxi) and ``miniwob`` (click and typing tasks the MiniWoB++ oracle knows).
-``--episodes N`` takes the first N of a suite's cycle (combination ``k % len`` with seed ``k // len``).
+The episodes come from :mod:`vlagent.agent.suites` (named suites, env specs, TOML suite files).
 
 Layout of an evaluation folder::
 
+    OUT/config.json              the configuration the episodes were run with (the resume key)
     OUT/episodes/<episode_id>/   one trajectory folder per episode (see trajectory.py)
     OUT/results.json             per-suite summary and one line per episode
     OUT/index.html               the report
 
 A rerun with the same ``OUT`` skips episodes whose ``meta.json`` says they ended (outcomes that did not
-get a fair run, ``interrupted``/``model_error``/``env_error``, are run again).
+get a fair run, ``interrupted``/``model_error``/``env_error``, are run again), but only under the same
+configuration: backend, model, profile, pixel budget, history images, retries, decoding options and the
+episode list (each episode's env, keywords, task, seed and step limit). A rerun with another one into a
+folder that holds episodes raises :class:`ResumeMismatch`, naming what differs, and touches nothing.
+
+Ctrl+C stops every live episode after its current step (``interrupted``) and starts no new one; the results
+count only the episodes that ran, leave the interrupted ones out of the rates and say how many there were.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import shutil
 import threading
@@ -29,99 +35,132 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vlagent.agent.batch import EpisodeJob, run_batched
-from vlagent.agent.errors import SuiteError, TrajectoryError
-from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore
-from vlagent.agent.metrics import SuiteSummary, summarize
+from vlagent.agent.errors import ResumeMismatch, SuiteError, TrajectoryError
+from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore, _model_name
+from vlagent.agent.metrics import INTERRUPTED, SuiteSummary, summarize
 from vlagent.agent.report import write_report
 from vlagent.agent.safety import StopFlag
-from vlagent.agent.trajectory import EpisodeMeta, load_episode, now, read_meta
-from vlagent.model.chat import ModelBackend
+from vlagent.agent.suites import EpisodeSpec
+from vlagent.agent.trajectory import EpisodeMeta, json_safe, load_episode, now, read_meta
+from vlagent.model.chat import GenerationOptions, ModelBackend
 
-SYNTHETIC_SIZES: tuple[str, ...] = ("desktop", "4k", "phone")
-GYM_GAMES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("FrozenLake-v1", {"is_slippery": False}),
-    ("Blackjack-v1", {}),
-    ("MiniGrid-Empty-5x5-v0", {}),
-    ("Taxi-v4", {}),
-)
-MINIWOB_TASKS: tuple[str, ...] = (
-    "click-test", "click-test-2", "click-button", "click-link", "click-dialog", "focus-text", "enter-text",
-    "enter-password", "login-user", "click-checkboxes",
-)
+CONFIG_FILE = "config.json"
 
 
-@dataclass(frozen=True)
-class EpisodeSpec:
-    """One episode of a suite.
+class EvalConfig(BaseModel):
+    """What an evaluation's episodes depend on: a rerun into the same folder resumes only under an equal one.
+
+    The agent settings are the effective ones (a pixel budget left to the profile counts as the profile's),
+    and every episode carries its own step limit, so ``--max-steps 30`` and the default 30 are one config.
 
     Example:
-        >>> EpisodeSpec("synthetic", "synthetic:login", {"size": "phone"}, "", 3).episode_id
-        'synthetic-login-phone-s3'
+        >>> from vlagent.agent.scripted import OraclePolicy
+        >>> from vlagent.model.python_backend import PythonBackend
+        >>> specs = [EpisodeSpec("s", "synthetic:login")]
+        >>> a = EvalConfig.of(PythonBackend(OraclePolicy(), spec="m:a"), "json", specs, {})
+        >>> b = EvalConfig.of(PythonBackend(OraclePolicy(), spec="m:b"), "json", specs, {"history_images": 3})
+        >>> a.differences(b)
+        ["model 'm:a' there, 'm:b' now", 'history_images 2 there, 3 now']
     """
 
-    suite: str
-    env: str
-    env_kwargs: dict[str, Any] = field(default_factory=dict, hash=False)
-    task: str = ""
-    seed: int = 0
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @property
-    def episode_id(self) -> str:
-        name = self.env.split(":", 1)[-1]
-        size = self.env_kwargs.get("size")
-        parts = [self.suite, name] + ([str(size)] if size else []) + [f"s{self.seed}"]
-        return "-".join(parts).replace("/", "_").replace(":", "_").replace(" ", "_")
+    backend: str
+    model: str
+    profile: str
+    min_pixels: int
+    max_pixels: int
+    history_images: int
+    max_retries: int
+    repeat_limit: int
+    dry_run: bool
+    time_limit: float | None
+    generation: dict[str, Any]
+    episodes: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, backend: Any, profile: Any, specs: Sequence[EpisodeSpec], agent_kwargs: dict[str, Any]) -> EvalConfig:
+        """The configuration ``evaluate(specs, backend=..., profile=..., **agent_kwargs)`` runs with."""
+        from vlagent.prompts import get_profile
+
+        chosen = get_profile(profile) if isinstance(profile, str) else profile
+        settings = {name: agent_kwargs.get(name, _agent_default(name)) for name in _AGENT_SETTINGS}
+        gen = agent_kwargs.get("gen_options") or GenerationOptions()
+        return cls(
+            backend=str(getattr(backend, "name", type(backend).__name__)),
+            model=_model_name(backend),
+            profile=chosen.name,
+            **settings,
+            min_pixels=agent_kwargs.get("min_pixels") or chosen.min_pixels,
+            max_pixels=agent_kwargs.get("max_pixels") or chosen.max_pixels,
+            generation=json_safe(dataclasses.asdict(gen)),
+            episodes=[_episode_key(s, episode_max_steps(s, agent_kwargs)) for s in specs],
+        )
+
+    def differences(self, new: EvalConfig) -> list[str]:
+        """What differs from ``new``, one phrase each (``"model 'a' there, 'b' now"``); empty when equal."""
+        old_d, new_d = self.model_dump(mode="json"), new.model_dump(mode="json")
+        out = [f"{k} {old_d[k]!r} there, {new_d[k]!r} now" for k in new_d if k != "episodes" and old_d[k] != new_d[k]]
+        episodes = _episodes_difference(old_d["episodes"], new_d["episodes"])
+        return out + ([episodes] if episodes else [])
 
 
-def _synthetic_apps() -> list[str]:
-    from vlagent.envs.synthetic import APPS
-
-    return sorted(APPS)
+#: The Agent keywords an episode's outcome depends on, besides those EvalConfig computes itself.
+_AGENT_SETTINGS: tuple[str, ...] = ("history_images", "max_retries", "repeat_limit", "dry_run", "time_limit")
 
 
-def _combos(suite: str) -> list[tuple[str, dict[str, Any]]]:
-    if suite == "synthetic":
-        # Size-major, so that `--episodes 5` covers every app (at desktop size), not one app at every size.
-        return [(f"synthetic:{app}", {"size": size}) for size in SYNTHETIC_SIZES for app in _synthetic_apps()]
-    if suite == "gym":
-        out: list[tuple[str, dict[str, Any]]] = []
-        for game, kwargs in GYM_GAMES:
-            out.append((f"gym:{game}", dict(kwargs)))
-        return out
-    if suite == "miniwob":
-        return [(f"miniwob:{task}", {}) for task in MINIWOB_TASKS]
-    raise SuiteError(f"unknown suite {suite!r}; use one of {', '.join(SUITES)} (comma-separated for several)")
+def _agent_default(name: str) -> Any:
+    """An :class:`Agent` keyword's default, read from its signature (the one place it is defined)."""
+    return inspect.signature(Agent).parameters[name].default
 
 
-SUITES: tuple[str, ...] = ("synthetic", "gym", "miniwob")
+def episode_max_steps(spec: EpisodeSpec, agent_kwargs: dict[str, Any]) -> int:
+    """An episode's step limit: the caller's ``max_steps`` if given, else the suite's, else the Agent default."""
+    return agent_kwargs.get("max_steps") or spec.max_steps or _agent_default("max_steps")
 
 
-def build_suite(name: str, episodes: int | None = None, *, seed: int = 0) -> list[EpisodeSpec]:
-    """The first ``episodes`` specs of suite ``name`` (default: one per env combination).
+def _episode_key(spec: EpisodeSpec, max_steps: int) -> dict[str, Any]:
+    """An episode as the resume key sees it: its env keywords as built (the spec's defaults included)."""
+    from vlagent.envs.registry import with_env_defaults
 
-    Example:
-        >>> [s.episode_id for s in build_suite("gym", 5)][-1]
-        'gym-FrozenLake-v1-s1'
+    kwargs = with_env_defaults(spec.env, spec.env_kwargs)
+    return json_safe({"id": spec.episode_id, "env": spec.env, "env_kwargs": kwargs, "task": spec.task,
+                      "seed": spec.seed, "max_steps": max_steps})
+
+
+def _episodes_difference(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str | None:
+    """The first way two episode lists differ, in words."""
+    if old == new:
+        return None
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a["id"] != b["id"]:
+            return f"episode #{i + 1} {a['id']!r} there, {b['id']!r} now ({len(old)} episode(s) there, {len(new)} now)"
+        if a != b:
+            key = next(k for k in b if a.get(k) != b[k])
+            return f"episode {b['id']!r}: {key} {a.get(key)!r} there, {b[key]!r} now"
+    return f"{len(old)} episode(s) there, {len(new)} now"
+
+
+def check_resume(out: Path, config: EvalConfig) -> None:
+    """Refuse to resume into ``out`` when its episodes were run under another configuration; record ours.
+
+    A folder without episodes takes the new configuration (nothing in it would be reused).
     """
-    if episodes is not None and episodes < 1:
-        raise SuiteError(f"episodes must be >= 1, got {episodes}")
-    combos = _combos(name)
-    n = len(combos) if episodes is None else episodes
-    return [
-        EpisodeSpec(name, combos[k % len(combos)][0], combos[k % len(combos)][1], "", seed + k // len(combos))
-        for k in range(n)
-    ]
-
-
-def build_suites(names: str, episodes: int | None = None, *, seed: int = 0) -> list[EpisodeSpec]:
-    """Several comma-separated suites; ``episodes`` applies to each."""
-    out: list[EpisodeSpec] = []
-    for name in (n.strip() for n in names.split(",")):
-        if name:
-            out.extend(build_suite(name, episodes, seed=seed))
-    if not out:
-        raise SuiteError("no suite named")
-    return out
+    path = out / CONFIG_FILE
+    has_episodes = any((out / "episodes").glob("*/meta.json"))
+    if has_episodes:
+        if not path.exists():
+            raise ResumeMismatch(f"{out} holds episodes but no {CONFIG_FILE} saying how they were run (an older "
+                                 "vlagent wrote them); choose another --out, or delete the folder to start over")
+        try:
+            old = EvalConfig.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TrajectoryError(f"cannot read {path}: {exc}") from exc
+        diffs = old.differences(config)
+        if diffs:
+            raise ResumeMismatch(f"{out} holds episodes of another configuration ({'; '.join(diffs)}); rerun with "
+                                 "the same options to resume, or choose another --out")
+    path.write_text(config.model_dump_json(indent=2), encoding="utf-8")
 
 
 class EnvPool:
@@ -201,9 +240,13 @@ class EpisodeLine(BaseModel):
 class EvalResults(BaseModel):
     """``results.json``: the configuration, the per-suite summary and the episodes.
 
+    ``ran`` counts the episodes started by this call (``interrupted`` of them were cut short by Ctrl+C and
+    are left out of the rates), ``not_started`` the ones Ctrl+C kept from starting, ``skipped`` those a
+    previous run had finished; ``stopped`` says Ctrl+C ended the call.
+
     Example:
         >>> EvalResults(created="now", config={}, suites=[], episodes=[], ran=0, skipped=0, seconds=0.0,
-        ...             steps_per_second=0.0).ran
+        ...             steps_per_second=0.0).interrupted
         0
     """
 
@@ -214,7 +257,10 @@ class EvalResults(BaseModel):
     suites: list[SuiteSummary]
     episodes: list[EpisodeLine]
     ran: int
+    interrupted: int = 0
+    not_started: int = 0
     skipped: int
+    stopped: bool = False
     seconds: float
     steps_per_second: float
 
@@ -227,6 +273,7 @@ class _Progress:
     done: int = 0
     successes: int = 0
     steps: int = 0
+    interrupted: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -242,6 +289,28 @@ def _finished_meta(folder: Path) -> EpisodeMeta | None:
     if meta.done and meta.outcome not in RETRYABLE_OUTCOMES:
         return meta
     return None
+
+
+def _check_ids(specs: Sequence[EpisodeSpec]) -> None:
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.episode_id in seen:
+            raise SuiteError(f"episode {spec.episode_id!r} is listed twice (same suite, env, size and seed); "
+                             "list it once, or give one of them another seed or a label in a suite file")
+        seen.add(spec.episode_id)
+
+
+def _pending(specs: Sequence[EpisodeSpec], store: TrajectoryStore) -> tuple[list[EpisodeSpec], int]:
+    """The episodes still to run (torn or retryable folders removed), and how many had finished."""
+    todo: list[EpisodeSpec] = []
+    for spec in specs:
+        folder = store.path_for(spec.episode_id)
+        if _finished_meta(folder) is not None:
+            continue
+        if folder.exists():
+            shutil.rmtree(folder)  # a torn or retryable episode starts over
+        todo.append(spec)
+    return todo, len(specs) - len(todo)
 
 
 def evaluate(
@@ -260,47 +329,46 @@ def evaluate(
 ) -> EvalResults:
     """Run the episodes not yet finished under ``out``, ``workers`` at a time, and write results and report.
 
-    ``agent_kwargs`` go to every :class:`Agent` (``max_steps``, ``history_images``, ``gen_options``...).
+    ``agent_kwargs`` go to every :class:`Agent` (``max_steps``, ``history_images``, ``gen_options``...); a
+    ``max_steps`` given here overrides the episodes' own. ``config`` adds descriptive entries (the suite as
+    typed, workers) to the results' configuration.
+
+    Raises :class:`ResumeMismatch` (before running anything) when ``out`` holds episodes of another
+    configuration. Ctrl+C (the first stops after the current step, a second at once) returns normally with
+    ``stopped`` set and the results written.
     """
     out = Path(out)
-    episodes_dir = out / "episodes"
-    episodes_dir.mkdir(parents=True, exist_ok=True)
-    store = TrajectoryStore(episodes_dir)
+    _check_ids(specs)
+    key = EvalConfig.of(backend, profile, specs, agent_kwargs)
+    out.mkdir(parents=True, exist_ok=True)
+    check_resume(out, key)
+    store = TrajectoryStore(out / "episodes")
+    todo, skipped = _pending(specs, store)
     own_pool = pool is None
     pool = pool or EnvPool()
     stop = stop or StopFlag()
-    ids = [s.episode_id for s in specs]
-    if len(set(ids)) != len(ids):
-        raise SuiteError("episode ids repeat: two specs share suite, env, size and seed")
-
-    todo: list[EpisodeSpec] = []
-    skipped = 0
-    for spec in specs:
-        folder = store.path_for(spec.episode_id)
-        if _finished_meta(folder) is not None:
-            skipped += 1
-            continue
-        if folder.exists():
-            shutil.rmtree(folder)  # a torn or retryable episode starts over
-        todo.append(spec)
 
     def job(spec: EpisodeSpec) -> EpisodeJob:
         def make_agent() -> Agent:
             env = pool.acquire(spec.env, spec.env_kwargs)
+            kwargs = {**agent_kwargs, "max_steps": episode_max_steps(spec, agent_kwargs)}
             return Agent(backend, profile, env, recorder=store, stop=stop, env_spec=spec.env,
-                         env_kwargs=spec.env_kwargs, suite=spec.suite, **agent_kwargs)
+                         env_kwargs=spec.env_kwargs, suite=spec.suite, **kwargs)
 
         return EpisodeJob(spec.episode_id, spec.task, spec.seed, make_agent,
                           release=lambda agent: pool.release(spec.env, spec.env_kwargs, agent.env))
 
     counters = _Progress(total=len(todo))
+    interrupted_now = False
     t0 = time.perf_counter()
     try:
         with _progress_bar(counters, enabled=progress) as refresh:
 
             def on_done(result: EpisodeResult) -> None:
                 counters.done += 1
-                counters.successes += bool(result.success)
+                cut_short = result.outcome == INTERRUPTED
+                counters.interrupted += cut_short
+                counters.successes += bool(result.success) and not cut_short
                 refresh()
 
             def on_step(_: Any) -> None:
@@ -311,17 +379,22 @@ def evaluate(
             threads = 1 if any(s.env.startswith("gym:") for s in todo) else None
             run_batched((job(s) for s in todo), workers=workers, threads=threads, stop=stop, on_done=on_done,
                         on_step=on_step)
+    except KeyboardInterrupt:  # a second Ctrl+C: the live episodes were closed as interrupted on the way out
+        interrupted_now = True
     finally:
         if own_pool:
             pool.close()
     seconds = time.perf_counter() - t0
-    return _write_results(out, specs, store, config=config or {}, ran=len(todo), skipped=skipped,
-                          seconds=seconds, steps=counters.steps, report=report)
+    described = {**(config or {}), **key.model_dump(mode="json", exclude={"episodes"})}
+    return _write_results(
+        out, specs, store, config=described, counters=counters, skipped=skipped, seconds=seconds,
+        stopped=interrupted_now or stop.requested, report=report,
+    )
 
 
 def _write_results(
-    out: Path, specs: Sequence[EpisodeSpec], store: TrajectoryStore, *, config: dict[str, Any], ran: int,
-    skipped: int, seconds: float, steps: int, report: bool,
+    out: Path, specs: Sequence[EpisodeSpec], store: TrajectoryStore, *, config: dict[str, Any],
+    counters: _Progress, skipped: int, seconds: float, stopped: bool, report: bool,
 ) -> EvalResults:
     loaded = []
     for spec in specs:
@@ -333,10 +406,13 @@ def _write_results(
         config=config,
         suites=summarize(loaded),
         episodes=[EpisodeLine.of(meta) for meta, _ in loaded],
-        ran=ran,
+        ran=counters.done,
+        interrupted=counters.interrupted,
+        not_started=counters.total - counters.done,
         skipped=skipped,
+        stopped=stopped,
         seconds=seconds,
-        steps_per_second=steps / seconds if seconds > 0 else 0.0,
+        steps_per_second=counters.steps / seconds if seconds > 0 else 0.0,
     )
     (out / "results.json").write_text(results.model_dump_json(indent=2), encoding="utf-8")
     if report and loaded:
@@ -368,10 +444,12 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
 
     def refresh(self) -> None:
         c = self.counters
-        rate = c.successes / c.done if c.done else 0.0
+        counted = c.done - c.interrupted
+        rate = c.successes / counted if counted else 0.0
+        cut = f", {c.interrupted} interrupted" if c.interrupted else ""
         self._progress.update(
             self._task, completed=c.done,
-            stats=f"success {c.successes}/{c.done} ({rate:.0%})  {c.rate:.1f} steps/s",
+            stats=f"success {c.successes}/{counted} ({rate:.0%}){cut}  {c.rate:.1f} steps/s",
         )
 
     def __exit__(self, *exc: object) -> None:

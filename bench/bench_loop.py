@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from vlagent.agent.batch import EpisodeJob, run_batched
-from vlagent.agent.evaluate import EnvPool, EpisodeSpec, evaluate
+from vlagent.agent.evaluate import EnvPool, evaluate
 from vlagent.agent.loop import Agent, EpisodeResult, TrajectoryStore
 from vlagent.agent.scripted import OraclePolicy
+from vlagent.agent.suites import EpisodeSpec
 from vlagent.envs.registry import make_env
 from vlagent.envs.synthetic import APPS
 from vlagent.model.chat import Chat, Generation, GenerationOptions

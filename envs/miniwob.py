@@ -57,6 +57,8 @@ NEEDS = (
     "(paths in MINIWOB_CHROME_BINARY / MINIWOB_CHROMEDRIVER)"
 )
 _INSTALL_HINT = "pip install 'vlagent[miniwob]'"
+#: Seconds a MiniWoB++ episode lasts before the page ends it ("timed out"): the benchmark's own 10 s.
+DEFAULT_TIME_LIMIT = 10.0
 _BROWSER_HINT = "sudo apt-get install chromium chromium-driver (or set MINIWOB_CHROME_BINARY and MINIWOB_CHROMEDRIVER)"
 
 #: Flags for a quiet headless Chromium on a closed network; ``--no-sandbox`` because CI runs as root.
@@ -154,6 +156,7 @@ class _Launch:
     driver: str
     scale: float
     timeout: float
+    time_limit: float = DEFAULT_TIME_LIMIT
 
 
 @functools.cache
@@ -198,6 +201,12 @@ def _classes() -> tuple[type, type]:
             self.inner_width, self.inner_height = self.driver.execute_script(
                 "return [window.innerWidth, window.innerHeight];"
             )
+
+        def begin_task(self, seed: Any = None) -> None:
+            # The page reads its episode clock at the start of each episode; set it every time, since
+            # load_task() brings a fresh page with MiniWoB's 10 s default.
+            self.driver.execute_script(f"core.EPISODE_MAX_TIME = {round(self.launch.time_limit * 1000)};")
+            super().begin_task(seed)
 
         def load_task(self, subdomain: str) -> None:
             """Open another task's page in the same browser (no new Chromium)."""
@@ -248,6 +257,7 @@ class MiniWoBEnv(VlagentEnv):
         timeout: float = 20.0,
         data_mode: str = "train",
         render_mode: str | None = "rgb_array",
+        time_limit: float = DEFAULT_TIME_LIMIT,
     ) -> None:
         """Start Chromium on ``task``.
 
@@ -259,6 +269,9 @@ class MiniWoBEnv(VlagentEnv):
             timeout: seconds allowed for page loads and scripts.
             data_mode: MiniWoB's data split (``train`` or ``test``) for tasks that have one.
             render_mode: ``rgb_array`` (the only mode; ``render()`` returns the last screenshot).
+            time_limit: seconds an episode lasts before the task ends it with reward -1 ("timed out"), and
+                the span its time-scaled reward is measured over. MiniWoB's 10 s suits scripted policies;
+                a real model thinking for seconds a step needs more.
         """
         if render_mode not in (None, "rgb_array"):
             raise MiniWoBError(f"MiniWoB++ renders only rgb_array frames, not {render_mode!r}")
@@ -266,9 +279,12 @@ class MiniWoBEnv(VlagentEnv):
             raise MiniWoBError("a MiniWoB++ task name is needed, e.g. miniwob:click-test")
         if not (0.5 <= scale <= 4):
             raise MiniWoBError(f"scale must be between 0.5 and 4, got {scale}")
+        if not (isinstance(time_limit, int | float) and time_limit > 0):
+            raise MiniWoBError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
         _check_task(task)
         default_binary, default_driver = browser_paths()
-        launch = _Launch(chrome_binary or default_binary, chromedriver or default_driver, float(scale), float(timeout))
+        launch = _Launch(chrome_binary or default_binary, chromedriver or default_driver, float(scale), float(timeout),
+                         float(time_limit))
         for what, path in (("chromium", launch.binary), ("chromedriver", launch.driver)):
             if not os.path.isfile(path):
                 raise DependencyNotInstalled(f"{what} ({path})", hint=_BROWSER_HINT)
@@ -282,13 +298,13 @@ class MiniWoBEnv(VlagentEnv):
         except Exception as exc:  # selenium/chromedriver errors: the browser did not start
             raise MiniWoBError(f"Chromium did not start MiniWoB++ task {task!r}: {exc}") from exc
         try:
-            self._setup(task, scale, chrome_binary, chromedriver, timeout, data_mode)
+            self._setup(task, scale, chrome_binary, chromedriver, timeout, data_mode, time_limit)
         except BaseException:
             self.close()  # never leave a Chromium behind
             raise
 
     def _setup(self, task: str, scale: float, chrome_binary: str | None,
-               chromedriver: str | None, timeout: float, data_mode: str) -> None:
+               chromedriver: str | None, timeout: float, data_mode: str, time_limit: float) -> None:
         from miniwob.action import ActionSpaceConfig, ActionTypes
 
         self._mw.set_record_screenshots(False)  # this env captures at the device pixel ratio itself
@@ -307,7 +323,7 @@ class MiniWoBEnv(VlagentEnv):
         self.spec = EnvSpec(
             "vlagent/MiniWoB-v0", entry_point="vlagent.envs.miniwob:MiniWoBEnv", nondeterministic=True,
             kwargs={"task": task, "scale": scale, "chrome_binary": chrome_binary, "chromedriver": chromedriver,
-                    "timeout": timeout, "data_mode": data_mode},
+                    "timeout": timeout, "data_mode": data_mode, "time_limit": time_limit},
         )
         first = self._capture()
         self.scale = first.width / self.css_size[0]

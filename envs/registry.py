@@ -15,7 +15,9 @@ spec               env
 Each kind lives in its own module exposing ``make(arg, **kwargs)``, ``availability()`` and ``NEEDS``. They
 are imported only when used, so a machine without (say) Chromium bindings still lists, and runs, the rest.
 Keyword arguments of :func:`make_env` go to the module's ``make`` (for ``gym:`` they reach
-``gymnasium.make``). :func:`register_envs` also registers ``vlagent/...`` ids with gymnasium.
+``gymnasium.make``), on top of the spec's :data:`ENV_DEFAULTS`: ``vlagent run``, ``vlagent eval`` and
+replays all build envs here, so one spec means one env everywhere. :func:`register_envs` also registers
+``vlagent/...`` ids with gymnasium.
 """
 
 from __future__ import annotations
@@ -60,15 +62,17 @@ class Kind:
     arg_required: bool
     #: What it needs, shown when its module cannot even be imported (else the module's NEEDS is used).
     needs: str
+    #: Whether the env brings its own task (a synthetic app, a game, a MiniWoB++ page); a screen does not.
+    own_task: bool = True
 
 
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("desktop", "vlagent.envs.desktop", "desktop", "this machine's screen via mss + pyautogui", False,
-             "an X11 display and mss + pyautogui (pip install 'vlagent[desktop]')"),
+             "an X11 display and mss + pyautogui (pip install 'vlagent[desktop]')", own_task=False),
         Kind("android", "vlagent.envs.android", "android[:SERIAL]", "an Android device or emulator over ADB", False,
-             "adb and adbutils (pip install 'vlagent[android]') and a device"),
+             "adb and adbutils (pip install 'vlagent[android]') and a device", own_task=False),
         Kind("gym", "vlagent.envs.gym_adapter", "gym:ENV_ID", "any gymnasium env rendered as rgb_array", True,
              "gymnasium (and the env's own package)"),
         Kind("miniwob", "vlagent.envs.miniwob", "miniwob:TASK", "a MiniWoB++ web task in headless Chromium", True,
@@ -144,8 +148,43 @@ def _module(kind: str) -> ModuleType:
         raise EnvUnavailable(f"the {kind} env cannot be loaded ({k.module}: {exc}); it needs {k.needs}") from exc
 
 
+#: Keywords a spec's env gets unless the caller passes its own (``--env-kwargs``, a suite file). FrozenLake is
+#: not slippery: gymnasium's slippery lake moves the agent sideways two times in three, so success would
+#: measure luck rather than whether the model read the frame and planned the path.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gym:FrozenLake-v1": {"is_slippery": False},
+}
+
+
+def env_defaults(spec: str) -> dict[str, Any]:
+    """The keywords :func:`make_env` adds for ``spec`` (a copy; empty for most specs).
+
+    Example:
+        >>> env_defaults("gym:FrozenLake-v1"), env_defaults("synthetic:login")
+        ({'is_slippery': False}, {})
+    """
+    return dict(ENV_DEFAULTS.get(str(EnvSpec.parse(spec)), {}))
+
+
+def with_env_defaults(spec: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` on top of the spec's defaults; a default given inside a gym ``env_kwargs`` dict counts as given.
+
+    Example:
+        >>> with_env_defaults("gym:FrozenLake-v1", {"env_kwargs": {"is_slippery": True}})
+        {'env_kwargs': {'is_slippery': True}}
+        >>> with_env_defaults("gym:FrozenLake-v1", {"map_name": "8x8"})
+        {'is_slippery': False, 'map_name': '8x8'}
+    """
+    nested = kwargs.get("env_kwargs")
+    given = set(kwargs) | (set(nested) if isinstance(nested, dict) else set())
+    defaults = {k: v for k, v in env_defaults(spec).items() if k not in given}
+    return {**defaults, **kwargs}
+
+
 def make_env(spec: str, **kwargs: Any) -> VlagentEnv:
-    """Build the env a spec names; ``kwargs`` go to its module's ``make`` (``gymnasium.make`` for ``gym:``).
+    """Build the env a spec names; ``kwargs`` (over :data:`ENV_DEFAULTS`) go to its module's ``make``.
+
+    For ``gym:`` they reach ``gymnasium.make``.
 
     Example:
         >>> env = make_env("synthetic:dialog", size="phone")
@@ -153,7 +192,7 @@ def make_env(spec: str, **kwargs: Any) -> VlagentEnv:
         ((1080, 2400), 'mobile')
     """
     parsed = EnvSpec.parse(spec)
-    return _module(parsed.kind).make(parsed.arg, **kwargs)
+    return _module(parsed.kind).make(parsed.arg, **with_env_defaults(spec, kwargs))
 
 
 def list_envs() -> list[EnvInfo]:

@@ -10,7 +10,8 @@ from agent_fixtures import ScriptedBackend
 from typer.testing import CliRunner
 
 from vlagent.agent.cli import _register_commands, app
-from vlagent.agent.evaluate import EpisodeSpec, build_suite, build_suites, evaluate
+from vlagent.agent.evaluate import evaluate
+from vlagent.agent.suites import EpisodeSpec, build_suite, build_suites
 from vlagent.envs.synthetic import APPS
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,8 +31,8 @@ def test_suites_cover_the_environments() -> None:
     assert all(s.env.startswith("miniwob:") for s in build_suite("miniwob"))
     # Regression: a prefix of the synthetic suite covers every app (it used to be one app at three sizes).
     assert {s.env for s in build_suite("synthetic", len(APPS))} == {f"synthetic:{a}" for a in APPS}
-    more = build_suite("gym", 9)
-    assert len(more) == 9 and more[-1].seed == 2 and len({s.episode_id for s in more}) == 9
+    more = build_suite("gym", 11)
+    assert len(more) == 11 and more[-1].seed == 2 and len({s.episode_id for s in more}) == 11
     assert len(build_suites("gym,miniwob", 2)) == 4
 
 

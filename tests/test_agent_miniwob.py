@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from agent_fixtures import PROFILES, ScriptedBackend
 
-from vlagent.agent.evaluate import EnvPool, EpisodeSpec, evaluate
+from vlagent.agent.evaluate import EnvPool, evaluate
+from vlagent.agent.suites import EpisodeSpec
 from vlagent.envs.miniwob import availability
 
 AVAILABLE, WHY = availability()
