@@ -2,7 +2,8 @@
 
 A suite is a deterministic list of :class:`EpisodeSpec` (env spec, env kwargs, task, seed) built from the
 environments: ``synthetic`` (every synthetic app at desktop, 4K and phone sizes), ``gym`` (FrozenLake,
-Blackjack, MiniGrid, Taxi) and ``miniwob`` (click and typing tasks the MiniWoB++ oracle knows).
+Blackjack, MiniGrid, Taxi), ``miniwob`` (click and typing tasks the MiniWoB++ oracle knows) and ``robot``
+(every MuJoCo tabletop task at two camera sizes).
 ``--episodes N`` takes the first N of a suite's cycle (combination ``k % len`` with seed ``k // len``).
 
 Layout of an evaluation folder::
@@ -44,6 +45,8 @@ GYM_GAMES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("MiniGrid-Empty-5x5-v0", {}),
     ("Taxi-v4", {}),
 )
+#: Camera sizes of the robot suite (``size`` keyword of ``robot:TASK``).
+ROBOT_SIZES: tuple[str, ...] = ("640x480", "1280x720")
 MINIWOB_TASKS: tuple[str, ...] = (
     "click-test", "click-test-2", "click-button", "click-link", "click-dialog", "focus-text", "enter-text",
     "enter-password", "login-user", "click-checkboxes",
@@ -90,10 +93,14 @@ def _combos(suite: str) -> list[tuple[str, dict[str, Any]]]:
         return out
     if suite == "miniwob":
         return [(f"miniwob:{task}", {}) for task in MINIWOB_TASKS]
+    if suite == "robot":
+        from vlagent.envs.robot.tasks import TASKS as ROBOT_TASKS  # imports no mujoco
+
+        return [(f"robot:{task}", {"size": size}) for size in ROBOT_SIZES for task in ROBOT_TASKS]
     raise SuiteError(f"unknown suite {suite!r}; use one of {', '.join(SUITES)} (comma-separated for several)")
 
 
-SUITES: tuple[str, ...] = ("synthetic", "gym", "miniwob")
+SUITES: tuple[str, ...] = ("synthetic", "gym", "miniwob", "robot")
 
 
 def build_suite(name: str, episodes: int | None = None, *, seed: int = 0) -> list[EpisodeSpec]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,6 +65,21 @@ PLACEMENT_HIGH = WORKSPACE_HIGH[:2] - 0.035
 GAP = 0.025
 
 
+def parse_size(size: tuple[int, int] | list[int] | str) -> tuple[int, int]:
+    """A camera size from ``(w, h)`` or ``"WxH"`` (how suites and ``--env-kwargs`` write it).
+
+    Example:
+        >>> parse_size("1280x720"), parse_size([320, 240])
+        ((1280, 720), (320, 240))
+    """
+    try:
+        parts = size.lower().split("x") if isinstance(size, str) else list(size)
+        w, h = (int(v) for v in parts)
+    except (TypeError, ValueError):
+        raise EnvError(f"camera size must be (width, height) or 'WxH', got {size!r}") from None
+    return w, h
+
+
 class RobotActionError(ActionError):
     """The arm cannot do that now (e.g. drag while it holds a cube); fed back to the model like a bad point.
 
@@ -90,7 +106,7 @@ class RobotEnv(VlagentEnv):
     def __init__(
         self,
         task: str = "pick-place",
-        size: tuple[int, int] | list[int] = DEFAULT_SIZE,
+        size: tuple[int, int] | list[int] | str = DEFAULT_SIZE,
         *,
         camera: CameraPose | Mapping[str, Any] | None = None,
         render_mode: str | None = "rgb_array",
@@ -101,7 +117,7 @@ class RobotEnv(VlagentEnv):
             from vlagent.envs.robot import UnknownRobotTaskError
 
             raise UnknownRobotTaskError(task)
-        w, h = (int(v) for v in size)
+        w, h = parse_size(size)
         if not (32 <= w <= 4096 and 32 <= h <= 4096):
             raise EnvError(f"camera size must be between 32 and 4096 pixels a side, got {w}x{h}")
         mujoco = load_mujoco()
@@ -114,6 +130,9 @@ class RobotEnv(VlagentEnv):
         self.model = mujoco.MjModel.from_xml_string(mjcf(self.task_kind.layout, self.camera_pose, self.size))
         self.data = mujoco.MjData(self.model)
         self.arm = Arm(self.model, self.data)
+        # All GL work runs on one thread of the env's own: an EGL context is current in one thread only,
+        # and an evaluation's env pool hands envs from one worker thread to another.
+        self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-robot-gl")
         self._renderer: Any = None
         self._names = [f"{k}{i}" for k in KINDS for i in range(getattr(self.task_kind.layout, k + "s"))]
         self._colours: dict[str, str] = {}
@@ -166,8 +185,9 @@ class RobotEnv(VlagentEnv):
 
     def close(self) -> None:
         if self._renderer is not None:
-            self._renderer.close()  # an EGL context left open warns at interpreter exit
+            self._gl.submit(self._renderer.close).result()  # an EGL context left open warns at exit
             self._renderer = None
+        self._gl.shutdown(wait=True)
 
     # ---- episode set-up ------------------------------------------------------------------------------
     def _place_objects(self) -> None:
@@ -235,6 +255,9 @@ class RobotEnv(VlagentEnv):
         return Point(x=min(max(round(u), 0), w - 1), y=min(max(round(v), 0), h - 1), space="screen")
 
     def _render(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._gl.submit(self._render_on_gl_thread).result()
+
+    def _render_on_gl_thread(self) -> tuple[np.ndarray, np.ndarray]:
         if self._renderer is None:
             w, h = self.size
             self._renderer = self._mj.Renderer(self.model, height=h, width=w)
