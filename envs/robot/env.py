@@ -173,7 +173,7 @@ class RobotEnv(VlagentEnv):
             ended = self._perform(action)
         with timings.measure(CAPTURE):
             obs = self._observe()
-        success = self.task_kind.success(self._world(), self.goal)
+        success = bool(self.task_kind.success(self._world(), self.goal))
         terminated = success or ended
         self._running = not terminated
         info = self._info(timings)
@@ -281,7 +281,7 @@ class RobotEnv(VlagentEnv):
 
     def _info(self, timings: EnvTimings) -> dict[str, Any]:
         world = self._world()
-        success = self.task_kind.success(world, self.goal)
+        success = bool(self.task_kind.success(world, self.goal))
         return {
             "task": self.task,
             "robot_task": self.task_kind.name,

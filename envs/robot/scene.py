@@ -96,39 +96,39 @@ def _arm_xml() -> str:
     bx, by, bz = BASE_POS
     return f"""
     <body name="base" pos="{bx} {by} {bz}">
-      <geom type="cylinder" size="0.075 0.05" pos="0 0 0.05" rgba="{dark}"/>
+      <geom class="arm" type="cylinder" size="0.075 0.05" pos="0 0 0.05" rgba="{dark}"/>
       <body name="link1" pos="0 0 0.1" gravcomp="1">
         <joint name="j1" axis="0 0 1" {rng("j1")}/>
-        <geom type="cylinder" size="0.055 0.07" pos="0 0 0.07" rgba="{light}"/>
+        <geom class="arm" type="cylinder" size="0.055 0.07" pos="0 0 0.07" rgba="{light}"/>
         <body name="link2" pos="0 0 0.15" gravcomp="1">
           <joint name="j2" axis="1 0 0" {rng("j2")}/>
-          <geom type="capsule" fromto="0 0 0 0 0 0.38" size="0.045" rgba="{light}"/>
+          <geom class="arm" type="capsule" fromto="0 0 0 0 0 0.38" size="0.045" rgba="{light}"/>
           <body name="link3" pos="0 0 0.38" gravcomp="1">
             <joint name="j3" axis="0 0 1" {rng("j3")}/>
-            <geom type="cylinder" size="0.05 0.03" axisangle="0 1 0 90" rgba="{dark}"/>
+            <geom class="arm" type="cylinder" size="0.05 0.03" axisangle="0 1 0 90" rgba="{dark}"/>
             <body name="link4" pos="0 0 0" gravcomp="1">
               <joint name="j4" axis="1 0 0" {rng("j4")}/>
-              <geom type="capsule" fromto="0 0 0 0 0 0.34" size="0.038" rgba="{light}"/>
+              <geom class="arm" type="capsule" fromto="0 0 0 0 0 0.34" size="0.038" rgba="{light}"/>
               <body name="link5" pos="0 0 0.34" gravcomp="1">
                 <joint name="j5" axis="0 0 1" {rng("j5")}/>
                 <inertial pos="0 0 0" mass="0.2" diaginertia="2e-4 2e-4 2e-4"/>
                 <body name="link6" pos="0 0 0" gravcomp="1">
                   <joint name="j6" axis="1 0 0" {rng("j6")}/>
-                  <geom type="cylinder" size="0.04 0.025" axisangle="0 1 0 90" rgba="{dark}"/>
-                  <geom type="capsule" fromto="0 0 0 0 0 0.06" size="0.032" rgba="{light}"/>
+                  <geom class="arm" type="cylinder" size="0.04 0.025" axisangle="0 1 0 90" rgba="{dark}"/>
+                  <geom class="arm" type="capsule" fromto="0 0 0 0 0 0.06" size="0.032" rgba="{light}"/>
                   <body name="link7" pos="0 0 0.08" gravcomp="1">
                     <joint name="j7" axis="0 0 1" {rng("j7")}/>
-                    <geom type="cylinder" size="0.035 0.01" pos="0 0 0.0" rgba="{dark}"/>
-                    <geom type="box" size="0.065 0.02 0.015" pos="0 0 0.025" rgba="{light}"/>
+                    <geom class="arm" type="cylinder" size="0.035 0.01" pos="0 0 0.0" rgba="{dark}"/>
+                    <geom class="arm" type="box" size="0.065 0.02 0.015" pos="0 0 0.025" rgba="{light}"/>
                     <site name="{TCP_SITE}" pos="0 0 0.1" size="0.004" rgba="1 1 1 0"/>
                     <body name="finger_l" pos="0 0 0.04" gravcomp="1">
                       <joint name="finger_l" type="slide" axis="-1 0 0" range="0 {FINGER_OPEN}"/>
-                      <geom type="box" size="0.006 0.012 0.035" pos="-0.006 0 0.035" rgba="{dark}"
+                      <geom class="arm" type="box" size="0.006 0.012 0.035" pos="-0.006 0 0.035" rgba="{dark}"
                             friction="2 0.05 0.001" condim="4" mass="0.05"/>
                     </body>
                     <body name="finger_r" pos="0 0 0.04" gravcomp="1">
                       <joint name="finger_r" type="slide" axis="1 0 0" range="0 {FINGER_OPEN}"/>
-                      <geom type="box" size="0.006 0.012 0.035" pos="0.006 0 0.035" rgba="{dark}"
+                      <geom class="arm" type="box" size="0.006 0.012 0.035" pos="0.006 0 0.035" rgba="{dark}"
                             friction="2 0.05 0.001" condim="4" mass="0.05"/>
                     </body>
                   </body>
@@ -187,23 +187,28 @@ def mjcf(layout: Layout, camera: CameraPose, size: tuple[int, int]) -> str:
     <headlight ambient="0.45 0.45 0.45" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
     <rgba haze="0 0 0 0"/>
   </visual>
+  <asset>
+    <texture type="skybox" builtin="flat" rgb1="0.22 0.23 0.26" rgb2="0.22 0.23 0.26" width="8" height="8"/>
+  </asset>
   <default>
     <joint damping="2" armature="0.05"/>
-    <geom density="600" solref="0.004 1"/>
+    <!-- Everything but the arm collides with everything (contype 1, conaffinity 3); the arm's links
+         (contype 2, conaffinity 0) touch the scene but not each other: its capsules overlap at the joints. -->
+    <geom density="600" solref="0.004 1" contype="1" conaffinity="3"/>
+    <default class="arm">
+      <geom contype="2" conaffinity="0"/>
+    </default>
   </default>
   <worldbody>
     <light pos="0 -0.4 1.6" dir="0 0.2 -1" directional="true" castshadow="false" diffuse="0.5 0.5 0.5"/>
     <camera name="{CAMERA_NAME}" pos="{camera.pos[0]} {camera.pos[1]} {camera.pos[2]}" xyaxes="{xyaxes}"
             fovy="{camera.fovy}"/>
-    <geom name="floor" type="plane" pos="0 0 -0.75" size="4 4 0.1" rgba="{_rgba(FLOOR_RGB)}"/>
+    <geom name="floor" type="plane" pos="0 0 -0.75" size="1.5 1.5 0.1" rgba="{_rgba(FLOOR_RGB)}"/>
     <geom name="table" type="box" pos="0 0 -0.375" size="{tx} {ty} 0.375" rgba="{_rgba(TABLE_RGB)}"
           friction="1 0.05 0.001"/>
 {_arm_xml()}
 {"".join(objects)}
   </worldbody>
-  <contact>
-    <exclude body1="base" body2="link1"/>
-  </contact>
   <actuator>
 {actuators}
 {fingers}
