@@ -28,8 +28,9 @@ class CameraModel:
     """A pinhole camera: image size, intrinsics and pose (camera-to-world rotation and position).
 
     Example:
-        >>> cam = CameraModel.of(CameraPose(), (640, 480))
-        >>> u, v = cam.project(np.array([0.0, 0.02, 0.02]))
+        >>> pose = CameraPose()
+        >>> cam = CameraModel.of(pose, (640, 480))
+        >>> u, v = cam.project(np.array(pose.lookat))  # the point it looks at is the image centre
         >>> round(u, 1), round(v, 1)
         (319.5, 239.5)
     """
