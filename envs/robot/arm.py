@@ -69,8 +69,15 @@ class Arm:
     """IK and motion for the scene's arm, on a MuJoCo model and its live data.
 
     Example:
-        >>> arm = Arm(model, data)  # doctest: +SKIP
-        >>> arm.move_to(np.array([0.0, -0.1, 0.12]), yaw=0.0)  # doctest: +SKIP
+        >>> from vlagent.envs.robot.env import RobotEnv
+        >>> env = RobotEnv("reach", size=(64, 48))
+        >>> arm = env.arm
+        >>> arm.reachable(np.array([0.0, -0.1, 0.05]), 0.0).position_error < IK_TOLERANCE
+        True
+        >>> arm.travel_to(np.array([0.1, -0.1, 0.12]), 0.0)
+        >>> bool(np.linalg.norm(arm.tcp() - (0.1, -0.1, 0.12)) < IK_TOLERANCE)
+        True
+        >>> env.close()
     """
 
     def __init__(self, model: Any, data: Any) -> None:
@@ -150,7 +157,8 @@ class Arm:
         return result
 
     # ---- motion ----------------------------------------------------------------------------------------
-    def _run(self, n: int) -> None:
+    def run(self, n: int) -> None:
+        """Step the physics ``n`` times (counted in :attr:`steps`)."""
         mj = self._mj
         for _ in range(n):
             mj.mj_step(self.model, self.data)
@@ -164,7 +172,7 @@ class Arm:
         n = max(1, math.ceil(max(span / MAX_JOINT_SPEED, min_time) / dt))
         for k in range(1, n + 1):
             self.data.ctrl[self.arm_act] = q0 + (q_target - q0) * (k / n)
-            self._run(1)
+            self.run(1)
 
     def settle(self, max_steps: int = 600, tol: float = 2e-3) -> None:
         """Step until the arm's joints are within ``tol`` of their targets and nearly still."""
@@ -173,7 +181,7 @@ class Arm:
             speed = np.max(np.abs(self.data.qvel[self.dadr]))
             if err < tol and speed < 0.02:
                 return
-            self._run(10)
+            self.run(10)
 
     def plan_line(self, start: np.ndarray, end: np.ndarray, yaw: float) -> list[np.ndarray]:
         """Joint waypoints along the straight line ``start -> end``; CoordinateError if any is unreachable."""
@@ -244,10 +252,10 @@ class Arm:
     def set_gripper(self, open_: bool, *, max_steps: int = 400) -> None:
         """Open or close the fingers and wait until they stop moving (closed on an object, or fully)."""
         self.data.ctrl[self.finger_act] = FINGER_OPEN if open_ else 0.0
-        self._run(40)
+        self.run(40)
         last = self.data.qpos[self.finger_qadr].copy()
         for _ in range(max_steps // 20):
-            self._run(20)
+            self.run(20)
             now = self.data.qpos[self.finger_qadr].copy()
             if np.max(np.abs(now - last)) < 2e-5:
                 return

@@ -220,7 +220,7 @@ class RobotEnv(VlagentEnv):
             if not ok:
                 continue
             mj.mj_forward(m, d)
-            self.arm._run(25)  # let contacts settle
+            self.arm.run(25)  # let contacts settle
             if self.task_kind.start_ok(self._world(), Goal(self.goal.colours, self.goal.side)):
                 return
         raise EnvError(f"could not lay out a {self.task_kind.name} scene in 100 tries (a scene-size bug)")

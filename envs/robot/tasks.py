@@ -28,7 +28,7 @@ import numpy as np
 
 from vlagent.actions.models import Action, Choose, Click, Drag, Move
 from vlagent.envs.robot.palette import COLOUR_NAMES
-from vlagent.envs.robot.scene import CUBE_HALF, FLAT_HALF_Z, Layout
+from vlagent.envs.robot.scene import CUBE_HALF, FLAT_HALF_Z, WORKSPACE_HIGH, WORKSPACE_LOW, Layout
 from vlagent.envs.robot.state import HALF, Kind, ObjectState, WorldState, horizontal
 
 SIDES: tuple[str, ...] = ("left", "right")
@@ -263,16 +263,16 @@ class Beside(RobotTask):
                 and abs(cube.pos[1] - ref.pos[1]) <= BESIDE_DEPTH and world.resting_on(cube, 0.0))
 
     def start_ok(self, world: WorldState, goal: Goal) -> bool:
-        from vlagent.envs.robot.scene import WORKSPACE_HIGH, WORKSPACE_LOW
-
+        """Solved already, or no room on that side of the reference cube: draw the scene again."""
         spot = self.spot(world, goal)
         if not (WORKSPACE_LOW[0] + 0.03 <= spot[0] <= WORKSPACE_HIGH[0] - 0.03):
             return False
         mover = world.find("cube", goal.colours["cube"])
-        others = [o for o in world.objects.values() if o is not mover]
-        free = all(horizontal(o.pos, spot) > HALF[o.kind] * 1.5 + CUBE_HALF * 1.5 + 0.01 for o in others
-                   if o.colour != goal.colours["ref"])
-        return free and super().start_ok(world, goal)
+        ref = world.find("cube", goal.colours["ref"])
+        # Each other object's footprint (a cube's rotated corners included) clear of the cube put down there.
+        clear = all(horizontal(o.pos, spot) > (HALF[o.kind] + CUBE_HALF) * 1.5 + 0.01
+                    for o in world.objects.values() if o is not mover and o is not ref)
+        return clear and super().start_ok(world, goal)
 
     def oracle(self, world: WorldState, goal: Goal) -> Action | None:
         return _carry(world, world.find("cube", goal.colours["cube"]), self.spot(world, goal))
