@@ -156,14 +156,26 @@ def test_points_off_the_workspace_are_coordinate_errors(pick_env: RobotEnv) -> N
     edge = pick_env._project_point(np.array([tx - 0.01, -ty + 0.01, 0.0]))  # the table's front corner
     air = pt(5, 2)  # the top-left corner of the image: empty space beyond the floor
     assert cam.depth_at(info["depth"], air.x, air.y) > 10
-    behind = pick_env._project_point(np.array([0.0, ty - 0.02, 0.0]))  # the table behind the arm's reach
+    behind = pick_env._project_point(np.array([0.2, ty - 0.03, 0.0]))  # the table behind the arm, beside it
     before = pick_env.data.qpos.copy()
     for point, message in ((edge, "off the arm's workspace"), (air, "looks at nothing"),
                            (behind, "off the arm's workspace")):
         for action in (Move(point=point), Click(point=point), Drag(start=point, end=point)):
             with pytest.raises(CoordinateError, match=message):
                 pick_env.step(action)
+    base = pick_env._project_point(np.array([0.0, 0.36, 0.08]))  # the arm's own base
+    with pytest.raises(CoordinateError, match="the arm itself"):
+        pick_env.step(Move(point=base))
     assert np.array_equal(pick_env.data.qpos, before)  # refused before anything moved
+
+
+def test_pointing_at_the_hovering_gripper_is_refused(pick_env: RobotEnv) -> None:
+    _, info = pick_env.reset(seed=1)
+    spot = np.array([0.1, -0.12, 0.0])
+    pick_env.step(Move(point=pick_env._project_point(spot)))
+    palm = pick_env._project_point(pick_env.arm.tcp() + (0.0, 0.0, 0.075))  # the hand between the fingers
+    with pytest.raises(CoordinateError, match="the arm itself"):
+        pick_env.step(Click(point=palm))
 
 
 def test_pick_on_nothing_graspable_and_unreachable_points(pick_env: RobotEnv) -> None:

@@ -130,6 +130,9 @@ class RobotEnv(VlagentEnv):
         self.model = mujoco.MjModel.from_xml_string(mjcf(self.task_kind.layout, self.camera_pose, self.size))
         self.data = mujoco.MjData(self.model)
         self.arm = Arm(self.model, self.data)
+        base = self.model.body("base").id
+        self._arm_geoms = frozenset(
+            g for g in range(self.model.ngeom) if self.model.body_rootid[self.model.geom_bodyid[g]] == base)
         # All GL work runs on one thread of the env's own: an EGL context is current in one thread only,
         # and an evaluation's env pool hands envs from one worker thread to another.
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-robot-gl")
@@ -306,6 +309,9 @@ class RobotEnv(VlagentEnv):
         if depth >= 0.98 * far:
             raise CoordinateError(f"pixel ({u:g}, {v:g}) looks at nothing (empty space above the scene)",
                                   x=u, y=v)
+        if self._ray_hits_arm(u, v):
+            raise CoordinateError(f"pixel ({u:g}, {v:g}) is on the arm itself: point at a cube, a marker or the "
+                                  "table", x=u, y=v)
         p = self.camera.point_at(u, v, depth)
         on_table = np.all(p[:2] >= WORKSPACE_LOW[:2]) and np.all(p[:2] <= WORKSPACE_HIGH[:2])
         if not on_table or not (-0.005 <= p[2] <= MAX_SURFACE_Z):
@@ -313,6 +319,13 @@ class RobotEnv(VlagentEnv):
                 f"pixel ({u:g}, {v:g}) lands at ({p[0]:.3f}, {p[1]:.3f}, {p[2]:.3f}) m, off the arm's workspace "
                 "(the table area in front of the arm)", x=u, y=v)
         return p
+
+    def _ray_hits_arm(self, u: float, v: float) -> bool:
+        """Whether the first thing the pixel's ray meets is part of the arm (the depth alone cannot tell)."""
+        ray = self.camera.ray(u, v)
+        geom = np.full(1, -1, dtype=np.int32)
+        self._mj.mj_ray(self.model, self.data, self.camera.position, ray / np.linalg.norm(ray), None, 1, -1, geom)
+        return int(geom[0]) in self._arm_geoms
 
     def _graspable(self, p: np.ndarray, point: Point) -> ObjectState:
         for obj in self._world().of_kind("cube"):
