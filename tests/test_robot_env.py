@@ -21,7 +21,7 @@ from vlagent.actions.models import Choose, Click, Drag, Hotkey, Key, Move, Scrol
 from vlagent.envs.errors import EnvKwargsError, ResetNeeded
 from vlagent.envs.registry import gym_id_for_robot_task, list_envs, make_env, register_envs
 from vlagent.envs.robot import TASKS, UnknownRobotTaskError
-from vlagent.envs.robot.arm import IK_TOLERANCE
+from vlagent.envs.robot.arm import IK_TOLERANCE, MIN_TCP_Z
 from vlagent.envs.robot.env import RobotActionError, RobotEnv
 from vlagent.envs.robot.palette import COLOUR_NAMES
 from vlagent.envs.robot.scene import TABLE_HALF
@@ -232,3 +232,30 @@ def test_drag_refused_while_the_gripper_holds_a_cube() -> None:
         assert terminated and info["success"]
     finally:
         env.close()
+
+
+def test_a_configured_camera_pose_still_lands_points_on_their_objects() -> None:
+    # As --env-kwargs gives it: lists from JSON.
+    env = make_env("robot:pick-place", size=[320, 240], camera={"pos": [0.5, -0.65, 0.7], "lookat": [0, 0, 0.05],
+                                                               "fovy": 50})
+    try:
+        _, info = env.reset(seed=6)
+        assert np.allclose(info["extrinsics"][:3, 3], (0.5, -0.65, 0.7))
+        _, _, terminated, _, info = env.step(info["oracle"])
+        assert terminated and info["success"]
+    finally:
+        env.close()
+
+
+def test_the_controller_never_drives_the_arm_into_the_table(pick_env: RobotEnv) -> None:
+    pick_env.reset(seed=0)
+    arm = pick_env.arm
+    arm.reset_watch()
+    arm.travel_to(np.array([0.05, -0.12, -0.05]), 0.0)  # a target below the table top is clamped
+    assert arm.table_contacts == 0 and arm.lowest_tcp_z >= MIN_TCP_Z - 0.002
+    assert arm.tcp()[2] == pytest.approx(MIN_TCP_Z, abs=0.003)
+    # The watch is not vacuous: joint targets below the table (no controller in between) do touch it.
+    below = arm.solve(np.array([0.05, -0.12, -0.03]), 0.0, seed=arm.q())
+    arm.data.ctrl[arm.arm_act] = below.q
+    arm.run(500)
+    assert arm.table_contacts > 0 and arm.lowest_tcp_z < MIN_TCP_Z

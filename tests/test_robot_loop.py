@@ -23,6 +23,7 @@ from vlagent.agent.loop import Agent, TrajectoryStore
 from vlagent.agent.trajectory import load_episode
 from vlagent.envs.registry import make_env
 from vlagent.envs.robot import TASKS
+from vlagent.envs.robot.arm import MIN_TCP_Z
 from vlagent.envs.robot.env import RobotEnv
 
 pytestmark = pytest.mark.timeout(240)
@@ -45,6 +46,10 @@ def test_oracle_solves_every_task_at_both_suite_sizes(profile: str) -> None:
     assert len(results) == len(TASKS) * len(ROBOT_SIZES)
     assert not failed, failed
     assert all(r.meta.parse_errors == 0 and r.meta.family == "robot" for r in results)
+    # The arm never touched the table and its fingertips kept their clearance above it.
+    infos = [s.info for r in results for s in r.steps]
+    assert all(i["arm_table_contacts"] == 0 for i in infos)
+    assert min(i["lowest_tcp_z"] for i in infos) >= MIN_TCP_Z - 0.002
     # The prompt explained the arm in the profile's own terms.
     text = chat_text(backend.chats[0])
     assert "Pick up the object at the start point" in text and "open_gripper" in text

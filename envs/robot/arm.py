@@ -37,6 +37,9 @@ MAX_JOINT_SPEED: Final = 2.5
 CARTESIAN_SPEED: Final = 0.6
 #: Waypoint spacing along a straight line (metres).
 SEGMENT: Final = 0.02
+#: The safety watch (lowest TCP, arm-table contacts) samples every this many physics steps (10 ms at the
+#: scene's 2 ms timestep): reading contacts on every step would double the cost of a motion.
+WATCH_EVERY: Final = 5
 #: A seed posture: planar, pitches summing to pi, so the gripper points down in front of the base.
 SEED_POSTURE: Final = np.array([0.0, 0.25, 0.0, 1.75, 0.0, 1.14, 0.0])
 #: Where the TCP rests at home: high over the arm's own base, out of the camera's way.
@@ -96,6 +99,12 @@ class Arm:
         self.high = np.array([model.jnt_range[model.joint(j).id][1] for j in ARM_JOINTS])
         self.site = model.site(TCP_SITE).id
         self.steps = 0  # physics steps taken, for the benchmark
+        # What the safety checks read: the lowest the TCP went and the physics steps in which any arm geom
+        # touched the table (both since the last reset_watch()).
+        base = model.body("base").id
+        self._arm_geom = np.array([model.body_rootid[model.geom_bodyid[g]] == base for g in range(model.ngeom)])
+        self._table = model.geom("table").id
+        self.reset_watch()
         home = self.solve(HOME_TCP, 0.0, seed=SEED_POSTURE, posture=SEED_POSTURE)
         if home.position_error > IK_TOLERANCE:
             raise RuntimeError(f"the home pose is unreachable ({home.position_error:.4f} m): scene bug")
@@ -158,11 +167,24 @@ class Arm:
 
     # ---- motion ----------------------------------------------------------------------------------------
     def run(self, n: int) -> None:
-        """Step the physics ``n`` times (counted in :attr:`steps`)."""
-        mj = self._mj
-        for _ in range(n):
-            mj.mj_step(self.model, self.data)
+        """Step the physics ``n`` times (counted in :attr:`steps`), watching the TCP height and table contacts."""
+        mj, m, d = self._mj, self.model, self.data
+        for i in range(n):
+            mj.mj_step(m, d)
+            if (self.steps + i) % WATCH_EVERY:
+                continue
+            self.lowest_tcp_z = min(self.lowest_tcp_z, float(d.site_xpos[self.site][2]))
+            if d.ncon:
+                g = d.contact.geom
+                touch = ((g[:, 0] == self._table) & self._arm_geom[g[:, 1]]) | (
+                    (g[:, 1] == self._table) & self._arm_geom[g[:, 0]])
+                self.table_contacts += int(touch.any())
         self.steps += n
+
+    def reset_watch(self) -> None:
+        """Start watching afresh (each env step reports what its own motion did)."""
+        self.lowest_tcp_z = math.inf
+        self.table_contacts = 0
 
     def _drive(self, q_target: np.ndarray, min_time: float) -> None:
         """Ramp the joint targets to ``q_target`` at the capped speed (at least ``min_time`` seconds)."""

@@ -17,8 +17,9 @@ the loop feeds it back to the model. Keys, typing and scrolling are
 
 ``info``: ``success``, ``oracle`` (the next right action in screen pixels), ``task``, ``objects``
 (ground-truth centres by label), ``depth`` (metres, HxW float32), ``intrinsics`` (3x3), ``extrinsics``
-(4x4 camera-to-world), ``physics_steps`` and ``timings`` (the motion is ``act``, rendering is
-``capture``).
+(4x4 camera-to-world), after a step ``physics_steps``, ``lowest_tcp_z`` (metres, ``None`` if the arm did
+not move) and ``arm_table_contacts`` (physics steps in which the arm touched the table: 0), and ``timings``
+(the motion is ``act``, rendering is ``capture``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ class RobotEnv(VlagentEnv):
         action = self.check_action(action, self.size)
         timings = EnvTimings()
         steps0 = self.arm.steps
+        self.arm.reset_watch()
         with timings.measure(ACT):
             ended = self._perform(action)
         with timings.measure(CAPTURE):
@@ -181,6 +183,8 @@ class RobotEnv(VlagentEnv):
         self._running = not terminated
         info = self._info(timings)
         info["physics_steps"] = self.arm.steps - steps0
+        info["lowest_tcp_z"] = self.arm.lowest_tcp_z if self.arm.steps > steps0 else None
+        info["arm_table_contacts"] = self.arm.table_contacts
         return obs, 1.0 if success else 0.0, terminated, False, info
 
     def render(self) -> np.ndarray | None:
