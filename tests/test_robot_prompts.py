@@ -10,7 +10,8 @@ from PIL import Image
 from vlagent.actions.coords import Geometry, Point
 from vlagent.actions.models import Choose, Click, Drag, Move
 from vlagent.agent.scripted import to_model_space
-from vlagent.envs.robot.env import OPTIONS, RobotEnv
+from vlagent.envs.robot.arm import OPTIONS
+from vlagent.envs.robot.env import RobotEnv
 from vlagent.prompts import PromptRequest, get_profile
 from vlagent.prompts.action_space import ROBOT_CLICK, ROBOT_DRAG, ROBOT_HOVER
 

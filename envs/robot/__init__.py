@@ -15,29 +15,11 @@ import importlib.util
 import os
 from typing import Any
 
-from vlagent.actions.errors import EnvError
 from vlagent.envs.errors import check_env_kwargs
 from vlagent.envs.robot.mujoco_loader import EGL_HINT, PIP_HINT
-from vlagent.envs.robot.tasks import TASKS
+from vlagent.envs.robot.tasks import TASKS, UnknownRobotTaskError
 
 NEEDS = f"mujoco ({PIP_HINT}) and EGL for headless rendering ({EGL_HINT})"
-
-
-class UnknownRobotTaskError(EnvError, ValueError):
-    """``robot:NAME`` names no task, or a task text is not in the task's phrasing.
-
-    Example:
-        >>> str(UnknownRobotTaskError("juggle"))
-        'no robot task juggle; tasks: reach, pick, pick-place, stack, sort, beside'
-    """
-
-    def __init__(self, name: str, text: str | None = None) -> None:
-        self.name = name
-        if text is None:
-            message = f"no robot task {name}; tasks: {', '.join(TASKS)}"
-        else:
-            message = f"the {name} task has no goal {text!r}; tasks look like: {TASKS[name].example}"
-        super().__init__(message)
 
 
 def availability() -> tuple[bool, str]:

@@ -24,6 +24,11 @@ import numpy as np
 from vlagent.actions.errors import CoordinateError
 from vlagent.envs.robot.scene import ARM_JOINTS, FINGER_JOINTS, FINGER_OPEN, TCP_SITE
 
+#: The named actions ``choose`` takes: the gripper and the home pose (the controller's own moves).
+OPEN_GRIPPER: Final = "open_gripper"
+CLOSE_GRIPPER: Final = "close_gripper"
+HOME: Final = "home"
+OPTIONS: Final[tuple[str, ...]] = (OPEN_GRIPPER, CLOSE_GRIPPER, HOME)
 #: Largest TCP position error an IK solution may keep (metres).
 IK_TOLERANCE: Final = 0.005
 #: Lowest TCP height (the pads' centre) a motion may command: the fingertips stay clear of the table.
@@ -169,9 +174,10 @@ class Arm:
     def run(self, n: int) -> None:
         """Step the physics ``n`` times (counted in :attr:`steps`), watching the TCP height and table contacts."""
         mj, m, d = self._mj, self.model, self.data
-        for i in range(n):
+        for _ in range(n):
             mj.mj_step(m, d)
-            if (self.steps + i) % WATCH_EVERY:
+            self._watched += 1
+            if self._watched % WATCH_EVERY:
                 continue
             self.lowest_tcp_z = min(self.lowest_tcp_z, float(d.site_xpos[self.site][2]))
             if d.ncon:
@@ -185,6 +191,7 @@ class Arm:
         """Start watching afresh (each env step reports what its own motion did)."""
         self.lowest_tcp_z = math.inf
         self.table_contacts = 0
+        self._watched = 0  # steps since, so the sampling is the same for the same motion
 
     def _drive(self, q_target: np.ndarray, min_time: float) -> None:
         """Ramp the joint targets to ``q_target`` at the capped speed (at least ``min_time`` seconds)."""

@@ -34,10 +34,11 @@ from PIL import Image
 
 from vlagent.actions.coords import Point
 from vlagent.actions.errors import ActionError, CoordinateError, EnvError
-from vlagent.actions.models import Action
+from vlagent.actions.models import Action, Choose, Move
 from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
 from vlagent.envs.errors import ResetNeeded
-from vlagent.envs.robot.arm import HOVER, Arm
+from vlagent.envs.gym_names import UnknownOptionError
+from vlagent.envs.robot.arm import HOME, HOVER, OPEN_GRIPPER, OPTIONS, Arm
 from vlagent.envs.robot.camera import CameraModel
 from vlagent.envs.robot.mujoco_loader import load_mujoco
 from vlagent.envs.robot.palette import COLOURS
@@ -50,11 +51,9 @@ from vlagent.envs.robot.scene import (
     CameraPose,
     mjcf,
 )
-from vlagent.envs.robot.state import HALF, KINDS, ObjectState, WorldState
-from vlagent.envs.robot.tasks import TASKS, Goal, RobotTask
+from vlagent.envs.robot.state import HALF, ObjectState, WorldState
+from vlagent.envs.robot.tasks import TASKS, Goal, RobotTask, UnknownRobotTaskError
 
-#: The named actions ``choose`` takes.
-OPTIONS: tuple[str, ...] = ("open_gripper", "close_gripper", "home")
 #: Default camera image size (width, height).
 DEFAULT_SIZE: tuple[int, int] = (640, 480)
 #: Highest surface a pointed pixel may land on (two stacked cubes and a margin).
@@ -115,8 +114,6 @@ class RobotEnv(VlagentEnv):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
         if task not in TASKS:
-            from vlagent.envs.robot import UnknownRobotTaskError
-
             raise UnknownRobotTaskError(task)
         w, h = parse_size(size)
         if not (32 <= w <= 4096 and 32 <= h <= 4096):
@@ -138,7 +135,7 @@ class RobotEnv(VlagentEnv):
         # and an evaluation's env pool hands envs from one worker thread to another.
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-robot-gl")
         self._renderer: Any = None
-        self._names = [f"{k}{i}" for k in KINDS for i in range(getattr(self.task_kind.layout, k + "s"))]
+        self._objects: list[tuple[str, str]] = self.task_kind.layout.objects()
         self._colours: dict[str, str] = {}
         self.goal = Goal()
         self.task = ""
@@ -154,8 +151,6 @@ class RobotEnv(VlagentEnv):
         text = (options or {}).get("task")
         goal = self.task_kind.parse(str(text)) if text else None
         if text and goal is None:
-            from vlagent.envs.robot import UnknownRobotTaskError
-
             raise UnknownRobotTaskError(self.task_kind.name, str(text))
         timings = EnvTimings()
         with timings.measure(ACT):
@@ -200,7 +195,7 @@ class RobotEnv(VlagentEnv):
     def _place_objects(self) -> None:
         """Colour the objects, put the arm home and draw object poses until the start is a fair one."""
         mj, m, d = self._mj, self.model, self.data
-        for name in self._names:
+        for name, _ in self._objects:
             m.geom_rgba[m.geom(name).id][:3] = COLOURS[self._colours[name]]
         rng = self.np_random
         for _ in range(100):
@@ -209,8 +204,7 @@ class RobotEnv(VlagentEnv):
             placed: list[tuple[float, float, float]] = []  # x, y, half footprint
             ok = True
             # Flat things first (they are large), then the cubes.
-            for name in sorted(self._names, key=lambda n: n.startswith("cube")):
-                kind = name.rstrip("0123456789")
+            for name, kind in sorted(self._objects, key=lambda o: o[1] == "cube"):
                 half = HALF[kind] * (math.sqrt(2) if kind == "cube" else 1.0)
                 spot = self._free_spot(rng, half, placed)
                 if spot is None:
@@ -246,8 +240,7 @@ class RobotEnv(VlagentEnv):
     def _world(self) -> WorldState:
         m, d = self.model, self.data
         objects = {}
-        for name in self._names:
-            kind = name.rstrip("0123456789")
+        for name, kind in self._objects:
             body = m.body(name).id
             pos = d.xpos[body].copy()
             rot = d.xmat[body].reshape(3, 3)
@@ -348,13 +341,11 @@ class RobotEnv(VlagentEnv):
         if kind == "choose":
             option = action.option.strip().lower().replace(" ", "_").replace("-", "_")
             if option not in OPTIONS:
-                from vlagent.envs.gym_names import UnknownOptionError
-
                 raise UnknownOptionError(action.option, OPTIONS)
-            if option == "home":
+            if option == HOME:
                 arm.home()
             else:
-                arm.set_gripper(option == "open_gripper")
+                arm.set_gripper(option == OPEN_GRIPPER)
             return False
         if kind == "move":
             if action.point is None:
@@ -429,8 +420,6 @@ class RobotActionSpace(ActionSpace):
         self._env = env
 
     def sample(self, mask: Any = None, probability: Any = None) -> Any:
-        from vlagent.actions.models import Choose, Move
-
         rng = self.np_random
         if rng.random() < 0.5:
             return Choose(option=OPTIONS[int(rng.integers(len(OPTIONS)))])

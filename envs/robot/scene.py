@@ -75,6 +75,16 @@ class Layout:
     markers: int = 0
     bins: int = 0
 
+    def objects(self) -> list[tuple[str, str]]:
+        """``(name, kind)`` of every object, as the MJCF names them (``cube0``, ``marker0``, ``bin0``, ...).
+
+        Example:
+            >>> Layout(cubes=2, bins=1).objects()
+            [('cube0', 'cube'), ('cube1', 'cube'), ('bin0', 'bin')]
+        """
+        counts = (("cube", self.cubes), ("marker", self.markers), ("bin", self.bins))
+        return [(f"{kind}{i}", kind) for kind, n in counts for i in range(n)]
+
 
 def _rgba(rgb: tuple[float, float, float]) -> str:
     return f"{rgb[0]:.3f} {rgb[1]:.3f} {rgb[2]:.3f} 1"
@@ -157,18 +167,19 @@ def mjcf(layout: Layout, camera: CameraPose, size: tuple[int, int]) -> str:
     xyaxes = " ".join(f"{v:.6f}" for v in (*right, *up))
     tx, ty = TABLE_HALF
     objects = []
-    for i in range(layout.cubes):
-        objects.append(f"""
-    <body name="cube{i}" pos="{-0.3 + 0.1 * i} -0.3 {CUBE_HALF}">
-      <freejoint name="cube{i}"/>
-      <geom name="cube{i}" type="box" size="{CUBE_HALF} {CUBE_HALF} {CUBE_HALF}" mass="0.05"
+    for i, (name, kind) in enumerate(layout.objects()):
+        if kind == "cube":
+            objects.append(f"""
+    <body name="{name}" pos="{-0.3 + 0.1 * i} -0.3 {CUBE_HALF}">
+      <freejoint name="{name}"/>
+      <geom name="{name}" type="box" size="{CUBE_HALF} {CUBE_HALF} {CUBE_HALF}" mass="0.05"
             friction="1.5 0.05 0.001" condim="4" rgba="0.5 0.5 0.5 1"/>
     </body>""")
-    for kind, half, n in (("marker", MARKER_HALF, layout.markers), ("bin", BIN_HALF, layout.bins)):
-        for i in range(n):
+        else:
+            half = MARKER_HALF if kind == "marker" else BIN_HALF
             objects.append(f"""
-    <body name="{kind}{i}" pos="{-0.3 + 0.1 * i} 0.3 {FLAT_HALF_Z}">
-      <geom name="{kind}{i}" type="box" size="{half} {half} {FLAT_HALF_Z}" rgba="0.5 0.5 0.5 1"/>
+    <body name="{name}" pos="{-0.3 + 0.1 * i} 0.3 {FLAT_HALF_Z}">
+      <geom name="{name}" type="box" size="{half} {half} {FLAT_HALF_Z}" rgba="0.5 0.5 0.5 1"/>
     </body>""")
     actuators = "\n".join(
         f'    <position name="{j}" joint="{j}" kp="600" kv="60" forcerange="-150 150"/>' for j in ARM_JOINTS

@@ -20,13 +20,14 @@ A task's text patterns are derived from its templates, so the phrasings it write
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from vlagent.actions.errors import EnvError
 from vlagent.actions.models import Action, Choose, Click, Drag, Move
+from vlagent.envs.robot.arm import HOME, OPEN_GRIPPER
 from vlagent.envs.robot.palette import COLOUR_NAMES
 from vlagent.envs.robot.scene import CUBE_HALF, FLAT_HALF_Z, WORKSPACE_HIGH, WORKSPACE_LOW, Layout
 from vlagent.envs.robot.state import HALF, Kind, ObjectState, WorldState, horizontal
@@ -135,7 +136,7 @@ def _carry(world: WorldState, cube: ObjectState, target: np.ndarray) -> Action:
     if held is cube:
         return Click(point=world.project(target))
     if held is not None:
-        return Choose(option="open_gripper")  # something else is in the way: let it go first
+        return Choose(option=OPEN_GRIPPER)  # something else is in the way: let it go first
     return Drag(start=world.project(cube.top), end=world.project(target))
 
 
@@ -167,7 +168,7 @@ class Pick(RobotTask):
     def oracle(self, world: WorldState, goal: Goal) -> Action | None:
         cube = world.find("cube", goal.colours["cube"])
         if not world.gripper_open:
-            return Choose(option="open_gripper")
+            return Choose(option=OPEN_GRIPPER)
         return Click(point=world.project(cube.top))
 
 
@@ -235,7 +236,7 @@ class Sort(RobotTask):
         for cube in world.of_kind("cube"):
             if not self._sorted(world, cube):
                 return _carry(world, cube, world.find("bin", cube.colour).top)
-        return Choose(option="open_gripper") if not world.gripper_open else Choose(option="home")
+        return Choose(option=OPEN_GRIPPER) if not world.gripper_open else Choose(option=HOME)
 
 
 class Beside(RobotTask):
@@ -282,5 +283,18 @@ class Beside(RobotTask):
 TASKS: dict[str, RobotTask] = {t.name: t for t in (Reach(), Pick(), PickPlace(), Stack(), Sort(), Beside())}
 
 
-def task_names() -> Sequence[str]:
-    return tuple(TASKS)
+class UnknownRobotTaskError(EnvError, ValueError):
+    """``robot:NAME`` names no task, or a task text is not in the task's phrasing.
+
+    Example:
+        >>> str(UnknownRobotTaskError("juggle"))
+        'no robot task juggle; tasks: reach, pick, pick-place, stack, sort, beside'
+    """
+
+    def __init__(self, name: str, text: str | None = None) -> None:
+        self.name = name
+        if text is None:
+            message = f"no robot task {name}; tasks: {', '.join(TASKS)}"
+        else:
+            message = f"the {name} task has no goal {text!r}; tasks look like: {TASKS[name].example}"
+        super().__init__(message)
