@@ -62,7 +62,14 @@ class ObjectState:
 
 @dataclass(frozen=True)
 class WorldState:
-    """A snapshot of the scene for tasks: objects by name, the gripper, and a world-to-screen projection."""
+    """A snapshot of the scene for tasks: objects by name, the gripper, and a world-to-screen projection.
+
+    Example:
+        >>> cube = ObjectState("cube0", "cube", "red", np.array([0.0, 0.0, 0.02]), 0.0, 0.0)
+        >>> world = WorldState({"cube0": cube}, np.array([0.0, 0.0, 0.3]), True, lambda p: None)
+        >>> world.find("cube", "red").name, world.held(), world.resting_on(cube, 0.0)
+        ('cube0', None, True)
+    """
 
     objects: dict[str, ObjectState]
     tcp: np.ndarray

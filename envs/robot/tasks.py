@@ -67,7 +67,16 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 class RobotTask:
-    """One task kind. Subclasses set the class attributes and :meth:`success` / :meth:`oracle`."""
+    """One task kind. Subclasses set the class attributes and :meth:`success` / :meth:`oracle`.
+
+    Example:
+        >>> task = TASKS["stack"]
+        >>> goal = task.parse("Stack the yellow cube on the blue cube.")
+        >>> goal.colours, task.text(goal)
+        ({'top': 'yellow', 'bottom': 'blue'}, 'stack the yellow cube on the blue cube')
+        >>> task.draw(np.random.default_rng(0), goal)[1]["cube0"]
+        'yellow'
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
