@@ -282,13 +282,14 @@ class RobotEnv(VlagentEnv):
     def _info(self, timings: EnvTimings) -> dict[str, Any]:
         world = self._world()
         success = bool(self.task_kind.success(world, self.goal))
+        held = world.held()
         return {
             "task": self.task,
             "robot_task": self.task_kind.name,
             "success": success,
             "oracle": self.task_kind.oracle(world, self.goal) if self._running and not success else None,
             "objects": {o.label: o.pos.round(4).tolist() for o in world.objects.values()},
-            "holding": (world.held().label if world.held() else None),
+            "holding": held.label if held is not None else None,
             "depth": self._depth,
             "intrinsics": self.camera.intrinsics,
             "extrinsics": self.camera.extrinsics,
