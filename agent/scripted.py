@@ -1,7 +1,8 @@
 """A scripted policy: replies as a model would, from the env's ground truth, in any profile's format.
 
-Synthetic apps and MiniWoB++ put the next correct action in ``info["oracle"]`` (screen pixels). The loop
-copies it into ``chat.metadata`` with the geometry and the profile name; :class:`OraclePolicy` turns it
+Synthetic apps, MiniWoB++ and the robot tasks put the next correct action in ``info["oracle"]`` (screen
+pixels; for the robot, the projections of the object to pick and of the goal, as a drag, click or hover).
+The loop copies it into ``chat.metadata`` with the geometry and the profile name; :class:`OraclePolicy` turns it
 into the profile's coordinate space with :func:`~vlagent.actions.coords.from_screen` and writes it with the
 profile parser's ``format``. The reply then goes through the real pipeline (parse, convert, execute), so
 every profile is tested end to end without a model.

@@ -3,7 +3,8 @@
 ``--suite`` is a comma-separated list whose items are any of
 
 - a suite name: ``synthetic`` (every synthetic app at desktop, 4K and phone sizes), ``gym`` (FrozenLake,
-  Blackjack, MiniGrid, Taxi, an ALE game) or ``miniwob`` (click and typing tasks the MiniWoB++ oracle knows);
+  Blackjack, MiniGrid, Taxi, an ALE game), ``miniwob`` (click and typing tasks the MiniWoB++ oracle knows)
+  or ``robot`` (every MuJoCo tabletop task at two camera sizes);
 - an env spec ``KIND:ARG`` (``gym:ALE/Pong-v5``, ``miniwob:click-dialog``, ``synthetic:login``): that env
   with its own task, grouped under its kind in the summary;
 - a suite file ``PATH.toml`` listing env specs with their keywords, tasks, seeds and step limits (format
@@ -55,6 +56,8 @@ GYM_GAMES: tuple[tuple[str, int | None], ...] = (
     ("Taxi-v4", None),
     ("ALE/Breakout-v5", 100),
 )
+#: Camera sizes of the robot suite (``size`` keyword of ``robot:TASK``).
+ROBOT_SIZES: tuple[str, ...] = ("640x480", "1280x720")
 MINIWOB_TASKS: tuple[str, ...] = (
     "click-test", "click-test-2", "click-button", "click-link", "click-dialog", "focus-text", "enter-text",
     "enter-password", "login-user", "click-checkboxes",
@@ -116,8 +119,16 @@ def _miniwob() -> list[_Combo]:
     return [_Combo(f"miniwob:{task}") for task in MINIWOB_TASKS]
 
 
+def _robot() -> list[_Combo]:
+    from vlagent.envs.robot.tasks import TASKS as ROBOT_TASKS  # imports no mujoco
+
+    return [_Combo(f"robot:{task}", {"size": size}) for size in ROBOT_SIZES for task in ROBOT_TASKS]
+
+
 #: The named suites; ``--suite`` takes these names.
-NAMED_SUITES: dict[str, Callable[[], list[_Combo]]] = {"synthetic": _synthetic, "gym": _gym, "miniwob": _miniwob}
+NAMED_SUITES: dict[str, Callable[[], list[_Combo]]] = {
+    "synthetic": _synthetic, "gym": _gym, "miniwob": _miniwob, "robot": _robot,
+}
 SUITES: tuple[str, ...] = tuple(NAMED_SUITES)
 
 

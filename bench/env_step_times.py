@@ -1,10 +1,13 @@
-"""Reset and step times of the gym-adapter and MiniWoB++ envs (median and p90 over N calls).
+"""Reset and step times of the gym-adapter, MiniWoB++ and robot envs (median and p90 over N calls).
 
-    .venv/bin/python bench/env_step_times.py [--n 50] [--no-miniwob]
+    .venv/bin/python bench/env_step_times.py [--n 50] [--no-miniwob] [--no-robot] [--only-robot]
 
 Gym envs step with a reproducible random named option; MiniWoB++ tasks step with the oracle's action
 (what a scripted policy does), at device scale 1 and 2. Times include building the Observation (frame
-to PIL image, text) and, for MiniWoB++, the browser round trips and the screenshot.
+to PIL image, text) and, for MiniWoB++, the browser round trips and the screenshot. Robot tasks step
+with the oracle's action at both suite camera sizes (the whole motion: IK, physics, the RGB and depth
+renders); their render and physics-step figures are printed against the targets (RGB <= 80 ms at 640x480,
+a pick-and-place <= 2 s wall).
 """
 
 from __future__ import annotations
@@ -91,15 +94,118 @@ def bench_miniwob(n: int) -> None:
         env.close()
 
 
+#: Targets from the robot issue: one RGB frame at 640x480, one pick-and-place action (wall seconds).
+ROBOT_RENDER_TARGET = 0.080
+ROBOT_PICK_PLACE_TARGET = 2.0
+
+
+def bench_robot(n: int) -> None:
+    from vlagent.agent.suites import ROBOT_SIZES
+    from vlagent.envs.robot import TASKS, availability
+    from vlagent.envs.robot.env import RobotEnv
+    from vlagent.envs.robot.mujoco_loader import load_mujoco
+    from vlagent.envs.robot.scene import CAMERA_NAME
+
+    ok, why = availability()
+    if not ok:
+        print(f"robot skipped: {why}")
+        return
+    mujoco = load_mujoco()
+    for size in ROBOT_SIZES:
+        env = RobotEnv("pick-place", size=size)
+        env.reset(seed=0)
+        w, h = env.size
+        renderer = mujoco.Renderer(env.model, height=h, width=w)
+        rgb, depth, physics = [], [], []
+        for _ in range(max(n, 10)):
+            t = time.perf_counter()
+            renderer.update_scene(env.data, camera=CAMERA_NAME)
+            renderer.render()
+            rgb.append(time.perf_counter() - t)
+        renderer.enable_depth_rendering()
+        for _ in range(max(n, 10)):
+            t = time.perf_counter()
+            renderer.update_scene(env.data, camera=CAMERA_NAME)
+            renderer.render()
+            depth.append(time.perf_counter() - t)
+        renderer.close()
+        for _ in range(max(n, 10)):
+            t = time.perf_counter()
+            for _ in range(100):
+                mujoco.mj_step(env.model, env.data)
+            physics.append((time.perf_counter() - t) / 100)
+        env.close()
+        verdict = "" if size != "640x480" else (
+            "  (target <= 80 ms: " + ("ok" if statistics.median(rgb) <= ROBOT_RENDER_TARGET else "OVER") + ")")
+        print(f"robot render {size:>9s}  rgb {stats(rgb)}  | depth {stats(depth)}  | physics step "
+              f"{statistics.median(physics) * 1e3:.3f} ms{verdict}")
+    bench_robot_accuracy(n)
+    for size in ROBOT_SIZES:
+        for task in TASKS:
+            env = RobotEnv(task, size=size)
+            resets, steps, physics_steps = [], [], []
+            for i in range(max(5, n // 4)):
+                t = time.perf_counter()
+                _, info = env.reset(seed=i)
+                resets.append(time.perf_counter() - t)
+                for _ in range(6):
+                    if info["oracle"] is None:
+                        break
+                    t = time.perf_counter()
+                    _, _, term, _, info = env.step(info["oracle"])
+                    steps.append(time.perf_counter() - t)
+                    physics_steps.append(info["physics_steps"])
+                    if term:
+                        break
+            env.close()
+            verdict = ""
+            if task in ("pick-place", "stack", "sort", "beside"):  # one pick-and-place per step
+                verdict = "  (target <= 2 s: " + ("ok" if max(steps) <= ROBOT_PICK_PLACE_TARGET else "OVER") + ")"
+            print(f"robot:{task:12s} {size:>9s}  reset {stats(resets)}  | step {stats(steps)}  "
+                  f"physics steps/action {statistics.median(physics_steps):.0f}{verdict}")
+
+
+def bench_robot_accuracy(n: int) -> None:
+    """Pixel-to-3D error over table points no object hides, and where pick-place leaves the cube."""
+    import numpy as np
+
+    from vlagent.agent.suites import ROBOT_SIZES
+    from vlagent.envs.robot.env import RobotEnv
+
+    for size in ROBOT_SIZES:
+        env = RobotEnv("pick-place", size=size)
+        deproject, placed = [], []
+        for i in range(max(5, n // 4)):
+            _, info = env.reset(seed=i)
+            rng = np.random.default_rng(i)
+            centres = [np.array(p) for p in info["objects"].values()]
+            for x, y in rng.uniform((-0.25, -0.2), (0.25, 0.12), size=(20, 2)):
+                p = np.array([x, y, 0.0])
+                if min(np.linalg.norm(p[:2] - c[:2]) for c in centres) > 0.08:
+                    deproject.append(float(np.linalg.norm(env.deproject(env._project_point(p)) - p)))
+            cube, marker = (env.goal.colours[k] + " " + k for k in ("cube", "marker"))
+            _, _, _, _, info = env.step(info["oracle"])
+            placed.append(float(np.linalg.norm(np.subtract(info["objects"][cube][:2], info["objects"][marker][:2]))))
+        env.close()
+        print(f"robot accuracy {size:>9s}  pixel->3D error mean {np.mean(deproject) * 1e3:.2f} mm max "
+              f"{np.max(deproject) * 1e3:.2f} mm ({len(deproject)} pixels, rounded to whole pixels)  | "
+              f"pick-place cube-to-marker mean {np.mean(placed) * 1e3:.1f} mm max {np.max(placed) * 1e3:.1f} mm")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50, help="episodes per env")
     parser.add_argument("--no-miniwob", action="store_true")
+    parser.add_argument("--no-robot", action="store_true")
+    parser.add_argument("--only-robot", action="store_true", help="only the robot tasks")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    bench_gym(args.n)
-    if not args.no_miniwob:
-        bench_miniwob(max(5, args.n // 5))
+    if not args.only_robot:
+        bench_gym(args.n)
+        if not args.no_miniwob:
+            bench_miniwob(max(5, args.n // 5))
+    if not args.no_robot:
+        bench_robot(args.n)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ from vlagent.actions.models import (
 )
 from vlagent.envs.errors import ResetNeeded
 
-Family = Literal["desktop", "mobile", "web", "game"]
-FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game")
+Family = Literal["desktop", "mobile", "web", "game", "robot"]
+FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game", "robot")
 
 #: ``info["timings"]`` phase: obtaining the returned screenshot (grab, screencap, render) as an image.
 CAPTURE: Final = "capture"

@@ -10,6 +10,7 @@ spec               env
 ``gym:ENV_ID``     any gymnasium env (``gym:FrozenLake-v1``)
 ``miniwob:TASK``   a MiniWoB++ task in headless Chromium (``miniwob:click-test``)
 ``synthetic:APP``  a built-in Pillow app (``synthetic:login``)
+``robot:TASK``     a MuJoCo tabletop arm driven by pointing (``robot:pick-place``)
 =================  ==========================================================
 
 Each kind lives in its own module exposing ``make(arg, **kwargs)``, ``availability()`` and ``NEEDS``. They
@@ -38,7 +39,7 @@ class EnvSpecError(EnvError, ValueError):
 
     Example:
         >>> str(EnvSpecError("teleport"))
-        'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP'
+        'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP, robot:TASK'
     """
 
     def __init__(self, spec: str, reason: str | None = None) -> None:
@@ -79,6 +80,8 @@ KINDS: dict[str, Kind] = {
              "miniwob + selenium (pip install 'vlagent[miniwob]'), chromium and chromium-driver"),
         Kind("synthetic", "vlagent.envs.synthetic", "synthetic:APP", "a built-in synthetic app drawn with Pillow",
              True, "nothing beyond vlagent"),
+        Kind("robot", "vlagent.envs.robot", "robot:TASK", "a MuJoCo tabletop arm driven by where the model points",
+             True, "mujoco (pip install 'vlagent[robot]') and EGL (scripts/setup-system.sh)"),
     )
 }
 
@@ -245,10 +248,21 @@ def gym_id_for_app(app: str) -> str:
     return f"vlagent/Synthetic-{app.capitalize()}-v0"
 
 
+def gym_id_for_robot_task(task: str) -> str:
+    """The gymnasium id of a robot task.
+
+    Example:
+        >>> gym_id_for_robot_task("pick-place")
+        'vlagent/Robot-PickPlace-v0'
+    """
+    return "vlagent/Robot-" + "".join(part.capitalize() for part in task.split("-")) + "-v0"
+
+
 def register_envs() -> None:
     """Register vlagent's gymnasium ids (idempotent; ids someone registered already are left alone).
 
-    ``vlagent/Synthetic-<App>-v0`` (``size=...`` passes through, 50-step limit), ``vlagent/Desktop-v0``,
+    ``vlagent/Synthetic-<App>-v0`` (``size=...`` passes through, 50-step limit), ``vlagent/Robot-<Task>-v0``
+    (``size=``, ``camera=``; 20-step limit), ``vlagent/Desktop-v0``,
     ``vlagent/Android-v0`` (``serial=``) and ``vlagent/MiniWoB-v0`` (``task=``).
     """
     global _registered
@@ -260,6 +274,13 @@ def register_envs() -> None:
         env_id = gym_id_for_app(app)
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=f"{cls.__module__}:{cls.__name__}", max_episode_steps=50)
+    from vlagent.envs.robot.tasks import TASKS as ROBOT_TASKS
+
+    for task in ROBOT_TASKS:  # the module imports no mujoco: an id can be listed on a machine without it
+        env_id = gym_id_for_robot_task(task)
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point="vlagent.envs.robot.env:RobotEnv", kwargs={"task": task},
+                         max_episode_steps=20)
     for title, (kind, arg_name) in _GYM_KINDS.items():
         env_id = f"vlagent/{title}-v0"
         if env_id not in gym.registry:

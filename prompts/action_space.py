@@ -29,6 +29,7 @@ FAMILY_DEFAULTS: dict[str, frozenset[str]] = {
     "web": frozenset({"click", "drag", "scroll", "type", "key", "hotkey", "move", "wait"}),
     "mobile": frozenset({"click", "long_press", "drag", "scroll", "type", "navigate", "open_app", "wait"}),
     "game": frozenset({"choose", "move"}),
+    "robot": frozenset({"drag", "move", "click", "choose"}),
 }
 #: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
 LOOP_ACTIONS: frozenset[str] = frozenset({"finished", "fail", "call_user"})
@@ -75,7 +76,16 @@ class Line:
 
 
 def _kind(family: Family) -> str:
-    return {"desktop": "gui", "web": "gui", "mobile": "mobile", "game": "game"}[family]
+    return {"desktop": "gui", "web": "gui", "mobile": "mobile", "game": "game", "robot": "robot"}[family]
+
+
+# --- the robot family: what pointing means for the arm (vlagent's wording, one text for every syntax) -----
+#: Comments after each robot action, so every profile explains the arm the same way.
+ROBOT_DRAG = "Pick up the object at the start point and put it down at the end point, then return home."
+ROBOT_HOVER = "Move the gripper 10 cm above that point."
+ROBOT_CLICK = ("Lower the gripper to that point and toggle it: an open gripper grasps the cube there, a closed "
+               "one puts down what it holds.")
+ROBOT_CHOOSE = "Operate the gripper or send the arm home, one of: $options"
 
 
 # --- UI-TARS v1: start_box='<|box_start|>(x1,y1)<|box_end|>' in [0, 1000) ----------------------------
@@ -147,6 +157,15 @@ def _uitars(pt: str, drag: str, *, hotkey: str, type_gui: str, type_mobile: str,
             Line(("finished",), _FINISHED_CONTENT),
             Line(("call_user",), _CALL_USER),
         ],
+        "robot": [
+            Line(("drag",), f"{drag} # {ROBOT_DRAG}"),
+            Line((MOVE_POINT,), f"hover({pt}) # {ROBOT_HOVER}"),
+            Line(("click",), f"click({pt}) # {ROBOT_CLICK}"),
+            Line(("choose",), f"choose(option='') # {ROBOT_CHOOSE}"),
+            Line(("wait",), _WAIT),
+            Line(("finished",), finished_gui),
+            Line(("call_user",), _CALL_USER),
+        ],
         "game": [
             Line(("choose",), _CHOOSE),
             Line((MOVE_DIRECTION,), _MOVE_DIR),
@@ -204,6 +223,15 @@ SHOWUI: dict[str, list[Line]] = {
         Line(("navigate",), "`PRESS BACK`: Go back to the previous screen, value and position are not applicable."),
         Line(("navigate",), "`PRESS HOME`: Go to the home screen, value and position are not applicable."),
     ],
+    "robot": [
+        Line(("drag",), f"`SWIPE`: {ROBOT_DRAG} Value is not applicable and the position [[x1,y1], [x2,y2]] is the "
+             "start and end point."),
+        Line((MOVE_POINT,), f"`HOVER`: {ROBOT_HOVER} Value is not applicable and the position [x,y] is required."),
+        Line(("click",), f"`CLICK`: {ROBOT_CLICK} Value is not applicable and the position [x,y] is required."),
+        Line(("choose",), f"`CHOOSE`: {ROBOT_CHOOSE}. The value is the option and the position is not applicable."),
+        Line(("finished",), "`ANSWER`: The task is done, value is the answer (e.g., 'task complete') and the "
+             "position is not applicable."),
+    ],
     "game": [
         Line(("choose",), "`CHOOSE`: Perform one of the game's actions, value is the action's name (one of: "
              "$options) and the position is not applicable."),
@@ -241,6 +269,13 @@ _JSON_COMMON = [
 JSON: dict[str, list[Line]] = {
     "gui": _JSON_COMMON,
     "mobile": _JSON_COMMON,
+    "robot": [
+        Line(("drag",), f'- {{"action": "drag", "start": [x1, y1], "end": [x2, y2]}}: {ROBOT_DRAG}'),
+        Line((MOVE_POINT,), f'- {{"action": "move", "point": [x, y]}}: {ROBOT_HOVER}'),
+        Line(("click",), f'- {{"action": "click", "point": [x, y]}}: {ROBOT_CLICK}'),
+        Line(("choose",), f'- {{"action": "<name>"}}: {ROBOT_CHOOSE}'),
+        *(line for line in _JSON_COMMON if line.types[0] in LOOP_ACTIONS or line.types is _POINTED),
+    ],
     "game": [
         Line(("choose",), '- {"action": "<name>"} where <name> is one of the game\'s actions: $options'),
         Line((MOVE_DIRECTION,), '- {"action": "move", "direction": "up, down, left or right"} to move one step'),
@@ -267,6 +302,13 @@ _QWEN2VL_TAIL = [
          "point, <|box_start|>(x,y)<|box_end|>, inside the call."),
 ]
 QWEN2VL: dict[str, list[Line]] = {
+    "robot": [
+        Line(("drag",), f"drag(<|box_start|>(x1,y1)<|box_end|>, <|box_start|>(x2,y2)<|box_end|>) # {ROBOT_DRAG}"),
+        Line((MOVE_POINT,), f"hover({_BX}) # {ROBOT_HOVER}"),
+        Line(("click",), f"click({_BX}) # {ROBOT_CLICK}"),
+        Line(("choose",), f"choose('name') # {ROBOT_CHOOSE}"),
+        *_QWEN2VL_TAIL,
+    ],
     "gui": [
         Line(("click",), f"click({_BX})"),
         Line(("click",), f"double_click({_BX})"),

@@ -35,13 +35,14 @@ if TYPE_CHECKING:
 FEEDBACK = "Your previous reply could not be executed: {error}\nReply again in the format: {reply_format}"
 #: ShowUI's name for each family's screen (``_APP`` in showlab/ShowUI's README; ``computer`` from its
 #: ``data/template/shared_navigation.py`` app_map).
-SHOWUI_APPS = {"web": "web", "desktop": "computer", "mobile": "phone", "game": "game"}
+SHOWUI_APPS = {"web": "web", "desktop": "computer", "mobile": "phone", "game": "game", "robot": "robot camera"}
 #: How the json profile names each family's screen.
 JSON_APPS = {
     "web": "a web browser",
     "desktop": "a desktop computer",
     "mobile": "a smartphone",
     "game": "a game",
+    "robot": "a robot arm over a table through a fixed camera",
 }
 _TOOL_TAGS = re.compile(r"</?tool_call>")
 

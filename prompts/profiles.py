@@ -105,9 +105,17 @@ class ModelProfile:
         return build_chat(self, request, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
-def _same(system: str | None, user: str) -> dict[Family, tuple[str | None, str]]:
-    """One template pair for every family (the action space, filled in per family, is what differs)."""
-    return {family: (system, user) for family in ("desktop", "web", "mobile", "game")}
+def _same(system: str | None, user: str, *, robot: str | None = None) -> dict[Family, tuple[str | None, str]]:
+    """One template pair for every family (the action space, filled in per family, is what differs).
+
+    ``robot`` replaces the user template for the robot family where the GUI wording would mislead
+    ("You are a GUI agent").
+    """
+    pairs: dict[Family, tuple[str | None, str]] = {
+        family: (system, user) for family in ("desktop", "web", "mobile", "game")
+    }
+    pairs["robot"] = (system, robot or user)
+    return pairs
 
 
 # UI-TARS v1 (2B/7B/72B SFT/DPO): UITARS_USR_PROMPT_THOUGHT with the computer/mobile action spaces of
@@ -120,7 +128,7 @@ _UITARS = ModelProfile(
     max_pixels=UITARS_MAX_PIXELS,
     parser_cls="vlagent.actions.parsers.uitars.UITarsParser",
     parser_kwargs={"space": "rel1000"},
-    templates=_same("assistant_system.txt", "uitars_user.txt"),
+    templates=_same("assistant_system.txt", "uitars_user.txt", robot="uitars_robot.txt"),
     syntax="uitars",
     history_style="replay",
     reply_format="Thought: ...\nAction: ...",
@@ -150,7 +158,7 @@ PROFILES: dict[str, ModelProfile] = {
             min_pixels=QWEN2_VL_MIN_PIXELS,
             max_pixels=QWEN2_VL_MAX_PIXELS,
             parser_cls="vlagent.actions.parsers.qwen2vl.Qwen2VLParser",
-            templates=_same("assistant_system.txt", "qwen2vl_user.txt"),
+            templates=_same("assistant_system.txt", "qwen2vl_user.txt", robot="qwen2vl_robot.txt"),
             image_first=True,
             syntax="qwen2vl",
             reply_format="one action per line, e.g. click(<|box_start|>(x,y)<|box_end|>) with x, y in 0-999, "

@@ -7,7 +7,7 @@ from typing import Literal
 
 from PIL import Image
 
-Family = Literal["desktop", "mobile", "web", "game"]
+Family = Literal["desktop", "mobile", "web", "game", "robot"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vlagent.prompts.action_space import MOVE_DIRECTION, MOVE_POINT, allowed_actions
+from vlagent.prompts.action_space import (
+    MOVE_DIRECTION,
+    MOVE_POINT,
+    ROBOT_CHOOSE,
+    ROBOT_CLICK,
+    ROBOT_DRAG,
+    ROBOT_HOVER,
+    allowed_actions,
+)
 from vlagent.prompts.request import PromptRequest
 
 
@@ -158,16 +166,50 @@ _GAME_PARAMS = (
     }, ("terminate",)),
 )
 
+# vlagent's robot tool: the computer_use tool's own verbs and coordinate parameters (what Qwen2.5-VL was
+# trained to write), described as what they make the arm do. Named computer_use so a reply keeps the
+# cookbook's habits; the parser reads the verbs whatever the tool name.
+_ROBOT_DESCRIPTION = """Control a robot arm over a table by pointing at things in the camera image.
+* The image comes from a fixed camera; each call moves the arm, then you see the next image.
+* The image's resolution is {width}x{height}; coordinates are pixels of it.
+* Point at the centre of the top face of a cube to pick it, at the spot on the table (or on a marker, bin or cube) where it should go to place it."""
+_ROBOT_ACTIONS = (
+    _ToolAction("left_click_drag", ROBOT_DRAG + " The start is `start_coordinate`, the end `coordinate`.",
+               ("drag",)),
+    _ToolAction("mouse_move", ROBOT_HOVER, (MOVE_POINT,)),
+    _ToolAction("left_click", ROBOT_CLICK, ("click",)),
+    _ToolAction("choose", ROBOT_CHOOSE.replace("$options", "the values of `option`") + ".", ("choose",)),
+    _ToolAction("terminate", "Terminate the current task and report its completion status.", ("finished", "fail")),
+)
+_ROBOT_PARAMS = (
+    _ToolParam("start_coordinate", {
+        "description": "(x, y): where the object to pick is. Required only by `action=left_click_drag`.",
+        "type": "array",
+    }, ("left_click_drag",)),
+    _ToolParam("coordinate", {
+        "description": f"{_XY} Required only by `action=left_click_drag`, `action=mouse_move` and "
+        "`action=left_click`.",
+        "type": "array",
+    }, ("left_click_drag", "mouse_move", "left_click")),
+    _ToolParam("option", {"description": "Required only by `action=choose`.", "type": "string"}, ("choose",)),
+    _ToolParam("status", {
+        "description": "The status of the task. Required only by `action=terminate`.",
+        "type": "string",
+        "enum": ["success", "failure"],
+    }, ("terminate",)),
+)
+
 _TOOLS = {
     "desktop": ("computer_use", _COMPUTER_DESCRIPTION, _COMPUTER_ACTIONS, _COMPUTER_PARAMS),
     "web": ("computer_use", _COMPUTER_DESCRIPTION, _COMPUTER_ACTIONS, _COMPUTER_PARAMS),
     "mobile": ("mobile_use", _MOBILE_DESCRIPTION, _MOBILE_ACTIONS, _MOBILE_PARAMS),
     "game": ("game_use", _GAME_DESCRIPTION, _GAME_ACTIONS, _GAME_PARAMS),
+    "robot": ("computer_use", _ROBOT_DESCRIPTION, _ROBOT_ACTIONS, _ROBOT_PARAMS),
 }
 
 
 def tool_name(family: str) -> str:
-    """The tool a family's prompt offers: ``computer_use``, ``mobile_use`` or ``game_use``."""
+    """The tool a family's prompt offers: ``computer_use`` (desktops, web, robot), ``mobile_use`` or ``game_use``."""
     return _TOOLS[family][0]
 
 

@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# MuJoCo picks its GL backend when first imported; headless, that must be EGL (the robot env's default too).
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 @pytest.hookimpl(hookwrapper=True)
