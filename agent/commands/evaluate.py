@@ -9,8 +9,12 @@ import typer
 
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
+    DEFAULT_MAX_RETRIES,
     DEFAULT_PROFILE,
+    DEFAULT_TIMEOUT,
     SCRIPTED_BANNER,
+    MaxRetriesOption,
+    TimeoutOption,
     check_pixels,
     choose_backend,
     writable_folder,
@@ -37,6 +41,8 @@ def eval_(
     ] = None,
     device: Annotated[str, typer.Option(help="transformers: auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[int, typer.Option(min=1, help="Most model calls per episode.")] = 30,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
@@ -63,7 +69,8 @@ def eval_(
     chosen = get_profile(profile)
     check_pixels(chosen, min_pixels, max_pixels)
     choice = choose_backend(
-        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
+        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
+        timeout=timeout, max_retries=max_retries,
     )
     specs = build_suites(suite, episodes, seed=seed)
     out = writable_folder(out or Path("runs") / f"eval-{suite.replace(',', '+')}-{chosen.name}")

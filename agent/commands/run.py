@@ -14,8 +14,12 @@ import typer
 from vlagent.actions.errors import VlagentError
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
+    DEFAULT_MAX_RETRIES,
     DEFAULT_PROFILE,
+    DEFAULT_TIMEOUT,
     SCRIPTED_BANNER,
+    MaxRetriesOption,
+    TimeoutOption,
     check_pixels,
     choose_backend,
     parse_env_kwargs,
@@ -87,9 +91,11 @@ def run(
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[int, typer.Option(min=1, help="Most model calls in the episode (retries included).")] = 30,
-    max_retries: Annotated[
+    max_reply_errors: Annotated[
         int, typer.Option(min=0, help="Unexecutable replies in a row fed back before giving up.")
     ] = 2,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     seed: Annotated[int | None, typer.Option(help="Seed for the env's reset (synthetic apps, games).")] = None,
     out: Annotated[Path, typer.Option(help="Where trajectories go (a new folder per episode).")] = Path("runs"),
@@ -133,7 +139,8 @@ def run(
     from vlagent.prompts import get_profile
 
     choice = choose_backend(
-        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
+        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
+        timeout=timeout, max_retries=max_retries,
     )
     chosen_profile = get_profile(profile)
     check_pixels(chosen_profile, min_pixels, max_pixels)
@@ -167,7 +174,7 @@ def run(
             chosen_profile,
             environment,
             max_steps=max_steps,
-            max_retries=max_retries,
+            max_retries=max_reply_errors,
             history_images=history_images,
             safety=safety,
             ask=_terminal_ask if interactive else None,
