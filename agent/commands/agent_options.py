@@ -115,6 +115,23 @@ def writable_folder(path: Path, option: str = "--out") -> Path:
     return path
 
 
+class _NotFinite(ValueError):
+    """A number in --env-kwargs that is infinite or NaN (the literal text rides as the message)."""
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)
+
+
 def parse_env_kwargs(text: str | None) -> dict[str, Any]:
     """``--env-kwargs '{"size": "phone"}'`` as a dict."""
     import json
@@ -122,9 +139,11 @@ def parse_env_kwargs(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--env-kwargs is not JSON: {exc}") from exc
+    except _NotFinite as exc:  # 1e999 parses as inf and NaN as nan; no env takes them, and ints overflow on them
+        raise typer.BadParameter(f"--env-kwargs: {exc} is not a finite number") from exc
     if not isinstance(value, dict):
         raise typer.BadParameter("--env-kwargs must be a JSON object, e.g. '{\"size\": \"phone\"}'")
     return value
