@@ -87,3 +87,14 @@ def test_a_reply_with_a_lone_surrogate_is_recorded_escaped_and_the_episode_goes_
     assert len(steps) > 1  # not stopped by the first reply
     assert steps[0].raw == "\\ud800 no action here"  # escaped, readable, and still says what arrived
     assert only_meta(tmp_path).outcome == "errors"  # unparsable replies fed back until the loop gave up
+
+
+def test_eval_takes_the_same_deadline(capsys, monkeypatch, tmp_path: Path) -> None:
+    with misbehaving_server(never_answer) as server:
+        rc, _, err = vlagent(capsys, monkeypatch, "eval", "--suite", "synthetic", "--episodes", "1", "--workers", "1",
+                             "--backend", "openai", "--model", "m", "--base-url", server.base_url, "--out",
+                             str(tmp_path), "--timeout", str(DEADLINE), "--max-retries", "3", "--no-progress")
+        seconds = time.monotonic() - (server.first_request_at or 0.0)
+    (line,) = error_lines(err)
+    assert rc == 3 and line.startswith("error: ModelUnavailable:") and seconds < DEADLINE + SLACK, err
+    assert only_meta(tmp_path).outcome == "model_error"
