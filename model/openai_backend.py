@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import math
 import os
 import threading
 import time
@@ -98,7 +99,7 @@ class OpenAIBackend:
             raise ModelRejected(f"concurrency must be at least 1, got {concurrency}")
         if max_retries < 0:
             raise ModelRejected(f"max_retries must be >= 0, got {max_retries}")
-        if not timeout > 0:
+        if not 0 < timeout < math.inf:  # NaN fails both; an infinite deadline is none at all
             raise ModelRejected(f"timeout must be a positive number of seconds, got {timeout}")
         self.model = model
         self.base_url = base_url
