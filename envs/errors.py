@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -80,3 +82,41 @@ def check_env_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], spec
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise EnvKwargsError(f"{spec} takes {', '.join(accepted) or 'no keywords'}; not {', '.join(unknown)}")
+    hints = _init_hints(target)
+    for name, value in kwargs.items():
+        allowed = _plain_types(hints.get(name))
+        if allowed is not None and not _is_instance(value, allowed):
+            names = " or ".join(_JSON_NAMES[t] for t in allowed)
+            raise EnvKwargsError(f"{spec}: {name} must be {names}, got {value!r}")
+
+
+#: The annotations ``check_env_kwargs`` checks values against (what a JSON value can be), in JSON's words.
+_JSON_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+_PLAIN = tuple(_JSON_NAMES)
+
+
+def _init_hints(target: Callable[..., Any]) -> dict[str, Any]:
+    """The resolved annotations of ``target``'s parameters (its ``__init__``'s for a class); none if unresolvable."""
+    function = target.__init__ if isinstance(target, type) else target
+    try:
+        return typing.get_type_hints(function)
+    except (NameError, TypeError):  # a name imported only for type checkers: leave the check to the env
+        return {}
+
+
+def _plain_types(hint: Any) -> tuple[type, ...] | None:
+    """The types a hint like ``float``, ``int | None`` or ``str | None`` allows; ``None`` for any other hint."""
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+        else (hint,)
+    if not members or not all(m in _PLAIN for m in members):
+        return None
+    return tuple(members)
+
+
+def _is_instance(value: Any, allowed: tuple[type, ...]) -> bool:
+    """``isinstance`` as an annotation means it: an int is a float, but True is neither an int nor a float."""
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and float in allowed:
+        return True
+    return isinstance(value, allowed)

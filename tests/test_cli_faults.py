@@ -53,9 +53,17 @@ ROWS = {
     "synthetic-render-mode": Row(("run", "--env-kwargs", '{"render_mode": "human"}'), 4,
                                  "AppConfigError: render_mode must be 'rgb_array' or None, got 'human'"),
     "android-timeout-text": Row(("run", "--env", "android", "--task", "t", "--env-kwargs", '{"timeout": "soon"}'),
-                                4, "EnvError: timeout must be a number of seconds, got 'soon'"),
+                                4, "EnvKwargsError: android: timeout must be a number, got 'soon'"),
     "android-port-text": Row(("run", "--env", "android", "--task", "t", "--env-kwargs", '{"adb_port": "abc"}'),
-                             4, "EnvError: adb_port must be a port number in 1..65535, got 'abc'"),
+                             4, "EnvKwargsError: android: adb_port must be an integer or null, got 'abc'"),
+    "android-port-range": Row(("run", "--env", "android", "--task", "t", "--env-kwargs", '{"adb_port": 70000}'),
+                              4, "EnvError: adb_port must be a port number in 1..65535, got 70000"),
+    "android-host-number": Row(("run", "--env", "android", "--task", "t", "--env-kwargs", '{"adb_host": 5}'),
+                               4, "EnvKwargsError: android: adb_host must be a string, got 5"),
+    "miniwob-scale-text": Row(("run", "--env", "miniwob:click-test", "--env-kwargs", '{"scale": "x"}'), 4,
+                              "EnvKwargsError: miniwob:click-test: scale must be a number, got 'x'"),
+    "desktop-monitor-text": Row(("run", "--env", "desktop", "--task", "t", "--env-kwargs", '{"monitor": "abc"}'),
+                                4, "EnvKwargsError: desktop: monitor must be an integer, got 'abc'"),
     "out-in-proc": Row(("run", "--out", "/proc/x"), 2, "Invalid value for --out: cannot use '/proc/x' as a folder"),
     "parse-aspect-ratio": Row(("parse", "--profile", "qwen2-vl", "--width", "20000", "--height", "10", "(1,1)"),
                               2, "Invalid value for --width/--height: a 20000x10 screenshot"),
@@ -78,13 +86,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", list(ROWS))
 def test_bad_input_is_one_error_line_and_its_exit_code(
-    capsys, monkeypatch, tmp_path: Path, recorded: Path, name: str
+    capsys, monkeypatch, request: pytest.FixtureRequest, tmp_path: Path, name: str
 ) -> None:
     row = ROWS[name]
     out = tmp_path / "out"
     episode = tmp_path / "episode"
-    if row.damage is not None:
-        shutil.copytree(recorded, episode)
+    if row.damage is not None:  # only these rows need the recorded episode
+        shutil.copytree(request.getfixturevalue("recorded"), episode)
         row.damage(episode)
     args = [a.replace("{out}", str(out)).replace("{episode}", str(episode)) for a in row.args]
     if args[0] == "run" and "--out" not in args:
