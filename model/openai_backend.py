@@ -38,6 +38,11 @@ from vlagent.model.qwen_format import (
     defuse_vision_tokens,
 )
 
+#: Seconds a call may take in all (attempts, reads, backoff): what ``--timeout`` defaults to.
+DEFAULT_TIMEOUT = 120.0
+#: Extra attempts after a retryable failure, inside the deadline: what ``--max-retries`` defaults to.
+DEFAULT_MAX_RETRIES = 3
+
 #: Environment variables read for the API key, first match wins; vLLM without ``--api-key`` takes anything.
 API_KEY_ENV = ("VLAGENT_API_KEY", "OPENAI_API_KEY")
 
@@ -85,8 +90,8 @@ class OpenAIBackend:
         base_url: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         concurrency: int = 8,
         backoff: float = 0.5,
         min_pixels: int | None = None,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from vlagent.model.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+
 if TYPE_CHECKING:  # generate.py imports the shared options below, so its BackendKind is imported late
     from vlagent.agent.commands.generate import BackendKind
 
@@ -46,8 +48,6 @@ TimeoutOption = Annotated[
 MaxRetriesOption = Annotated[
     int, typer.Option("--max-retries", min=0, help="openai: retries on connection errors, timeouts, 429 and 5xx.")
 ]
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_MAX_RETRIES = 3
 
 
 @dataclass(frozen=True)
