@@ -57,15 +57,22 @@ class ResetNeeded(EnvError):
 
 
 class EnvKwargsError(EnvError, TypeError):
-    """``--env-kwargs`` named a keyword the env's constructor does not take (a ``TypeError`` too, as Python's).
+    """``--env-kwargs`` named a keyword the env does not take, or gave one a value of the wrong JSON type.
+
+    A ``TypeError`` too, as Python's own would be.
 
     Example:
-        >>> def make(size="desktop", *, scale=None): ...
+        >>> def make(size="desktop", *, scale: float | None = None): ...
         >>> try:
         ...     check_env_kwargs(make, {"sise": "phone"}, "synthetic:login")
         ... except EnvKwargsError as exc:
         ...     print(exc)
         synthetic:login takes size, scale; not sise
+        >>> try:
+        ...     check_env_kwargs(make, {"scale": "big"}, "synthetic:login")
+        ... except EnvKwargsError as exc:
+        ...     print(exc)
+        synthetic:login: scale must be a number or null, got 'big'
     """
 
 
@@ -73,7 +80,10 @@ def check_env_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], spec
     """Refuse keywords ``target`` does not take, before calling it: a typed error instead of a ``TypeError``.
 
     Each env module's ``make`` calls it with its env class, so a typo in ``--env-kwargs`` names the keywords
-    the env does take rather than ending in a traceback.
+    the env does take rather than ending in a traceback. A value is also checked against its parameter's
+    annotation when that is plain (``float``, ``int | None``, ``str``...): JSON gives ``"soon"`` as easily
+    as ``5``, and the env's own arithmetic on it would fail with a ``TypeError`` deep inside.
+    Richer annotations (sizes, mappings, policies) are left to the env's own checks.
     """
     params = inspect.signature(target).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
@@ -106,8 +116,8 @@ def _init_hints(target: Callable[..., Any]) -> dict[str, Any]:
 
 def _plain_types(hint: Any) -> tuple[type, ...] | None:
     """The types a hint like ``float``, ``int | None`` or ``str | None`` allows; ``None`` for any other hint."""
-    members = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
-        else (hint,)
+    union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+    members = typing.get_args(hint) if union else (hint,)
     if not members or not all(m in _PLAIN for m in members):
         return None
     return tuple(members)
