@@ -251,8 +251,8 @@ def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, TypeError) and isinstance(exc.__context__, OSError)
 
 
-def _lost_reason(exc: BaseException) -> str:
-    """What the lost connection itself said (the ``OSError`` under python-xlib's ``TypeError``)."""
+def _x_reason(exc: BaseException) -> str:
+    """``TYPE: message`` of an X failure; python-xlib's ``TypeError`` gives way to the ``OSError`` beneath it."""
     cause = exc.__context__ if isinstance(exc, TypeError) and exc.__context__ is not None else exc
     return f"{type(cause).__name__}: {cause}"
 
@@ -295,7 +295,7 @@ class _Input:
             except Exception as exc:
                 if not _connection_lost(exc):
                     raise
-                raise DeviceError(f"the X display {self.display!r} went away during the action: {_lost_reason(exc)}") from exc
+                raise DeviceError(f"the X display {self.display!r} went away during the action: {_x_reason(exc)}") from exc
             finally:
                 if saved is not None:
                     self._x11._display, self.pg.FAILSAFE_POINTS = saved
@@ -445,7 +445,7 @@ class DesktopEnv(LiveScreenEnv):
         try:
             shot = self._mss.grab(mon.as_mss())
         except Exception as exc:  # mss.exception.ScreenShotError: the display went away or refused
-            raise DeviceError(f"screenshot of monitor {mon.index} on {self.display!r} failed: {exc}") from exc
+            raise DeviceError(f"screenshot of monitor {mon.index} on {self.display!r} failed: {_x_reason(exc)}") from exc
         return _Frame((shot.width, shot.height), bytes(shot.raw))
 
     def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
@@ -480,9 +480,13 @@ class DesktopEnv(LiveScreenEnv):
         if getattr(self, "_input", None) is not None:
             self._input.close()
             self._input = None
-        if getattr(self, "_mss", None) is not None:
-            self._mss.close()
-            self._mss = None
+        grabber, self._mss = getattr(self, "_mss", None), None
+        if grabber is not None:
+            from mss.exception import ScreenShotError
+
+            # A display that died leaves mss's connection broken, and closing it says so once more.
+            with contextlib.suppress(ScreenShotError):
+                grabber.close()
 
     # -- acting -----------------------------------------------------------------------------------------
 
