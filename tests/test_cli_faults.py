@@ -1,9 +1,9 @@
 """Bad input on the command line: one error line on stderr and its documented exit code, never a traceback.
 
-One table, one row per input that used to end in a traceback (README, "Exit codes": 2 usage, 4 env,
-5 agent/trajectory). Each row runs the real entry point in process; an exception that is not mapped escapes
-``cli.main`` and fails the row, as the traceback would have shown. A row that runs an episode must not
-have started one: a bad input is refused before anything is written.
+One table, one row per bad input, most of which used to end in a traceback (README, "Exit codes": 2 usage,
+3 model, 4 env, 5 agent/trajectory). Each row runs the real entry point in process; an exception that is
+not mapped escapes ``cli.main`` and fails the row, as the traceback would have shown. A row that runs an
+episode must not have started one: a bad input is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ ROWS = {
                               "EnvKwargsError: miniwob:click-test: scale must be a number, got 'x'"),
     "desktop-monitor-text": Row(("run", "--env", "desktop", "--task", "t", "--env-kwargs", '{"monitor": "abc"}'),
                                 4, "EnvKwargsError: desktop: monitor must be an integer, got 'abc'"),
+    "timeout-zero": Row(("run", "--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+                         "--timeout", "0"), 3, "ModelRejected: timeout must be a positive number of seconds, got 0"),
+    "eval-retries-negative": Row(("eval", "--max-retries", "-1", "--out", "{out}"), 2,
+                                 "Invalid value for '--max-retries'"),
+    "reply-errors-negative": Row(("run", "--max-reply-errors", "-1"), 2, "Invalid value for '--max-reply-errors'"),
     "out-in-proc": Row(("run", "--out", "/proc/x"), 2, "Invalid value for --out: cannot use '/proc/x' as a folder"),
     "parse-aspect-ratio": Row(("parse", "--profile", "qwen2-vl", "--width", "20000", "--height", "10", "(1,1)"),
                               2, "Invalid value for --width/--height: a 20000x10 screenshot"),
