@@ -147,6 +147,17 @@ def trickle(every: float) -> Answer:
     return answer
 
 
+def trickle_headers(every: float) -> Answer:
+    """Send the status line, then one header byte each ``every`` seconds: the body never even starts."""
+
+    def answer(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stop.wait(every):
+            conn.sendall(b"a")
+
+    return answer
+
+
 def reply_body(body: bytes) -> Answer:
     """Answer every request with HTTP 200 and ``body`` as the JSON it claims to be."""
 

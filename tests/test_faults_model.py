@@ -2,8 +2,9 @@
 
 Each server is a real loopback socket (tests/faults_fixtures.py) that misbehaves the way servers measured
 in the field did: one accepts and never answers (it took 485 s: 4 attempts x 120 s), one trickles a byte
-every fraction of a second (never cut off, since every read returns in time), one answers 200 with a body
-that is not JSON (a JSONDecodeError traceback), one answers with a lone surrogate in the text.
+every fraction of a second into the body or the headers (never cut off, since every read returns in time),
+one answers 200 with a body that is not JSON (a JSONDecodeError traceback), one answers with a lone
+surrogate in the text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from faults_fixtures import (
     only_meta,
     reply_body,
     trickle,
+    trickle_headers,
     vlagent,
 )
 
@@ -41,7 +43,8 @@ def run_against(capsys, monkeypatch, server: MisbehavingServer, out: Path, *extr
     return rc, err, time.monotonic() - (server.first_request_at or 0.0)
 
 
-@pytest.mark.parametrize("answer", [never_answer, trickle(0.2)], ids=["never-answers", "trickles"])
+@pytest.mark.parametrize("answer", [never_answer, trickle(0.2), trickle_headers(0.2)],
+                         ids=["never-answers", "trickles-body", "trickles-headers"])
 def test_a_server_that_does_not_finish_is_cut_off_at_the_deadline_retries_included(
     capsys, monkeypatch, tmp_path: Path, answer
 ) -> None:
