@@ -7,6 +7,7 @@ Qwen2-VL instead.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -120,8 +121,6 @@ class _NotFinite(ValueError):
 
 
 def _finite_float(text: str) -> float:
-    import math
-
     value = float(text)
     if not math.isfinite(value):
         raise _NotFinite(text)
