@@ -81,9 +81,9 @@ def check_env_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], spec
 
     Each env module's ``make`` calls it with its env class, so a typo in ``--env-kwargs`` names the keywords
     the env does take rather than ending in a traceback. A value is also checked against its parameter's
-    annotation when that is plain (``float``, ``int | None``, ``str``...): JSON gives ``"soon"`` as easily
-    as ``5``, and the env's own arithmetic on it would fail with a ``TypeError`` deep inside.
-    Richer annotations (sizes, mappings, policies) are left to the env's own checks.
+    annotation when that names classes (``float``, ``int | None``, ``Mapping[str, str]``, ``SettlePolicy``):
+    JSON gives ``"soon"`` as easily as ``5``, and the env's own arithmetic on it would fail with a
+    ``TypeError`` deep inside. Annotations with literals (screen sizes) are left to the env's own checks.
     """
     params = inspect.signature(target).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
@@ -94,15 +94,14 @@ def check_env_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], spec
         raise EnvKwargsError(f"{spec} takes {', '.join(accepted) or 'no keywords'}; not {', '.join(unknown)}")
     hints = _init_hints(target)
     for name, value in kwargs.items():
-        allowed = _plain_types(hints.get(name))
+        allowed = _hint_classes(hints.get(name))
         if allowed is not None and not _is_instance(value, allowed):
-            names = " or ".join(_JSON_NAMES[t] for t in allowed)
+            names = " or ".join(_JSON_NAMES.get(t, f"a {t.__name__}") for t in allowed)
             raise EnvKwargsError(f"{spec}: {name} must be {names}, got {value!r}")
 
 
-#: The annotations ``check_env_kwargs`` checks values against (what a JSON value can be), in JSON's words.
+#: How messages name the types a JSON value can have, in JSON's words.
 _JSON_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
-_PLAIN = tuple(_JSON_NAMES)
 
 
 def _init_hints(target: Callable[..., Any]) -> dict[str, Any]:
@@ -114,19 +113,27 @@ def _init_hints(target: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-def _plain_types(hint: Any) -> tuple[type, ...] | None:
-    """The types a hint like ``float``, ``int | None`` or ``str | None`` allows; ``None`` for any other hint."""
+def _hint_classes(hint: Any) -> tuple[type, ...] | None:
+    """The classes a hint like ``float``, ``int | None`` or ``Mapping[str, str] | None`` allows.
+
+    ``None`` (no check) for a hint with a member that is no class, such as ``Literal["desktop", "phone"]``.
+    """
     union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
-    members = typing.get_args(hint) if union else (hint,)
-    if not members or not all(m in _PLAIN for m in members):
+    members = [typing.get_origin(m) or m for m in (typing.get_args(hint) if union else (hint,))]
+    if hint is None or not all(isinstance(m, type) for m in members):
         return None
     return tuple(members)
 
 
 def _is_instance(value: Any, allowed: tuple[type, ...]) -> bool:
-    """``isinstance`` as an annotation means it: an int is a float, but True is neither an int nor a float."""
-    if isinstance(value, bool):
-        return bool in allowed
+    """``isinstance`` as an annotation means it, for values from JSON.
+
+    An int is a float, but True is neither an int nor a float; a JSON list stands for a tuple.
+    """
+    if isinstance(value, bool) and bool not in allowed:
+        return False  # an int to Python, not to a user who wrote true where a number goes
     if isinstance(value, int) and float in allowed:
+        return True
+    if isinstance(value, list) and tuple in allowed:
         return True
     return isinstance(value, allowed)
