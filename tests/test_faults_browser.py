@@ -34,10 +34,14 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def kill_our_chromium() -> None:
-    """SIGKILL every Chromium whose parent is a chromedriver that this test process started."""
-    drivers = [p for p in _children(os.getpid()) if "chromedriver" in Path(f"/proc/{p}/cmdline").read_text()]
-    browsers = [c for d in drivers for c in _children(d)]
+def our_drivers() -> set[int]:
+    """The chromedriver processes this test process started."""
+    return {p for p in _children(os.getpid()) if "chromedriver" in Path(f"/proc/{p}/cmdline").read_text()}
+
+
+def kill_our_chromium(spare: set[int]) -> None:
+    """SIGKILL the Chromium under each chromedriver of ours not in ``spare`` (other tests' browsers live on)."""
+    browsers = [c for d in our_drivers() - spare for c in _children(d)]
     assert browsers, "no Chromium under this process's chromedriver"
     for pid in browsers:
         os.kill(pid, signal.SIGKILL)
@@ -55,18 +59,24 @@ def _state(pid: int) -> str:
 
 
 class KillBrowserThenClick:
-    """A python-backend policy (``test_faults_browser:KillBrowserThenClick``): kill Chromium, then click."""
+    """A python-backend policy (``test_faults_browser:KillBrowserThenClick``): kill Chromium, then click.
+
+    ``spare``: the chromedrivers that were running before the test, whose browsers are not the episode's.
+    """
+
+    spare: set[int] = set()
 
     def generate(self, chats, **options):
-        kill_our_chromium()
+        kill_our_chromium(self.spare)
         return ["Action: click(start_box='(500,500)')" for _ in chats]
 
 
 def test_a_click_after_chromium_died_is_one_line(tmp_path: Path) -> None:
+    spare = our_drivers()
     env = MiniWoBEnv("click-test", timeout=20)
     try:
         env.reset(seed=0)
-        kill_our_chromium()
+        kill_our_chromium(spare)
         with pytest.raises(MiniWoBError) as info:
             env.step(Click.model_validate({"point": {"x": 20, "y": 20, "space": "screen"}}))
     finally:
@@ -78,6 +88,7 @@ def test_a_click_after_chromium_died_is_one_line(tmp_path: Path) -> None:
 def test_run_with_chromium_killed_mid_episode_exits_4_with_the_trajectory_closed(
     capsys, monkeypatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setattr(KillBrowserThenClick, "spare", our_drivers())
     rc, _, err = vlagent(capsys, monkeypatch, "run", "--env", "miniwob:click-test", "--backend", "python",
                          "--model", "test_faults_browser:KillBrowserThenClick", "--profile", "ui-tars",
                          "--out", str(tmp_path), "--no-report")
