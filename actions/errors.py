@@ -27,6 +27,7 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   ├── FailSafeTriggered            (envs/desktop.py) the pointer hit pyautogui's fail-safe corner
     │   ├── GymEnvError                  (envs/gym_adapter.py) the wrapped env cannot be adapted
     │   ├── ResetNeeded                  step before reset or after the episode ended
+    │   ├── EnvKwargsError               (envs/errors.py) --env-kwargs: a keyword or a value's type the env refuses
     │   ├── EnvSpecError, EnvUnavailable (envs/registry.py) a bad env spec, an env this machine lacks
     │   └── UnknownAppError, UnknownTaskError, AppConfigError  (envs/synthetic/) no such app, task or size
     └── AgentError                       the loop itself (agent/errors.py)

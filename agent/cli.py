@@ -56,13 +56,27 @@ def reflow_help(doc: str) -> str:
     )
 
 
+def error_line(exc: BaseException) -> str:
+    r"""How the CLI reports a vlagent error: one line, ``error: TYPE: message``, whatever the message holds.
+
+    Messages can quote text from outside (a server's reply, a browser's log) with line breaks in it; a
+    second line on stderr would read as a second error, so the lines are joined.
+
+    Example:
+        >>> error_line(VlagentError("first\n  second\n"))
+        'error: VlagentError: first second'
+    """
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"error: {type(exc).__name__}: {text}"
+
+
 def main() -> None:
     """Console-script entry point."""
     _register_commands()
     try:
         rc = app(standalone_mode=False)
     except VlagentError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(error_line(exc), err=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -35,10 +35,12 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageChops
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticSerializationError
 
 from vlagent.actions.models import Action
 from vlagent.agent.annotate import annotate
 from vlagent.agent.errors import TrajectoryError
+from vlagent.model.chat import escape_surrogates
 
 #: Why an episode stopped.
 StopReason = Literal[
@@ -294,6 +296,34 @@ def annotated_name(index: int) -> str:
     return f"step_{index:03d}_annotated.png"
 
 
+def _escape_strings(value: Any) -> Any:
+    """``value`` (a model dump) with every string, keys included, passed through :func:`escape_surrogates`."""
+    if isinstance(value, str):
+        return escape_surrogates(value)
+    if isinstance(value, dict):
+        return {_escape_strings(k): _escape_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape_strings(v) for v in value]
+    return value
+
+
+def to_json(record: BaseModel, *, indent: int | None = None) -> str:
+    r"""``record`` as JSON; text UTF-8 cannot encode (lone surrogates) is written escaped instead of failing.
+
+    A reply can carry a lone surrogate (a server's ``"\ud800"``) and so can a task typed as bytes that are
+    not UTF-8; neither may cost the trajectory. The escape keeps what arrived readable.
+
+    Example:
+        >>> to_json(ErrorRecord(type="X", message="bad \ud800"))
+        '{"type":"X","message":"bad \\\\ud800","fed_back":true}'
+    """
+    try:
+        return record.model_dump_json(indent=indent)
+    except PydanticSerializationError:
+        escaped = type(record).model_validate(_escape_strings(record.model_dump()))
+        return escaped.model_dump_json(indent=indent)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -324,7 +354,7 @@ class EpisodeRecorder:
         self.background_images = background_images
         self._pending: Future[None] | None = None
         self._steps = (self.path / "steps.jsonl").open("w", encoding="utf-8")
-        _write_atomic(self.path / "meta.json", meta.model_dump_json(indent=2))
+        _write_atomic(self.path / "meta.json", to_json(meta, indent=2))
 
     def save_images(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
         """Write (or queue) the step's screenshot and its annotated copy; returns the record with their names."""
@@ -353,7 +383,7 @@ class EpisodeRecorder:
 
     def write_step(self, record: StepRecord) -> None:
         """Append one line to ``steps.jsonl`` and flush it to the OS."""
-        self._steps.write(record.model_dump_json() + "\n")
+        self._steps.write(to_json(record) + "\n")
         self._steps.flush()
 
     def record(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
@@ -369,8 +399,26 @@ class EpisodeRecorder:
         self.meta = self.meta.model_copy(update={"ended": now(), **updates})
         EpisodeMeta.model_validate(self.meta.model_dump())  # refuse to write a meta that would not read back
         self._steps.close()
-        _write_atomic(self.path / "meta.json", self.meta.model_dump_json(indent=2))
+        _write_atomic(self.path / "meta.json", to_json(self.meta, indent=2))
         return self.meta
+
+
+def _read_text(file: Path) -> str:
+    """A trajectory file's text, or a :class:`TrajectoryError` saying why a user's folder cannot be read.
+
+    vlagent writes these files as UTF-8; other bytes mean the file was edited or damaged, and a folder or an
+    unreadable file in its place is no trajectory either: each is one line for the user, not a traceback.
+    """
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = file.read_bytes()[: exc.start].count(b"\n") + 1
+        raise TrajectoryError(f"{file.name} is not UTF-8 ({file}:{line}: {exc.reason}); it was not written by vlagent "
+                              "or was damaged") from exc
+    except IsADirectoryError as exc:
+        raise TrajectoryError(f"{file.name} is a directory, not a file: {file}") from exc
+    except OSError as exc:
+        raise TrajectoryError(f"cannot read {file}: {exc.strerror or exc}") from exc
 
 
 def read_steps(path: Path) -> list[StepRecord]:
@@ -378,7 +426,7 @@ def read_steps(path: Path) -> list[StepRecord]:
     file = Path(path) / "steps.jsonl"
     if not file.exists():
         raise TrajectoryError(f"no steps.jsonl in {path}")
-    lines = file.read_text(encoding="utf-8").splitlines()
+    lines = _read_text(file).splitlines()
     out: list[StepRecord] = []
     for i, line in enumerate(lines):
         if not line.strip():
@@ -394,10 +442,11 @@ def read_steps(path: Path) -> list[StepRecord]:
 
 def read_meta(path: Path) -> EpisodeMeta:
     file = Path(path) / "meta.json"
+    if not file.exists():
+        raise TrajectoryError(f"no meta.json in {path}: not an episode folder")
+    text = _read_text(file)
     try:
-        return EpisodeMeta.model_validate_json(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TrajectoryError(f"no meta.json in {path}: not an episode folder") from exc
+        return EpisodeMeta.model_validate_json(text)
     except ValueError as exc:
         raise TrajectoryError(f"{file} does not read back: {exc}") from exc
 

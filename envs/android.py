@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import re
 import shutil
@@ -122,8 +123,17 @@ def server_port(port: int | None = None) -> int:
         5038
     """
     if port is not None:
-        return int(port)
-    return int(os.environ.get("ANDROID_ADB_SERVER_PORT") or DEFAULT_PORT)
+        return _port_number(port, "adb_port")
+    return _port_number(os.environ.get("ANDROID_ADB_SERVER_PORT") or DEFAULT_PORT, "ANDROID_ADB_SERVER_PORT")
+
+
+def _port_number(value: object, name: str) -> int:
+    """``value`` as a TCP port (an int, or digits as JSON or the environment give them), else a typed error."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise EnvError(f"{name} must be a port number in 1..65535, got {value!r}")  # reachable from --env-kwargs
+    return value
 
 
 def _import_adbutils() -> Any:
@@ -172,8 +182,11 @@ class AdbPhone:
     def __init__(
         self, serial: str | None = None, host: str = "127.0.0.1", port: int | None = None, *, timeout: float = 10.0
     ) -> None:
-        if timeout <= 0:
-            raise EnvError(f"timeout must be > 0, got {timeout}")  # reachable from --env-kwargs
+        # Both reachable from --env-kwargs, where JSON may give a string.
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise EnvError(f"timeout must be a number of seconds, got {timeout!r}")
+        if not 0 < timeout < math.inf:
+            raise EnvError(f"timeout must be > 0, got {timeout}")
         adbutils = _import_adbutils()
         self._errors = adbutils.AdbError
         self._timeout_error = adbutils.AdbTimeout

@@ -235,10 +235,33 @@ def _x_hint(exc: BaseException) -> str:
     return text
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the X server went away, as python-xlib reports that in its several ways.
+
+    A closed connection is ``ConnectionClosedError``; a failed send is an ``OSError`` that python-xlib
+    itself then mishandles (``err[1]`` on the exception) into ``TypeError: 'BrokenPipeError' object is not
+    subscriptable``, recognisable by the ``OSError`` it was raised while handling. Other errors are bugs.
+    """
+    try:
+        from Xlib.error import ConnectionClosedError
+    except ImportError:  # no python-xlib (not X11): only the OS can report a lost connection
+        return isinstance(exc, OSError)
+    if isinstance(exc, OSError | ConnectionClosedError):
+        return True
+    return isinstance(exc, TypeError) and isinstance(exc.__context__, OSError)
+
+
+def _x_reason(exc: BaseException) -> str:
+    """``TYPE: message`` of an X failure; python-xlib's ``TypeError`` gives way to the ``OSError`` beneath it."""
+    cause = exc.__context__ if isinstance(exc, TypeError) and exc.__context__ is not None else exc
+    return f"{type(cause).__name__}: {cause}"
+
+
 class _Input:
     """pyautogui, bound to one X display for the duration of each use."""
 
     def __init__(self, display: str) -> None:
+        self.display = display
         self.pg = _import_pyautogui(display)
         self._x11 = sys.modules.get("pyautogui._pyautogui_x11")
         self._own: Any = None
@@ -269,6 +292,10 @@ class _Input:
                 raise FailSafeTriggered(
                     f"pyautogui's fail-safe fired (the pointer is in a screen corner): {exc}"
                 ) from exc
+            except Exception as exc:
+                if not _connection_lost(exc):
+                    raise
+                raise DeviceError(f"the X display {self.display!r} went away during the action: {_x_reason(exc)}") from exc
             finally:
                 if saved is not None:
                     self._x11._display, self.pg.FAILSAFE_POINTS = saved
@@ -290,11 +317,17 @@ class _Input:
         return getattr(self.pg.platformModule, "keyboardMapping", None)
 
     def close(self) -> None:
-        if self._own is not None:
+        own, self._own = self._own, None
+        if own is None:
+            return
+        try:
             if self._typer is not None:
                 self._typer.restore()
-            self._own.close()
-            self._own = None
+            own.close()
+        except Exception as exc:
+            if not _connection_lost(exc):
+                raise
+            # The server is gone: there is no key mapping to restore and nothing left to close.
 
 
 @dataclass(frozen=True)
@@ -412,7 +445,7 @@ class DesktopEnv(LiveScreenEnv):
         try:
             shot = self._mss.grab(mon.as_mss())
         except Exception as exc:  # mss.exception.ScreenShotError: the display went away or refused
-            raise DeviceError(f"screenshot of monitor {mon.index} on {self.display!r} failed: {exc}") from exc
+            raise DeviceError(f"screenshot of monitor {mon.index} on {self.display!r} failed: {_x_reason(exc)}") from exc
         return _Frame((shot.width, shot.height), bytes(shot.raw))
 
     def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
@@ -447,9 +480,13 @@ class DesktopEnv(LiveScreenEnv):
         if getattr(self, "_input", None) is not None:
             self._input.close()
             self._input = None
-        if getattr(self, "_mss", None) is not None:
-            self._mss.close()
-            self._mss = None
+        grabber, self._mss = getattr(self, "_mss", None), None
+        if grabber is not None:
+            from mss.exception import ScreenShotError
+
+            # A display that died leaves mss's connection broken, and closing it says so once more.
+            with contextlib.suppress(ScreenShotError):
+                grabber.close()
 
     # -- acting -----------------------------------------------------------------------------------------
 

@@ -100,8 +100,13 @@ def make_gym(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> gym.En
         raise DependencyNotInstalled(f"a package {env_id} needs ({exc})", hint=_GAMES_HINT) from exc
     except gym.error.Error as exc:
         raise GymEnvError(f"gymnasium cannot make {env_id!r}: {exc}") from exc
-    except TypeError as exc:  # a keyword the env's constructor does not take
-        raise GymEnvError(f"gymnasium cannot make {env_id!r} with {kwargs}: {exc}") from exc
+    except ImportError as exc:  # `module:EnvId` names a module that is not installed
+        raise GymEnvError(f"gymnasium cannot make {env_id!r}: {exc}") from exc
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        # The env's constructor refused --env-kwargs: a keyword it does not take (TypeError), or a value it
+        # does not know (FrozenLake's map_name '9x9' is a KeyError, a bad size a ValueError).
+        why = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise GymEnvError(f"gymnasium cannot make {env_id!r} with {kwargs}: {why}") from exc
 
 
 def point_to_box(x: float, y: float, size: tuple[int, int], low: np.ndarray, high: np.ndarray, *,

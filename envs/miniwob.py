@@ -93,6 +93,23 @@ class MiniWoBError(DeviceError):
     """The browser behind a MiniWoB++ task failed to start, load the task or answer."""
 
 
+def browser_reason(exc: BaseException) -> str:
+    r"""A selenium/chromedriver failure in one line: its type and message, without the native stack trace.
+
+    ``str()`` of a ``WebDriverException`` appends chromedriver's ``Stacktrace:`` (some 20 lines of
+    addresses) and a documentation link; neither says what happened, and the CLI prints errors as one line.
+
+    Example:
+        >>> class InvalidSessionIdException(Exception):
+        ...     msg = "invalid session id\nfrom disconnected\n  (Session info: chrome=1); For documentation on this error"
+        >>> browser_reason(InvalidSessionIdException())
+        'InvalidSessionIdException: invalid session id from disconnected (Session info: chrome=1)'
+    """
+    text = getattr(exc, "msg", None) or str(exc)
+    text = text.split("Stacktrace:")[0].split("; For documentation on this error")[0]
+    return f"{type(exc).__name__}: {' '.join(text.split())}".rstrip(": ")
+
+
 def browser_paths() -> tuple[str, str]:
     """The Chromium binary and ChromeDriver this env will use (env variables first, then Debian's paths)."""
     binary = os.environ.get("MINIWOB_CHROME_BINARY") or next(
@@ -296,7 +313,7 @@ class MiniWoBEnv(VlagentEnv):
         try:
             self._mw = environment_cls(launch, subdomain=task, data_mode=data_mode)
         except Exception as exc:  # selenium/chromedriver errors: the browser did not start
-            raise MiniWoBError(f"Chromium did not start MiniWoB++ task {task!r}: {exc}") from exc
+            raise MiniWoBError(f"Chromium did not start MiniWoB++ task {task!r}: {browser_reason(exc)}") from exc
         try:
             self._setup(task, scale, chrome_binary, chromedriver, timeout, data_mode, time_limit)
         except BaseException:
@@ -349,7 +366,7 @@ class MiniWoBEnv(VlagentEnv):
             with timings.measure(ACT):
                 raw, info = self._mw.reset(seed=seed, options=options)
         except Exception as exc:
-            raise MiniWoBError(f"MiniWoB++ task {self.task_name!r} did not reset: {exc}") from exc
+            raise MiniWoBError(f"MiniWoB++ task {self.task_name!r} did not reset: {browser_reason(exc)}") from exc
         self._utterance = str(raw["utterance"])
         self._task = str(task) if task else self._utterance
         self._fields = {str(k): str(v) for k, v in raw["fields"]}
@@ -372,7 +389,7 @@ class MiniWoBEnv(VlagentEnv):
                     if terminated:
                         break
             except Exception as exc:
-                raise MiniWoBError(f"the browser failed on {action.type}: {exc}") from exc
+                raise MiniWoBError(f"the browser failed on {action.type}: {browser_reason(exc)}") from exc
         self._done = bool(terminated or truncated)
         obs = self._observe(raw, timings)
         info = self._info(info, obs, timings, done=self._done)
@@ -384,7 +401,7 @@ class MiniWoBEnv(VlagentEnv):
         try:
             self._mw.switch_task(task)
         except Exception as exc:
-            raise MiniWoBError(f"the browser did not load MiniWoB++ task {task!r}: {exc}") from exc
+            raise MiniWoBError(f"the browser did not load MiniWoB++ task {task!r}: {browser_reason(exc)}") from exc
         self.task_name = task
         self.spec = dataclasses.replace(self.spec, kwargs={**self.spec.kwargs, "task": task})
         self._done = True
@@ -481,7 +498,7 @@ class MiniWoBEnv(VlagentEnv):
             png = driver.get_screenshot_as_png()
             inner_width = driver.execute_script("return window.innerWidth;")
         except Exception as exc:
-            raise MiniWoBError(f"the browser did not return a screenshot: {exc}") from exc
+            raise MiniWoBError(f"the browser did not return a screenshot: {browser_reason(exc)}") from exc
         image = Image.open(io.BytesIO(png)).convert("RGB")
         ratio = image.width / float(inner_width)  # measured device pixel ratio
         w, h = self.css_size

@@ -112,6 +112,19 @@ class GenerationOptions:
     max_pixels: int | None = None
 
 
+def escape_surrogates(text: str) -> str:
+    r"""``text`` with lone surrogates (``\ud800``) written as their escape, so it encodes as UTF-8.
+
+    A server may send ``"\ud800"`` in its JSON, which Python decodes to a lone surrogate: a str that no
+    UTF-8 writer (``steps.jsonl``, the next request) accepts. The escape keeps what arrived readable.
+
+    Example:
+        >>> escape_surrogates("ok \ud800 é")
+        'ok \\ud800 é'
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class Generation:
     """One reply with the figures a user tunes against (token counts, where the time went).

@@ -7,18 +7,28 @@ the pixel budget travels the way vLLM takes it (``extra_body={"mm_processor_kwar
 
 Errors are mapped where they arise, as httpx maps httpcore's: connection failures, timeouts, 429 and 5xx
 are retried with exponential backoff and end as :class:`ModelUnavailable`; other 4xx and malformed replies
-raise :class:`ModelRejected` at once.
+(a 200 whose body is not JSON included) raise :class:`ModelRejected` at once.
+
+``timeout`` is one wall-clock deadline per chat, covering every attempt, every read and the backoff between
+attempts. The client's own timeouts restart with each byte that arrives, so a server that trickles bytes
+would never be cut off by them; here each attempt runs on a watchdog thread that the caller stops waiting
+for at the deadline, and that thread stops reading at its next chunk.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import json
+import math
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart
+from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart, escape_surrogates
 from vlagent.model.errors import ModelRejected, ModelUnavailable
 from vlagent.model.images import png_data_url
 from vlagent.model.qwen_format import (
@@ -27,6 +37,11 @@ from vlagent.model.qwen_format import (
     QWEN2_VL_TOKEN_SIDE,
     defuse_vision_tokens,
 )
+
+#: Seconds a call may take in all (attempts, reads, backoff): what ``--timeout`` defaults to.
+DEFAULT_TIMEOUT = 120.0
+#: Extra attempts after a retryable failure, inside the deadline: what ``--max-retries`` defaults to.
+DEFAULT_MAX_RETRIES = 3
 
 #: Environment variables read for the API key, first match wins; vLLM without ``--api-key`` takes anything.
 API_KEY_ENV = ("VLAGENT_API_KEY", "OPENAI_API_KEY")
@@ -52,8 +67,8 @@ class OpenAIBackend:
         model: The served model name (``Qwen/Qwen2-VL-7B-Instruct`` for ``vllm serve`` of that id).
         base_url: The server's ``/v1`` URL, e.g. ``http://localhost:8000/v1``.
         api_key: Defaults to ``VLAGENT_API_KEY``, then ``OPENAI_API_KEY``, then ``"EMPTY"``.
-        timeout: Seconds per request attempt (connect and read).
-        max_retries: Extra attempts after a retryable failure (connection, timeout, 429, 5xx).
+        timeout: Seconds for the whole call (every attempt, read and backoff): the step's deadline.
+        max_retries: Extra attempts after a retryable failure (connection, timeout, 429, 5xx), within the deadline.
         concurrency: Requests in flight at once for a batch.
         backoff: First retry delay in seconds; doubles each attempt, capped at 8 s.
         min_pixels: Default budget sent as ``mm_processor_kwargs`` (``None``: the server's).
@@ -75,8 +90,8 @@ class OpenAIBackend:
         base_url: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         concurrency: int = 8,
         backoff: float = 0.5,
         min_pixels: int | None = None,
@@ -89,7 +104,7 @@ class OpenAIBackend:
             raise ModelRejected(f"concurrency must be at least 1, got {concurrency}")
         if max_retries < 0:
             raise ModelRejected(f"max_retries must be >= 0, got {max_retries}")
-        if not timeout > 0:
+        if not 0 < timeout < math.inf:  # NaN fails both; an infinite deadline is none at all
             raise ModelRejected(f"timeout must be a positive number of seconds, got {timeout}")
         self.model = model
         self.base_url = base_url
@@ -163,31 +178,83 @@ class OpenAIBackend:
         return request
 
     # --------------------------------------------------------------------------------------- transport
-    def _send(self, request: dict[str, Any], index: int) -> Any:
-        import openai
-
+    def _where(self, index: int) -> str:
         # Without --base-url the client falls back to OPENAI_BASE_URL or api.openai.com: name what it used.
-        where = f"{self.base_url or getattr(self.client, 'base_url', None) or 'the server'} (chat {index})"
+        return f"{self.base_url or getattr(self.client, 'base_url', None) or 'the server'} (chat {index})"
+
+    def _send(self, request: dict[str, Any], index: int) -> dict[str, Any]:
+        """The reply's JSON, from attempts that all fit in one ``timeout``-second deadline.
+
+        The deadline is wall-clock time for the whole call: each attempt's socket timeout is what is left of
+        it, and a watchdog ends the wait when it passes, so neither a server that never answers nor one that
+        trickles a byte at a time (every read returns, none times out) can hold a step longer.
+        """
+        where = self._where(index)
+        deadline = time.monotonic() + self.timeout
         last = ModelUnavailable(f"{where}: no attempt made")
+        attempts = 0
         for attempt in range(self.max_retries + 1):
             if attempt:
-                self._sleep(min(self.backoff * 2 ** (attempt - 1), 8.0))
+                self._sleep(min(self.backoff * 2 ** (attempt - 1), 8.0, max(deadline - time.monotonic(), 0.0)))
+            if time.monotonic() >= deadline:
+                break
+            attempts += 1
             try:
-                return self.client.chat.completions.create(**request)
-            except openai.APIConnectionError as exc:  # includes APITimeoutError
-                last = ModelUnavailable(f"{where}: {type(exc).__name__}: {exc}")
-                last.__cause__ = exc
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status == 429 or status >= 500:
-                    last = ModelUnavailable(f"{where}: HTTP {status}: {exc.message}", status_code=status)
-                    last.__cause__ = exc
-                    continue
-                raise ModelRejected(f"{where}: HTTP {status}: {exc.message}", status_code=status) from exc
+                return self._attempt(request, where, deadline)
+            except ModelUnavailable as exc:
+                last = exc
+        tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         raise ModelUnavailable(
-            f"{last} (gave up after {self.max_retries + 1} attempt{'s' if self.max_retries else ''})",
-            status_code=getattr(last, "status_code", None),
+            f"{last} (the {self.timeout:g}s deadline, --timeout, covers every attempt; gave up after {tried})",
+            status_code=last.status_code,
         ) from last.__cause__
+
+    def _attempt(self, request: dict[str, Any], where: str, deadline: float) -> dict[str, Any]:
+        """One request on a watchdog thread; past the deadline the wait ends and the thread stops reading."""
+        outcome: list[dict[str, Any] | BaseException] = []
+        cancel = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome.append(self._exchange(request, where, deadline, cancel))
+            except BaseException as exc:  # handed to the caller's thread, which raises it
+                outcome.append(exc)
+
+        worker = threading.Thread(target=exchange, name="vlagent-openai", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0.0))
+        if worker.is_alive() or not outcome:
+            cancel.set()
+            raise ModelUnavailable(f"{where}: Timeout: no complete reply before the deadline")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _exchange(
+        self, request: dict[str, Any], where: str, deadline: float, cancel: threading.Event
+    ) -> dict[str, Any]:
+        """Send the request and read the body chunk by chunk, stopping once the deadline has passed."""
+        import openai
+
+        try:
+            with self.client.chat.completions.with_streaming_response.create(
+                **request, timeout=max(deadline - time.monotonic(), 0.001)
+            ) as response:
+                chunks: list[bytes] = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if cancel.is_set() or time.monotonic() >= deadline:
+                        raise ModelUnavailable(f"{where}: Timeout: the reply was still arriving at the deadline")
+        except openai.APIConnectionError as exc:  # includes APITimeoutError
+            raise ModelUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            error = ModelUnavailable if status == 429 or status >= 500 else ModelRejected
+            raise error(f"{where}: HTTP {status}: {exc.message}", status_code=status) from exc
+        except _transport_errors() as exc:  # a body read fails outside the client's own error mapping
+            raise ModelUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+        return _decode_reply(b"".join(chunks), where)
 
     def _one(self, chat: Chat, opts: GenerationOptions, index: int) -> Generation:
         t0 = time.perf_counter()
@@ -195,21 +262,18 @@ class OpenAIBackend:
         t1 = time.perf_counter()
         reply = self._send(request, index)
         t2 = time.perf_counter()
-        try:
-            text = reply.choices[0].message.content or ""
-        except (AttributeError, IndexError, TypeError) as exc:
-            raise ModelRejected(f"malformed chat-completions reply for chat {index}: {reply!r:.300}") from exc
-        usage = getattr(reply, "usage", None)
+        text, finish_reason = _reply_text(reply, index)
+        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
         budget = request.get("extra_body", {}).get("mm_processor_kwargs", {})
         visual = _estimate_visual_tokens(chat.images, budget) if chat.images else 0
         return Generation(
             text=text,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
             visual_tokens=visual,
-            new_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            new_tokens=_count(usage.get("completion_tokens")),
             preprocess_seconds=t1 - t0,
             generate_seconds=t2 - t1,
-            extra={"finish_reason": reply.choices[0].finish_reason, "visual_tokens_estimated": bool(visual)},
+            extra={"finish_reason": finish_reason, "visual_tokens_estimated": bool(visual)},
         )
 
     def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
@@ -222,6 +286,45 @@ class OpenAIBackend:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chats))) as pool:
             futures = [pool.submit(self._one, c, opts, i) for i, c in enumerate(chats)]
             return [f.result() for f in futures]
+
+
+@functools.cache
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP library's transport errors (openai 3 ships httpx as ``httpx2``): what a body read can raise."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _decode_reply(body: bytes, where: str) -> dict[str, Any]:
+    """The reply's JSON object; a body that is not one is a broken server, and sending again will not fix it."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise ModelRejected(f"{where}: the 200 reply is not JSON ({exc}): {body[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise ModelRejected(f"{where}: the reply is JSON but not an object: {body[:200]!r}")
+    return data
+
+
+def _reply_text(reply: dict[str, Any], index: int) -> tuple[str, Any]:
+    """The first choice's text (lone surrogates escaped, so it can be recorded and sent back) and finish reason."""
+    try:
+        choice = reply["choices"][0]
+        text = choice["message"].get("content") or ""
+        if not isinstance(text, str):
+            raise TypeError(f"content is {type(text).__name__}")
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ModelRejected(f"malformed chat-completions reply for chat {index}: {reply!r:.300}") from exc
+    return escape_surrogates(text), choice.get("finish_reason")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _estimate_visual_tokens(images: Sequence[Any], budget: dict[str, int]) -> int:

@@ -7,13 +7,17 @@ Qwen2-VL instead.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vlagent.agent.commands.generate import BackendKind
+from vlagent.model.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:  # generate.py imports the shared options below, so its BackendKind is imported late
+    from vlagent.agent.commands.generate import BackendKind
 
 DEFAULT_PROFILE = "qwen2-vl"
 SCRIPTED_SPEC = "vlagent.agent.scripted:oracle_policy"
@@ -35,6 +39,16 @@ or serve it with vLLM and use the OpenAI-compatible backend:
   vlagent run --env synthetic:login --backend openai --model Qwen/Qwen2-VL-7B-Instruct \\
       --base-url http://localhost:8000/v1 --profile qwen2-vl
 """
+
+
+#: ``--timeout``: one wall-clock deadline per model call, retries included (the OpenAI backend's ``timeout``).
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="openai: seconds a model call may take in all, retries and reads included.")
+]
+#: ``--max-retries``: the OpenAI backend's extra attempts, all inside the ``--timeout`` deadline.
+MaxRetriesOption = Annotated[
+    int, typer.Option("--max-retries", min=0, help="openai: retries on connection errors, timeouts, 429 and 5xx.")
+]
 
 
 @dataclass(frozen=True)
@@ -66,18 +80,21 @@ def choose_backend(
     max_pixels: int | None = None,
     device: str = "auto",
     dtype: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> BackendChoice:
     """Resolve the CLI's backend options; neither given means the scripted oracle."""
     if backend is None and model is None:
         return BackendChoice("python", SCRIPTED_SPEC, {}, True)
     if model is None:
         raise typer.BadParameter("--model is needed with --backend (a hub id, a folder, a served name or module:attr)")
-    kind = (backend or BackendKind.transformers).value
+    kind = backend.value if backend is not None else "transformers"
     kwargs: dict[str, Any] = {}
     if kind == "transformers":
         kwargs = {"device": device, "dtype": dtype, "min_pixels": min_pixels, "max_pixels": max_pixels}
     elif kind == "openai":
-        kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels}
+        kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels, "timeout": timeout,
+                  "max_retries": max_retries}
     return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
 
 
@@ -99,6 +116,21 @@ def writable_folder(path: Path, option: str = "--out") -> Path:
     return path
 
 
+class _NotFinite(ValueError):
+    """A number in --env-kwargs that is infinite or NaN (the literal text rides as the message)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)
+
+
 def parse_env_kwargs(text: str | None) -> dict[str, Any]:
     """``--env-kwargs '{"size": "phone"}'`` as a dict."""
     import json
@@ -106,9 +138,11 @@ def parse_env_kwargs(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--env-kwargs is not JSON: {exc}") from exc
+    except _NotFinite as exc:  # 1e999 parses as inf and NaN as nan; no env takes them, and ints overflow on them
+        raise typer.BadParameter(f"--env-kwargs: {exc} is not a finite number") from exc
     if not isinstance(value, dict):
         raise typer.BadParameter("--env-kwargs must be a JSON object, e.g. '{\"size\": \"phone\"}'")
     return value

@@ -11,8 +11,12 @@ import typer
 
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
+    DEFAULT_MAX_RETRIES,
     DEFAULT_PROFILE,
+    DEFAULT_TIMEOUT,
     SCRIPTED_BANNER,
+    MaxRetriesOption,
+    TimeoutOption,
     check_pixels,
     choose_backend,
     writable_folder,
@@ -67,6 +71,8 @@ def eval_(
     ] = None,
     device: Annotated[str, typer.Option(help="transformers: auto, cpu, cuda or cuda:N.")] = "auto",
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[
         int | None, typer.Option(min=1, help="Most model calls per episode (default: the suite's, else 30).")
@@ -106,7 +112,8 @@ def eval_(
     chosen = get_profile(profile)
     check_pixels(chosen, min_pixels, max_pixels)
     choice = choose_backend(
-        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
+        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
+        timeout=timeout, max_retries=max_retries,
     )
     specs = build_suites(suite, episodes, seed=seed)
     out = writable_folder(out or default_out(suite, choice.model, chosen.name))

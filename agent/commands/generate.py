@@ -14,6 +14,12 @@ from typing import Annotated
 import typer
 
 from vlagent.agent.cli import app
+from vlagent.agent.commands.agent_options import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MaxRetriesOption,
+    TimeoutOption,
+)
 
 
 class BackendKind(StrEnum):
@@ -68,8 +74,8 @@ def generate(
         str | None, typer.Option(help="transformers: bf16, fp16 or fp32 (default bf16 on CUDA, fp32 on CPU).")
     ] = None,
     attn: Annotated[str, typer.Option(help="transformers: sdpa, flash_attention_2 or eager.")] = "sdpa",
-    timeout: Annotated[float, typer.Option(help="openai: seconds per request attempt.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(help="openai: retries on connection errors, 429 and 5xx.")] = 3,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
 ) -> None:
     """Send one prompt with screenshots to a model and print the reply and its token/time figures.

@@ -66,7 +66,11 @@ def parse_command(
     hi = prof.max_pixels if max_pixels is None else max_pixels
     if hi < lo:
         raise typer.BadParameter(f"max_pixels ({hi}) is below min_pixels ({lo})", param_hint="--max-pixels")
+    try:
+        geometry = Geometry.for_image(width, height, min_pixels=lo, max_pixels=hi, scale=scale)
+    except ValueError as exc:  # transformers' smart_resize refuses aspect ratios of 200 and more
+        raise typer.BadParameter(f"a {width}x{height} screenshot cannot be resized for the model: {exc}",
+                                 param_hint="--width/--height") from exc
     reply = sys.stdin.read() if text == "-" else text
     parsed = prof.make_parser().parse(reply)
-    geometry = Geometry.for_image(width, height, min_pixels=lo, max_pixels=hi, scale=scale)
     typer.echo(json.dumps([describe(a, geometry) for a in parsed.actions], ensure_ascii=False))

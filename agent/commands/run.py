@@ -13,8 +13,12 @@ import typer
 from vlagent.actions.errors import VlagentError
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
+    DEFAULT_MAX_RETRIES,
     DEFAULT_PROFILE,
+    DEFAULT_TIMEOUT,
     SCRIPTED_BANNER,
+    MaxRetriesOption,
+    TimeoutOption,
     check_pixels,
     choose_backend,
     parse_env_kwargs,
@@ -77,9 +81,11 @@ def run(
         float | None,
         typer.Option(min=0.001, help="Wall-clock seconds for the episode; past it, it ends after the step (time_limit)."),
     ] = None,
-    max_retries: Annotated[
+    max_reply_errors: Annotated[
         int, typer.Option(min=0, help="Unexecutable replies in a row fed back before giving up.")
     ] = 2,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     seed: Annotated[int | None, typer.Option(help="Seed for the env's reset (synthetic apps, games).")] = None,
     out: Annotated[Path, typer.Option(help="Where trajectories go (a new folder per episode).")] = Path("runs"),
@@ -125,7 +131,8 @@ def run(
     from vlagent.prompts import get_profile
 
     choice = choose_backend(
-        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
+        backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
+        timeout=timeout, max_retries=max_retries,
     )
     chosen_profile = get_profile(profile)
     check_pixels(chosen_profile, min_pixels, max_pixels)
@@ -154,7 +161,7 @@ def run(
             environment,
             max_steps=max_steps,
             time_limit=time_limit,
-            max_retries=max_retries,
+            max_retries=max_reply_errors,
             history_images=history_images,
             safety=safety,
             ask=_terminal_ask if interactive else None,

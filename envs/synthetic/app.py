@@ -25,7 +25,7 @@ from vlagent.actions.errors import EnvError
 from vlagent.actions.models import Action
 from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
 from vlagent.envs.errors import ResetNeeded
-from vlagent.envs.synthetic.screen import Painter, ScreenSpec, SizeArg
+from vlagent.envs.synthetic.screen import AppConfigError, Painter, ScreenSpec, SizeArg
 from vlagent.envs.synthetic.widgets import PAGE, FieldState, ListView, Widget
 
 #: What every synthetic app performs on a desktop-sized screen.
@@ -79,7 +79,7 @@ class SyntheticApp(VlagentEnv):
 
     def __init__(self, size: SizeArg = "desktop", *, scale: float | None = None, render_mode: str | None = "rgb_array"):
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+            raise AppConfigError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
         self.render_mode = render_mode
         self.screen = ScreenSpec.resolve(size, scale=scale)
         self.family = self.screen.family

@@ -88,7 +88,7 @@ class ScreenSpec:
             raise AppConfigError(f"unknown screen size {size!r}; use desktop, 4k, phone, WxH or a (width, height) pair")
         try:
             w, h = (int(v) for v in size)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an infinite side
             raise AppConfigError(f"screen size must be a preset name or (width, height), got {size!r}") from exc
         if not (200 <= w <= 8192 and 200 <= h <= 8192):
             raise AppConfigError(f"screen size {w}x{h} is outside 200..8192 pixels per side")
