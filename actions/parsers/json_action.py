@@ -39,6 +39,7 @@ from vlagent.actions.models import (
 from vlagent.actions.parsers._common import (
     check_space,
     clean,
+    cut_off,
     fail,
     finished_reply,
     json_objects,
@@ -87,7 +88,9 @@ class JSONActionParser:
         thought: str | None = None
         actions: list[Action] = []
         for obj in objs:
-            value = loads_lenient(obj)
+            if not obj.closed:
+                raise cut_off("inside a JSON object (its keys may go on)")
+            value = loads_lenient(obj.text)
             if not isinstance(value, dict):
                 raise fail(f"expected a JSON object, got {type(value).__name__}")
             for key in _THOUGHT_KEYS:
@@ -95,7 +98,7 @@ class JSONActionParser:
                     thought = thought or value[key]
             actions.extend(self._from_object(value))
         if thought is None:
-            thought = text[: text.find(objs[0])].strip() or think
+            thought = text[: text.find(objs[0].text)].strip() or think
         return finished_reply(raw, actions, thought)
 
     def _from_object(self, obj: dict[str, Any]) -> list[Action]:

@@ -66,10 +66,13 @@ from vlagent.actions.models import (
     Wait,
 )
 from vlagent.actions.parsers._common import (
+    Braced,
     build,
     check_drag,
     check_space,
     clean,
+    coords_from_text,
+    cut_off,
     fail,
     finished_reply,
     json_objects,
@@ -157,7 +160,7 @@ class ToolCallParser:
         if value is None:
             return None
         if isinstance(value, str):
-            value = [v for v in re.split(r"[\s,()\[\]]+", value) if v]
+            return coords_from_text(value, self.space, what)[0]
         if not isinstance(value, list | tuple):
             raise fail(f"{what} must be [x, y], got {value!r}")
         point, box = point_or_box(value, self.space, what)
@@ -362,15 +365,17 @@ def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
     else:
         # No tags: a fenced or bare JSON object that looks like a tool call ({"name", "arguments"}).
         plain = unfence(text)
-        objs = [o for o in json_objects(plain) if '"arguments"' in o or '"action"' in o or "'action'" in o]
+        objs = [o for o in json_objects(plain) if '"arguments"' in o.text or '"action"' in o.text
+                or "'action'" in o.text]
         if not objs:
             return [], None
-        head = plain[: plain.find(objs[0])]
-        bodies = objs
+        head = plain[: plain.find(objs[0].text)]
+        bodies = [o.text for o in objs]
     for body in bodies:
-        objs = json_objects(body) or [body]
-        for obj in objs:
-            value = loads_lenient(obj)
+        for obj in json_objects(body) or [Braced(body)]:
+            if not obj.closed:
+                raise cut_off("inside a tool call's JSON")
+            value = loads_lenient(obj.text)
             if not isinstance(value, dict):
                 raise fail(f"tool call must be a JSON object, got {type(value).__name__}")
             calls.append(value)
