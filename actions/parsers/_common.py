@@ -346,55 +346,69 @@ class Braced:
         return self.open_braces == 0 and not self.in_string
 
 
-def json_objects(text: str, quotes: str = '"') -> list[Braced]:
-    """Top-level ``{...}`` spans of ``text``, braces inside strings ignored (a last unclosed span runs on).
+def json_objects(text: str, quotes: str = '"') -> Iterator[Braced]:
+    """Top-level ``{...}`` spans of ``text``, in order, braces inside strings ignored (a last unclosed one runs on).
 
     ``quotes`` are the string delimiters: the double quote for JSON, both quotes for Python literals.
+    Quotes outside every span are prose (``don't``), not strings. A generator, so that a parser that
+    refuses the first span does not scan the rest of a long reply.
 
     Example:
         >>> [(b.text, b.closed) for b in json_objects('think {"a": "}"} then {"b": 1')]
         [('{"a": "}"}', True), ('{"b": 1', False)]
     """
-    outside = re.compile("[{}" + re.escape(quotes) + "]")
-    inside = {q: re.compile(r"[\\" + re.escape(q) + "]") for q in quotes}
-    spans: list[Braced] = []
-    depth = 0
-    start = -1
+    tokens = re.compile(r"\{++|\}++|[" + re.escape(quotes) + "]")
     i = 0
-    while True:
-        m = outside.search(text, i)
-        if m is None:
-            break
-        c = m.group(0)
+    while (start := text.find("{", i)) >= 0:
+        end = _strict_object_end(text, start)
+        if end is None:
+            end, depth, in_string = _object_end(text, start, tokens)
+            if depth or in_string:
+                yield Braced(text[start:], depth, in_string)
+                return
+        yield Braced(text[start:end])
+        i = end
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _strict_object_end(text: str, start: int) -> int | None:
+    """Where a strict JSON object starting at ``start`` ends (read by the C scanner), else ``None``."""
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+    return end if isinstance(value, dict) else None
+
+
+def _object_end(text: str, start: int, tokens: re.Pattern[str]) -> tuple[int, int, bool]:
+    """(end, braces still open, whether the text ended inside a string) of the span opening at ``start``.
+
+    Runs of braces are one token each, and a string is skipped by one regex match, so the cost is the
+    number of tokens, not of characters, and never more than one pass.
+    """
+    depth = 0
+    i = start
+    while (m := tokens.search(text, i)) is not None:
+        tok = m.group(0)
         i = m.end()
-        if c in quotes:
-            if depth == 0:
-                continue
-            i = _string_end(text, i, inside[c], c)
-            if i < 0:
-                return [*spans, Braced(text[start:], depth, in_string=True)]
-        elif c == "{":
-            if depth == 0:
-                start = m.start()
-            depth += 1
-        elif depth > 0:
-            depth -= 1
-            if depth == 0:
-                spans.append(Braced(text[start:i]))
-    if depth > 0:
-        spans.append(Braced(text[start:], depth))
-    return spans
+        if tok[0] == "{":
+            depth += len(tok)
+        elif tok[0] == "}":
+            if len(tok) >= depth:
+                return m.start() + depth, 0, False
+            depth -= len(tok)
+        else:
+            closing = _STRING_BODY[tok].match(text, i)
+            if closing is None:
+                return len(text), depth, True
+            i = closing.end()
+    return len(text), depth, False
 
 
-def _string_end(text: str, i: int, stop: re.Pattern[str], quote: str) -> int:
-    """The index after the quote closing the string that starts at ``i``; -1 when the text ends first."""
-    while True:
-        m = stop.search(text, i)
-        if m is None:
-            return -1
-        if m.group(0) == quote:
-            return m.end()
-        i = m.end() + 1  # a backslash: skip the character it escapes
+#: The rest of a string after its opening quote, up to and including the closing one.
+_STRING_BODY = {q: re.compile(r"(?:[^" + q + r"\\]++|\\.)*+" + q, re.DOTALL) for q in "'\""}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -459,12 +473,14 @@ class _Value:
     state: Literal["whole", "cut", "quote_at_end"] = "whole"
 
 
-#: Where a quoted string may stop: its quote or a backslash.
-_QUOTED_STOP = {"'": re.compile(r"['\\]"), '"': re.compile(r'["\\]')}
+#: Where a quoted string may stop: a backslash, or a quote that closes it. A double quote always does; a
+#: single one only before a separator, a newline or the end (else it is an unescaped apostrophe, as in
+#: ``type(content='don't')``, which UI-TARS writes often). Apostrophes are skipped inside the regex.
+_QUOTED_STOP = {"'": re.compile(r"\\|'(?=[ \t]*+(?:[,)\]}\n]|\Z))"), '"': re.compile(r'\\|"')}
 #: Where a bare value may stop: brackets, a separator, a newline, or a protected span (``<``).
 _RAW_STOP = re.compile(r"[()\[\]{},\n<]")
 _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
-_BLANKS = " \t"
+_BLANKS_TO_END = re.compile(r"[ \t]*+\Z")
 
 
 def _read_quoted(text: str, i: int) -> _Value:
@@ -492,17 +508,9 @@ def _read_quoted(text: str, i: int) -> _Value:
             out.append(_ESCAPES.get(nxt, "\\" + nxt))
             j = k + 2
             continue
-        # A quote directly followed by a separator closes the string; one followed by a letter is an
-        # apostrophe the model forgot to escape (type(content='don't')), which UI-TARS writes often.
-        after = k + 1
-        while after < n and text[after] in _BLANKS:
-            after += 1
-        if after >= n:
-            return _Value("".join(out), k + 1, "whole" if quote == '"' else "quote_at_end")
-        if text[after] in ",)]}\n" or quote == '"':
-            return _Value("".join(out), k + 1)
-        out.append(quote)
-        j = k + 1
+        # A single quote that ends the reply may be an apostrophe the cut landed on ('don' of 'don't').
+        ends_reply = quote == "'" and _BLANKS_TO_END.match(text, k + 1) is not None
+        return _Value("".join(out), k + 1, "quote_at_end" if ends_reply else "whole")
 
 
 def _read_raw(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _Value:

@@ -82,12 +82,11 @@ class JSONActionParser:
 
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
-        objs = json_objects(text)
-        if not objs:
-            raise fail("no JSON object found")
+        first: str | None = None
         thought: str | None = None
         actions: list[Action] = []
-        for obj in objs:
+        for obj in json_objects(text):
+            first = obj.text if first is None else first
             if not obj.closed:
                 raise cut_off("inside a JSON object (its keys may go on)")
             value = loads_lenient(obj.text)
@@ -97,8 +96,10 @@ class JSONActionParser:
                 if isinstance(value.get(key), str) and value[key].strip():
                     thought = thought or value[key]
             actions.extend(self._from_object(value))
+        if first is None:
+            raise fail("no JSON object found")
         if thought is None:
-            thought = text[: text.find(objs[0].text)].strip() or think
+            thought = text[: text.find(first)].strip() or think
         return finished_reply(raw, actions, thought)
 
     def _from_object(self, obj: dict[str, Any]) -> list[Action]:

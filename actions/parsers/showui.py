@@ -106,23 +106,20 @@ class ShowUIParser:
 
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
-        dicts = json_objects(text, quotes="'\"")
         actions: list[Action] = []
-        if dicts:
-            head = text[: text.find(dicts[0].text)]
-            for span in dicts:
-                actions.extend(self._actions(_literal(span.text) if span.closed else _cut_dict(span)))
-        else:
-            lists = list(_LIST_RE.finditer(text))
-            if not lists:
-                raise fail("no action dict or [x, y] found")
-            head = text[: lists[0].start()]
-            for m in lists:
-                value = _literal(m.group(0))
-                point = self._position(value, "grounding point")
+        head: str | None = None
+        for span in json_objects(text, quotes="'\""):
+            head = text[: text.find(span.text)] if head is None else head
+            actions.extend(self._actions(_literal(span.text) if span.closed else _cut_dict(span)))
+        if head is None:
+            for m in _LIST_RE.finditer(text):
+                head = text[: m.start()] if head is None else head
+                point = self._position(_literal(m.group(0)), "grounding point")
                 if not isinstance(point, Point):
                     raise fail("a grounding answer is one point [x, y]")
                 actions.append(Click(point=point))
+        if head is None:
+            raise fail("no action dict or [x, y] found")
         thought = head.strip().strip(",").strip() or think
         return finished_reply(raw, actions, thought)
 

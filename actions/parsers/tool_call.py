@@ -39,9 +39,10 @@ All tool names are accepted with all vocabularies, since the verbs do not overla
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -358,10 +359,12 @@ _WRITABLE = {"click", "move", "drag", "long_press", "key", "hotkey", "type", "sc
 def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
     """The tool calls of a reply and the prose before the first one (the thought)."""
     calls: list[dict[str, Any]] = []
-    tags = list(_TAG_RE.finditer(text))
-    if tags:
-        head = text[: tags[0].start()]
-        bodies = [unfence(m.group(1)) for m in tags]
+    tags = _TAG_RE.finditer(text)
+    first = next(tags, None)
+    bodies: Iterable[str]
+    if first is not None:
+        head = text[: first.start()]
+        bodies = (unfence(m.group(1)) for m in itertools.chain([first], tags))  # read lazily: a cut one stops
     else:
         # No tags: a fenced or bare JSON object that looks like a tool call ({"name", "arguments"}).
         plain = unfence(text)
@@ -372,7 +375,7 @@ def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
         head = plain[: plain.find(objs[0].text)]
         bodies = [o.text for o in objs]
     for body in bodies:
-        for obj in json_objects(body) or [Braced(body)]:
+        for obj in list(json_objects(body)) or [Braced(body)]:
             if not obj.closed:
                 raise cut_off("inside a tool call's JSON")
             value = loads_lenient(obj.text)
