@@ -78,7 +78,7 @@ def pt(x: float, y: float, space: Space) -> Point:
 # Generators
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Co", "Cc"), blacklist_characters="\ue000"),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
     min_size=1, max_size=30,
 ).filter(lambda s: not s.endswith("\n"))
 # Thoughts: prose without the characters formats use as syntax, and never starting or ending in blanks.
