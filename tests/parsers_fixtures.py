@@ -343,11 +343,15 @@ PATHOLOGICAL = {
         "box-spaces": lambda n: "<|box_start|>(" + " " * n,
         "calls": lambda n: _repeat("click(", n),
         "bare-pairs": lambda n: _repeat("(1,2),", n),
+        "repeated-actions": lambda n: _repeat("wait()\n", n),
+        "repeated-boxes": lambda n: _repeat("<|box_start|>(1,2)<|box_end|>", n),
     },
     "qwen2.5-vl": {
         "unclosed-tags": lambda n: _repeat("<tool_call>{", n),
         "commas": lambda n: '<tool_call>{"a": [' + _repeat(", ", n),
         "nested-strings": lambda n: '<tool_call>{"text": "' + _repeat('\\"', n) + '"}</tool_call>',
+        "repeated-actions": lambda n: _repeat('<tool_call>{"name": "computer_use", "arguments": {"action": "wait"}}'
+                                              "</tool_call>\n", n),
     },
     "ui-tars": {
         "newlines-before-call": lambda n: "\n" * n + "Action: click(start_box='(1,2)')",
@@ -356,21 +360,27 @@ PATHOLOGICAL = {
         "action-markers": lambda n: _repeat("Action ", n),
         "keywords": lambda n: "Action: click(" + _repeat("a=", n),
         "spaces-before-paren": lambda n: "Action: click" + " " * n,
+        "repeated-actions": lambda n: "Action: " + _repeat("wait()\n\n", n),
     },
     "ui-tars-1.5": {
         "newlines-before-call": lambda n: "\n" * n + "Action: click(point='<point>1 2</point>')",
         "many-apostrophes": lambda n: "Action: type(content='" + _repeat("a'b", n) + "')",
         "points": lambda n: "Action: click(point='<point>" + _repeat("1 ", n),
+        "repeated-actions": lambda n: "Action: " + _repeat("click(point='<point>1 2</point>')\n\n", n),
     },
     "showui": {
         "nested-lists": lambda n: "[" + _repeat("[1]  ", n),
         "list-spaces": lambda n: "[[1]" + " " * n,
         "dict-quotes": lambda n: "{'action': '" + _repeat("a'b", n),
+        "repeated-actions": lambda n: _repeat("{'action': 'ENTER', 'value': None, 'position': None}\n", n),
+        "repeated-points": lambda n: _repeat("[0.5, 0.5] ", n),
     },
     "json": {
         "nested": lambda n: _repeat('{"a": ', n),
         "trailing-commas": lambda n: '{"a": [1' + _repeat(", ", n),
         "strings": lambda n: _repeat('{"a": "b"} ', n),
+        "repeated-actions": lambda n: _repeat('{"action": "LEFT"}\n', n),
+        "long-action-list": lambda n: '{"actions": [' + _repeat('"LEFT", ', n) + '"LEFT"]}',
     },
 }
 

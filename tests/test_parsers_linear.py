@@ -52,3 +52,16 @@ def test_long_real_replies_parse_in_seconds(profile: str, where: str) -> None:
     parsed = parser.parse(text)
     assert time.perf_counter() - start < BOUND
     assert parsed.actions
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_a_reply_of_more_actions_than_a_turn_holds_is_refused(profile: str) -> None:
+    # A model repeating itself to the token limit: refused early (and cheaply), not built into thousands.
+    from vlagent.actions.models import Key
+    from vlagent.actions.parsers._common import MAX_ACTIONS
+
+    parser = PROFILES[profile].make_parser()
+    action = Key(name="enter")
+    assert len(parser.parse(parser.format([action] * MAX_ACTIONS)).actions) == MAX_ACTIONS
+    with pytest.raises(ActionParseError, match=f"more than {MAX_ACTIONS}"):
+        parser.parse(parser.format([action] * (MAX_ACTIONS + 1)))

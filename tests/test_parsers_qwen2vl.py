@@ -111,7 +111,9 @@ def test_private_use_characters_cannot_forge_a_box(reply: str) -> None:
     assert info.value.raw == reply
 
 
-def test_private_use_characters_are_typed_as_written() -> None:
+def test_private_use_characters_and_tags_in_a_quoted_text_are_typed_as_written() -> None:
     assert P.parse("type('\ue000\ue100 <|box_start|>')").actions[0].text == "\ue000\ue100 <|box_start|>"
+    # Found by the cut property: the stray-tag clean-up used to empty this text ("type() needs the text").
+    assert P.parse("type('<|box_end|> and <|object_ref_end|>')").actions[0].text == "<|box_end|> and <|object_ref_end|>"
     [click] = P.parse("click(<|box_start|>(10,20)<|box_end|>) \ue000\ue100").actions
     assert (click.point.x, click.point.y) == (10, 20)

@@ -20,7 +20,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -40,6 +40,11 @@ _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 
 A = TypeVar("A", bound=BaseModel)
+T = TypeVar("T")
+
+#: The most actions (or calls, boxes, objects) one reply may hold: more than any model writes in a turn.
+#: A reply repeating itself up to the token limit is refused once past it, before thousands are built.
+MAX_ACTIONS = 100
 
 
 class BadReply(Exception):
@@ -107,9 +112,19 @@ def build(cls: type[A], **fields: Any) -> A:
         raise fail(f"invalid {type_name}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
 
 
+def at_most(items: Iterable[T], what: str = "actions") -> Iterator[T]:
+    """``items`` as they come, failing past :data:`MAX_ACTIONS` of them (so a long reply stops early)."""
+    for count, item in enumerate(items, 1):
+        if count > MAX_ACTIONS:
+            raise fail(f"more than {MAX_ACTIONS} {what} in one reply")
+        yield item
+
+
 def finished_reply(raw: str, actions: list[Action], thought: str | None) -> ParsedReply:
     if not actions:
         raise fail("no action found")
+    if len(actions) > MAX_ACTIONS:
+        raise fail(f"more than {MAX_ACTIONS} actions in one reply")
     thought = thought.strip() if thought else None
     return ParsedReply(raw=raw, thought=thought or None, actions=actions)
 
@@ -360,26 +375,12 @@ def json_objects(text: str, quotes: str = '"') -> Iterator[Braced]:
     tokens = re.compile(r"\{++|\}++|[" + re.escape(quotes) + "]")
     i = 0
     while (start := text.find("{", i)) >= 0:
-        end = _strict_object_end(text, start)
-        if end is None:
-            end, depth, in_string = _object_end(text, start, tokens)
-            if depth or in_string:
-                yield Braced(text[start:], depth, in_string)
-                return
+        end, depth, in_string = _object_end(text, start, tokens)
+        if depth or in_string:
+            yield Braced(text[start:], depth, in_string)
+            return
         yield Braced(text[start:end])
         i = end
-
-
-_DECODER = json.JSONDecoder()
-
-
-def _strict_object_end(text: str, start: int) -> int | None:
-    """Where a strict JSON object starting at ``start`` ends (read by the C scanner), else ``None``."""
-    try:
-        value, end = _DECODER.raw_decode(text, start)
-    except (ValueError, RecursionError):
-        return None
-    return end if isinstance(value, dict) else None
 
 
 def _object_end(text: str, start: int, tokens: re.Pattern[str]) -> tuple[int, int, bool]:
@@ -426,8 +427,8 @@ class Call:
       word or number that could go on) or right after a separator;
     - ``at_end``: the reply ends after a complete argument with the ``)`` missing. Whether that is a
       forgotten paren or a cut before more arguments depends on the verb (see :func:`check_whole`);
-    - ``quote_at_end``: its last argument's closing quote is the reply's last character, so it may be an
-      apostrophe the cut landed on (``'don'`` of ``'don't'``): whole for a coordinate, not for a text.
+    - ``quote_at_end``: its last argument's closing single quote ends the reply (blanks aside), so it may
+      be an apostrophe the cut landed on (``'don'`` of ``'don't'``): whole for a coordinate, not a text.
     """
 
     name: str
@@ -471,6 +472,7 @@ class _Value:
     text: str
     end: int
     state: Literal["whole", "cut", "quote_at_end"] = "whole"
+    quoted: bool = False
 
 
 #: Where a quoted string may stop: a backslash, or a quote that closes it. A double quote always does; a
@@ -481,6 +483,8 @@ _QUOTED_STOP = {"'": re.compile(r"\\|'(?=[ \t]*+(?:[,)\]}\n]|\Z))"), '"': re.com
 _RAW_STOP = re.compile(r"[()\[\]{},\n<]")
 _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 _BLANKS_TO_END = re.compile(r"[ \t]*+\Z")
+_SPACE_RE = re.compile(r"[ \t\r\n]*+")
+_SEPARATORS_RE = re.compile(r"[ \t\r\n,]*+")
 
 
 def _read_quoted(text: str, i: int) -> _Value:
@@ -490,27 +494,27 @@ def _read_quoted(text: str, i: int) -> _Value:
     if text.startswith(quote * 3, i):
         end = text.find(quote * 3, i + 3)
         if end == -1:
-            return _Value(text[i + 3:], n, "cut")
-        return _Value(text[i + 3: end], end + 3)
+            return _Value(text[i + 3:], n, "cut", quoted=True)
+        return _Value(text[i + 3: end], end + 3, quoted=True)
     out: list[str] = []
     j = i + 1
     stop = _QUOTED_STOP[quote]
     while True:
         m = stop.search(text, j)
         if m is None:
-            return _Value("".join(out) + text[j:], n, "cut")
+            return _Value("".join(out) + text[j:], n, "cut", quoted=True)
         k = m.start()
         out.append(text[j:k])
         if text[k] == "\\":
             if k + 1 >= n:
-                return _Value("".join(out) + "\\", n, "cut")
+                return _Value("".join(out) + "\\", n, "cut", quoted=True)
             nxt = text[k + 1]
             out.append(_ESCAPES.get(nxt, "\\" + nxt))
             j = k + 2
             continue
         # A single quote that ends the reply may be an apostrophe the cut landed on ('don' of 'don't').
         ends_reply = quote == "'" and _BLANKS_TO_END.match(text, k + 1) is not None
-        return _Value("".join(out), k + 1, "quote_at_end" if ends_reply else "whole")
+        return _Value("".join(out), k + 1, "quote_at_end" if ends_reply else "whole", quoted=True)
 
 
 def _read_raw(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _Value:
@@ -557,30 +561,30 @@ def _read_raw(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _
 
 def _read_value(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _Value:
     """Read one argument value: quoted, or bare up to the next top-level ``,`` or ``)``."""
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
+    i = _SPACE_RE.match(text, i).end()
     if i < len(text) and text[i] in "'\"":
         return _read_quoted(text, i)
     return _read_raw(text, i, protected)
 
 
-def read_call(text: str, start: int, name_end: int, protected: Mapping[int, tuple[int, bool]] | None = None) -> Call:
+def read_call(text: str, start: int, name_end: int, protected: Mapping[int, tuple[int, bool]] | None = None,
+              bare: Callable[[str], str] | None = None) -> Call:
     """Read the call whose name is ``text[start:name_end]`` and whose ``(`` is at ``name_end``.
 
     Missing closing parens are tolerated (the call then runs to the end of ``text`` or to a blank line);
     how the call ended is recorded on it (see :class:`Call`). ``protected`` maps the start of spans that
     are one value whatever they contain (Qwen2-VL's tagged boxes, ``(x1,y1),(x2,y2)``) to their end and
-    whether they are whole (a box the reply ends in is not, and cuts the call).
+    whether they are whole (a box the reply ends in is not, and cuts the call). ``bare`` tidies unquoted
+    values (a quoted one is text, kept as written).
     """
     protected = protected or {}
     call = Call(name=text[start:name_end], start=start)
     i = name_end + 1
     n = len(text)
     while True:
-        separated = False
-        while i < n and text[i] in " \t\r\n,":
-            separated = separated or text[i] == ","
-            i += 1
+        gap = _SEPARATORS_RE.match(text, i)
+        separated = "," in gap.group(0)
+        i = gap.end()
         if i >= n:
             call.closed = False
             call.at_end = not separated
@@ -595,10 +599,11 @@ def read_call(text: str, start: int, name_end: int, protected: Mapping[int, tupl
             key = m.group(1)
             i = m.end()
         value = _read_value(text, i, protected)
+        arg = value.text if value.quoted or bare is None else bare(value.text)
         if key is None:
-            call.args.append(value.text)
+            call.args.append(arg)
         else:
-            call.kwargs[key] = value.text
+            call.kwargs[key] = arg
         call.last_key = key
         call.quote_at_end = value.state == "quote_at_end"
         i = value.end
@@ -619,7 +624,8 @@ _CALL_NAME_RE = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_]*+)([ \t]*+
 
 
 def find_calls(text: str, known: Collection[str], *, any_name: bool = False,
-               protected: Mapping[int, tuple[int, bool]] | None = None) -> Iterator[Call]:
+               protected: Mapping[int, tuple[int, bool]] | None = None,
+               bare: Callable[[str], str] | None = None) -> Iterator[Call]:
     r"""Every call of a ``known`` verb in ``text``, in order (names compared case-insensitively).
 
     With ``any_name`` (text that is known to hold only calls, such as UI-TARS's ``Action:`` section) any
@@ -640,7 +646,7 @@ def find_calls(text: str, known: Collection[str], *, any_name: bool = False,
         if not is_known and (not any_name or m.group(2)):
             i = m.end()
             continue
-        call = read_call(text, m.start(1), m.end() - 1, protected)
+        call = read_call(text, m.start(1), m.end() - 1, protected, bare)
         call.name = name
         yield call
         i = max(call.end, m.end())

@@ -37,6 +37,7 @@ from vlagent.actions.models import (
     ParsedReply,
 )
 from vlagent.actions.parsers._common import (
+    at_most,
     check_space,
     clean,
     cut_off,
@@ -85,7 +86,7 @@ class JSONActionParser:
         first: str | None = None
         thought: str | None = None
         actions: list[Action] = []
-        for obj in json_objects(text):
+        for obj in at_most(json_objects(text), "JSON objects"):
             first = obj.text if first is None else first
             if not obj.closed:
                 raise cut_off("inside a JSON object (its keys may go on)")
@@ -111,7 +112,7 @@ class JSONActionParser:
             if not isinstance(items, list) or not items:
                 raise fail("'actions' must be a non-empty list")
             out: list[Action] = []
-            for item in items:
+            for item in at_most(items):
                 out.extend(self._from_object(item if isinstance(item, dict) else {"action": item}))
             return out
         if "action" not in body:

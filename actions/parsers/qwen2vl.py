@@ -69,6 +69,7 @@ from vlagent.actions.models import (
 from vlagent.actions.parsers._common import (
     NUMBER,
     Call,
+    at_most,
     box_if_centred,
     build,
     check_balanced,
@@ -140,29 +141,29 @@ class Qwen2VLParser:
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
         tagged = any(tag in text for tag in _TAGS)
-        text, boxes = _tag_boxes(text)
-        calls = list(find_calls(text, _VERBS, protected=boxes))
+        boxes = _box_spans(text)
+        calls = list(at_most(find_calls(text, _VERBS, protected=boxes, bare=_tidy_bare), "calls"))
         if calls:
             actions: list[Action] = []
             for call in calls:
                 actions.extend(self._action(call, text))
             head = re.sub(r"^\s*(Thought|Reasoning)\s*:\s*", "", text[: calls[0].start], flags=re.IGNORECASE)
-            thought = _BOX_RE.sub("", head).strip() or think
+            thought = _strip_tags(_BOX_RE.sub("", head)).strip() or think
             return finished_reply(raw, actions, thought)
         # No call: a grounding answer. Tagged boxes when the reply has tags, else bare (x,y) pairs.
         actions = []
         if tagged:
-            for start, (end, whole) in boxes.items():
+            for start, (end, whole) in at_most(boxes.items(), "boxes"):
                 if not whole:
                     raise cut_off("inside a box")
                 body = text[start + len(BOX_START): end].removesuffix(BOX_END)
                 point, box = self._coords([body], "grounded box")
                 actions.append(Click(point=point, box=box))
-            rest = _BOX_RE.sub("", text)
+            rest = _strip_tags(_BOX_RE.sub("", text))
         else:
             if _ends_in_partial_pair(text):
                 raise cut_off("inside a point")
-            for m in _BARE_RE.finditer(text):
+            for m in at_most(_BARE_RE.finditer(text), "points"):
                 nums = [g for g in m.groups() if g is not None]
                 point, box = point_or_box(nums, self.space, "grounded point")
                 actions.append(Click(point=point, box=box))
@@ -396,27 +397,33 @@ def _is_coordinate(arg: str) -> bool:
     return re.search(r"\d", arg) is not None and re.search(r"[A-Za-z]{2,}", arg) is None
 
 
-def _tag_boxes(text: str) -> tuple[str, dict[int, tuple[int, bool]]]:
-    """The reply with its ref tags and stray box ends dropped, and where each tagged box is.
+def _box_spans(text: str) -> dict[int, tuple[int, bool]]:
+    """Where each tagged box is: its start mapped to its end and whether it is whole.
 
-    The boxes stay in the text, each mapped from its start to its end and whether it is whole (closed by
-    ``<|box_end|>`` or a newline, not by the end of the reply): the call reader reads each as one value.
-    Nothing is substituted into the text, so no character a model writes can pose as a box.
+    A box is whole when ``<|box_end|>`` (or a newline, the tag forgotten) closes it, not the end of the
+    reply. The call reader reads each box as one value; nothing is substituted into the text, so no
+    character a model writes can pose as a box.
     """
-    text = text.replace(REF_START, "").replace(REF_END, "")
+    return {m.start(): (m.end(), m.group(0).endswith(BOX_END) or m.end() < len(text)) for m in _BOX_RE.finditer(text)}
+
+
+def _strip_tags(text: str) -> str:
+    """Prose without the grounding tags left in it (refs keep their words)."""
+    for tag in _TAGS:
+        text = text.replace(tag, "")
+    return text
+
+
+def _tidy_bare(value: str) -> str:
+    """An unquoted argument without its ref tags and stray ``<|box_end|>``; its boxes kept whole."""
+    value = value.replace(REF_START, "").replace(REF_END, "")
     parts: list[str] = []
-    boxes: dict[int, tuple[int, bool]] = {}
-    size = pos = 0
-    for m in _BOX_RE.finditer(text):
-        before = text[pos: m.start()].replace(BOX_END, "")
-        parts += [before, m.group(0)]
-        size += len(before)
-        whole = m.group(0).endswith(BOX_END) or m.end() < len(text)
-        boxes[size] = (size + len(m.group(0)), whole)
-        size += len(m.group(0))
+    pos = 0
+    for m in _BOX_RE.finditer(value):
+        parts += [value[pos: m.start()].replace(BOX_END, ""), m.group(0)]
         pos = m.end()
-    parts.append(text[pos:].replace(BOX_END, ""))
-    return "".join(parts), boxes
+    parts.append(value[pos:].replace(BOX_END, ""))
+    return "".join(parts)
 
 
 def _ends_in_partial_pair(text: str) -> bool:

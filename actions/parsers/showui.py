@@ -54,6 +54,7 @@ from vlagent.actions.models import (
 from vlagent.actions.parsers._common import (
     BadReply,
     Braced,
+    at_most,
     build,
     check_drag,
     check_space,
@@ -108,11 +109,11 @@ class ShowUIParser:
         text, think = strip_think(clean(raw))
         actions: list[Action] = []
         head: str | None = None
-        for span in json_objects(text, quotes="'\""):
+        for span in at_most(json_objects(text, quotes="'\""), "action dicts"):
             head = text[: text.find(span.text)] if head is None else head
             actions.extend(self._actions(_literal(span.text) if span.closed else _cut_dict(span)))
         if head is None:
-            for m in _LIST_RE.finditer(text):
+            for m in at_most(_LIST_RE.finditer(text), "points"):
                 head = text[: m.start()] if head is None else head
                 point = self._position(_literal(m.group(0)), "grounding point")
                 if not isinstance(point, Point):

@@ -68,6 +68,7 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     Braced,
+    at_most,
     build,
     check_drag,
     check_space,
@@ -364,11 +365,12 @@ def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
     bodies: Iterable[str]
     if first is not None:
         head = text[: first.start()]
-        bodies = (unfence(m.group(1)) for m in itertools.chain([first], tags))  # read lazily: a cut one stops
+        # Read lazily: a cut block, or one past the limit, stops the reading.
+        bodies = (unfence(m.group(1)) for m in at_most(itertools.chain([first], tags), "tool calls"))
     else:
         # No tags: a fenced or bare JSON object that looks like a tool call ({"name", "arguments"}).
         plain = unfence(text)
-        objs = [o for o in json_objects(plain) if '"arguments"' in o.text or '"action"' in o.text
+        objs = [o for o in at_most(json_objects(plain), "JSON objects") if '"arguments"' in o.text or '"action"' in o.text
                 or "'action'" in o.text]
         if not objs:
             return [], None

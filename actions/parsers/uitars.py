@@ -71,6 +71,7 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     Call,
+    at_most,
     box_if_centred,
     build,
     check_drag,
@@ -159,7 +160,7 @@ class UITarsParser:
             raise cut_off("before its Action: (a Thought: with no Action: after it)")
         if think and not thought:
             thought = think
-        calls = list(find_calls(action_text, _VERBS, any_name=marked))
+        calls = list(at_most(find_calls(action_text, _VERBS, any_name=marked), "calls"))
         if not calls:
             raise fail("no action call found")
         actions: list[Action] = []
