@@ -401,10 +401,15 @@ _REAL_TEMPLATES = {
 }
 
 
+#: Prose as models type it; in the call formats with its apostrophes unescaped, as UI-TARS writes them.
+_PROSE = {"call": "It's the user's report, don't cut it. ", "literal": "It is the user report, do not cut it. "}
+
+
 def real_reply(profile: str, size: int, *, where: str = "text") -> str:
     """A real reply of about ``size`` characters: a long typed text, or a long thought before the call."""
     if where == "text":
-        return _REAL_TEMPLATES[profile].format(_repeat("lorem ipsum ", size))
+        prose = _PROSE["call" if profile in ("qwen2-vl", "ui-tars", "ui-tars-1.5") else "literal"]
+        return _REAL_TEMPLATES[profile].format(_repeat(prose, size))
     thought = _repeat("The form is open and the next field is the name. ", size)
     return {
         "qwen2-vl": f"{thought}\nclick(<|box_start|>(100,200)<|box_end|>)",
