@@ -78,7 +78,7 @@ def pt(x: float, y: float, space: Space) -> Point:
 # Generators
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Co", "Cc"), blacklist_characters="\ue000"),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
     min_size=1, max_size=30,
 ).filter(lambda s: not s.endswith("\n"))
 # Thoughts: prose without the characters formats use as syntax, and never starting or ending in blanks.
@@ -309,3 +309,114 @@ def check_case(parser, reply: str, expected, space: str | None = None) -> None:
     for a in parsed.actions:
         for p in a.points().values():
             assert p.space == (space or parser.space)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replies that made a parser quadratic (or worse), and real replies grown to a size, per profile.
+# Shared by tests/test_parsers_linear.py (a bound in seconds) and bench/bench_parsers.py (time per KB).
+
+
+def _repeat(unit: str, size: int) -> str:
+    return unit * max(1, size // len(unit))
+
+
+#: Shapes any parser may meet (noise that once backtracked in a shared helper), as ``size -> text``.
+_COMMON_SHAPES = {
+    "newlines": lambda n: "\n" * n,
+    "digits": lambda n: "9" * n,
+    "open-parens": lambda n: "(" * n,
+    "open-brackets": lambda n: "[" * n,
+    "open-braces": lambda n: "{" * n,
+    "quotes": lambda n: "'" * n,
+    "end-tokens": lambda n: _repeat("<|im_end|> ", n) + "x",
+    "fences": lambda n: _repeat("```\n", n),
+    "think-tags": lambda n: _repeat("<think>", n),
+}
+
+#: Per profile: the shapes the issue measured and their relatives, as ``size -> text``.
+PATHOLOGICAL = {
+    "qwen2-vl": {
+        "ref-then-digits": lambda n: "the OK button(" + "9" * n,
+        "pair-then-digits": lambda n: "(1," + "9" * n,
+        "many-apostrophes": lambda n: "type('" + _repeat("a'b", n) + "')",
+        "unclosed-boxes": lambda n: _repeat("<|box_start|>(1,", n),
+        "box-spaces": lambda n: "<|box_start|>(" + " " * n,
+        "calls": lambda n: _repeat("click(", n),
+        "bare-pairs": lambda n: _repeat("(1,2),", n),
+        "repeated-actions": lambda n: _repeat("wait()\n", n),
+        "repeated-boxes": lambda n: _repeat("<|box_start|>(1,2)<|box_end|>", n),
+    },
+    "qwen2.5-vl": {
+        "unclosed-tags": lambda n: _repeat("<tool_call>{", n),
+        "commas": lambda n: '<tool_call>{"a": [' + _repeat(", ", n),
+        "nested-strings": lambda n: '<tool_call>{"text": "' + _repeat('\\"', n) + '"}</tool_call>',
+        "repeated-actions": lambda n: _repeat('<tool_call>{"name": "computer_use", "arguments": {"action": "wait"}}'
+                                              "</tool_call>\n", n),
+    },
+    "ui-tars": {
+        "newlines-before-call": lambda n: "\n" * n + "Action: click(start_box='(1,2)')",
+        "labels": lambda n: _repeat("Thought: \n", n),
+        "many-apostrophes": lambda n: "Action: type(content='" + _repeat("a'b", n) + "')",
+        "action-markers": lambda n: _repeat("Action ", n),
+        "keywords": lambda n: "Action: click(" + _repeat("a=", n),
+        "spaces-before-paren": lambda n: "Action: click" + " " * n,
+        "repeated-actions": lambda n: "Action: " + _repeat("wait()\n\n", n),
+    },
+    "ui-tars-1.5": {
+        "newlines-before-call": lambda n: "\n" * n + "Action: click(point='<point>1 2</point>')",
+        "many-apostrophes": lambda n: "Action: type(content='" + _repeat("a'b", n) + "')",
+        "points": lambda n: "Action: click(point='<point>" + _repeat("1 ", n),
+        "repeated-actions": lambda n: "Action: " + _repeat("click(point='<point>1 2</point>')\n\n", n),
+    },
+    "showui": {
+        "nested-lists": lambda n: "[" + _repeat("[1]  ", n),
+        "list-spaces": lambda n: "[[1]" + " " * n,
+        "dict-quotes": lambda n: "{'action': '" + _repeat("a'b", n),
+        "repeated-actions": lambda n: _repeat("{'action': 'ENTER', 'value': None, 'position': None}\n", n),
+        "repeated-points": lambda n: _repeat("[0.5, 0.5] ", n),
+    },
+    "json": {
+        "nested": lambda n: _repeat('{"a": ', n),
+        "trailing-commas": lambda n: '{"a": [1' + _repeat(", ", n),
+        "strings": lambda n: _repeat('{"a": "b"} ', n),
+        "repeated-actions": lambda n: _repeat('{"action": "LEFT"}\n', n),
+        "long-action-list": lambda n: '{"actions": [' + _repeat('"LEFT", ', n) + '"LEFT"]}',
+    },
+}
+
+
+def pathological(profile: str) -> dict[str, object]:
+    """Every pathological shape for ``profile`` (its own and the common ones), as ``size -> text``."""
+    return {**_COMMON_SHAPES, **PATHOLOGICAL[profile]}
+
+
+#: A real reply per profile with room for a long text, ``{}`` standing for the text.
+_REAL_TEMPLATES = {
+    "qwen2-vl": "I will type the report.\nclick(<|box_start|>(100,200)<|box_end|>)\ntype('{}')",
+    "qwen2.5-vl": '<tool_call>\n{{"name": "computer_use", "arguments": {{"action": "type", "text": "{}"}}}}\n</tool_call>',
+    "ui-tars": "Thought: type the report\nAction: type(content='{}')",
+    "ui-tars-1.5": "Thought: type the report\nAction: type(content='{}')",
+    "showui": "{{'action': 'INPUT', 'value': '{}', 'position': [0.5, 0.5]}}",
+    "json": '{{"thought": "type it", "action": "type", "text": "{}"}}',
+}
+
+
+#: Prose as models type it; in the call formats with its apostrophes unescaped, as UI-TARS writes them.
+_PROSE = {"call": "It's the user's report, don't cut it. ", "literal": "It is the user report, do not cut it. "}
+
+
+def real_reply(profile: str, size: int, *, where: str = "text") -> str:
+    """A real reply of about ``size`` characters: a long typed text, or a long thought before the call."""
+    if where == "text":
+        prose = _PROSE["call" if profile in ("qwen2-vl", "ui-tars", "ui-tars-1.5") else "literal"]
+        return _REAL_TEMPLATES[profile].format(_repeat(prose, size))
+    thought = _repeat("The form is open and the next field is the name. ", size)
+    return {
+        "qwen2-vl": f"{thought}\nclick(<|box_start|>(100,200)<|box_end|>)",
+        "qwen2.5-vl": f'{thought}\n<tool_call>\n{{"name": "computer_use", "arguments": {{"action": "left_click", '
+                      f'"coordinate": [10, 20]}}}}\n</tool_call>',
+        "ui-tars": f"Thought: {thought}\nAction: click(start_box='(100,200)')",
+        "ui-tars-1.5": f"Thought: {thought}\nAction: click(point='<point>100 200</point>')",
+        "showui": f"{thought}\n{{'action': 'CLICK', 'value': None, 'position': [0.5, 0.5]}}",
+        "json": f'{{"thought": "{thought}", "action": "LEFT"}}',
+    }[profile]

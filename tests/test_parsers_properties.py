@@ -177,3 +177,29 @@ def test_a_pixel_written_in_a_profiles_format_comes_back_to_that_pixel(profile: 
         [action] = parser.parse(text).actions
         got = convert_action(action, g).point
         assert abs(got.x - target.x) <= unit + 1 and abs(got.y - target.y) <= unit + 1, (text, got, target)
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_every_cut_of_a_written_reply_is_a_prefix_of_its_actions_or_an_error(name: str) -> None:
+    """The truncation rule over every verb a format writes (the case tables hold real replies only).
+
+    A reply cut at any character gives the full reply's actions, or the ones before a clean cut between
+    two complete actions (a shorter reply of whole calls cannot be told from a cut one), or raises;
+    never an action the model did not write whole. See tests/test_parsers_truncation.py.
+    """
+    parser = PARSERS[name]
+    dump = ActionListAdapter.dump_python
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(action_strategy(name), min_size=1, max_size=3), thoughts())
+    def check(actions, thought):
+        text = parser.format(actions, thought)
+        full = dump(parser.parse(text).actions)
+        for i in range(len(text)):
+            try:
+                got = dump(parser.parse(text[:i]).actions)
+            except ActionParseError:
+                continue
+            assert got == full[: len(got)], (text[:i], text)
+
+    check()

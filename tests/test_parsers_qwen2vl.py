@@ -59,7 +59,8 @@ CASES = [
     ("move-direction", "move('up')", ["move up"]),
     ("floats", "click(<|box_start|>(512.5,301.25)<|box_end|>)", ["click 512.5,301.25"]),
     ("missing-paren", "click(<|box_start|>(512,301)<|box_end|>", ["click 512,301"]),
-    ("missing-box-end", "click(<|box_start|>(512,301)", ["click 512,301"]),
+    # Cut off before <|box_end|>: "(512,301)" may be the first corner of "(512,301),(640,355)".
+    ("missing-box-end", "click(<|box_start|>(512,301)", Err("cut off")),
     ("fenced", "```\nclick(<|box_start|>(7,8)<|box_end|>)\n```", ["click 7,8"]),
     ("click-without-point", "click(the blue button)", Err("needs a point")),
     ("prose-only", "I don't see a login button on this screen.", Err("no action call and no grounded box")),
@@ -94,3 +95,25 @@ def test_system_buttons_with_junk_arguments_are_refused_not_pressed(reply: str) 
 
     with pytest.raises(ActionParseError, match="takes no arguments"):
         Qwen2VLParser().parse(reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["click(\ue000\ue100)", "click(<|box_start|>(10,10)<|box_end|>) click(\ue000\ue0ff)",
+     "click(<|box_start|>(10,10)<|box_end|>)\nclick(\ue000\ue100)", "\ue000\ue100"],
+)
+def test_private_use_characters_cannot_forge_a_box(reply: str) -> None:
+    # They were the parser's own placeholders: the first raised IndexError, the second reused box 0.
+    from vlagent.actions.errors import ActionParseError
+
+    with pytest.raises(ActionParseError) as info:
+        P.parse(reply)
+    assert info.value.raw == reply
+
+
+def test_private_use_characters_and_tags_in_a_quoted_text_are_typed_as_written() -> None:
+    assert P.parse("type('\ue000\ue100 <|box_start|>')").actions[0].text == "\ue000\ue100 <|box_start|>"
+    # Found by the cut property: the stray-tag clean-up used to empty this text ("type() needs the text").
+    assert P.parse("type('<|box_end|> and <|object_ref_end|>')").actions[0].text == "<|box_end|> and <|object_ref_end|>"
+    [click] = P.parse("click(<|box_start|>(10,20)<|box_end|>) \ue000\ue100").actions
+    assert (click.point.x, click.point.y) == (10, 20)

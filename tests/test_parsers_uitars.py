@@ -83,7 +83,8 @@ V1_CASES = [
     # Broken the way models break it.
     ("two-actions-missing-paren", "Action: wait()\n\nclick(start_box='(1,2)'", ["wait 5s", "click 1,2"]),
     ("two-action-lines", "Action: click(start_box='(1,2)')\nAction: type(content='hi')", ["click 1,2", "type 'hi'"]),
-    ("missing-closing-quote-and-paren", "Action: click(start_box='(235,512)", ["click 235,512"]),
+    # Cut off inside the quote: "(235,512)" may be the first corner of "(235,512),(300,540)".
+    ("missing-closing-quote-and-paren", "Action: click(start_box='(235,512)", Err("cut off")),
     ("floats", "Thought: ok\nAction: click(start_box='(512.7,301.2)')", ["click 512.7,301.2"]),
     ("code-fence", "```\nThought: ok\nAction: click(start_box='(1,2)')\n```", ["click 1,2"]),
     ("no-action-marker", "I will click the search box. click(start_box='(300,40)')", ["click 300,40"]),
@@ -181,3 +182,21 @@ def test_system_buttons_with_junk_arguments_are_refused_not_pressed(reply: str) 
 
     with pytest.raises(ActionParseError, match="takes no arguments"):
         UITarsParser(space="resized").parse(reply)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # UI-TARS v1's web action space: type(content, start_box) clicks the box, then types.
+        ("Thought: fill the name\nAction: type(content='Ada', start_box='<|box_start|>(300,420)<|box_end|>')",
+         ["click 300,420", "type 'Ada'"]),
+        ("Action: type(start_box='(10,20)', content='hello\\n')", ["click 10,20", "type 'hello' submit"]),
+        ("Action: type(content='\\n', start_box='(10,20)')", ["click 10,20", "key enter"]),
+        # select(start_box) opens a dropdown: a click on the box; with an end box it still selects a span.
+        ("Thought: open the country list\nAction: select(start_box='<|box_start|>(512,640)<|box_end|>')",
+         ["click 512,640"]),
+        ("Action: select(start_box='(1,2)', end_box='(30,2)')", ["drag 1,2 -> 30,2"]),
+    ],
+)
+def test_v1_web_type_into_a_box_and_select(reply: str, expected) -> None:
+    check_case(V1, reply, expected)

@@ -5,6 +5,10 @@ Every parser follows :class:`~vlagent.actions.parsers.base.ActionParser`: ``pars
 with the raw text, and ``format(actions, thought)`` writes actions in the model's own syntax (used by
 scripted policies), so that ``parse(format(actions))`` gives the actions back.
 
+A reply cut off inside an action (the token limit: ``click(<|box_start|>(500,4``) raises the same error:
+nothing of a truncated reply is executed. Every parser is linear in the reply's length
+(``bench/bench_parsers.py``) and refuses a reply of more than ``MAX_ACTIONS`` actions.
+
 Example:
     >>> sorted(PARSERS)
     ['json', 'qwen2vl', 'showui', 'tool_call', 'uitars']

@@ -4,6 +4,13 @@ Models break their own formats in the same few ways whatever the format: a missi
 quote, floats where ints were asked for, prose or a markdown fence around the call, several calls in one
 reply. The readers here absorb exactly those and nothing more: a value they cannot read is reported as
 :class:`BadReply`, which each parser turns into an :class:`ActionParseError` carrying the whole reply.
+
+A reply cut off by the token limit is not a broken format but a truncated one, and is never read as
+what is left of it: a value that runs into the end of the reply without its closer (a quote, a bracket,
+a box tag, a JSON brace) is :func:`cut_off`, so ``(500,4`` is refused rather than clicked at (500, 4).
+
+Every reader is linear in the reply's length (no regex here may backtrack over a run of the input), so
+a megabyte of noise costs milliseconds, not minutes.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -23,14 +30,21 @@ from vlagent.actions.coords import Box, Point, Space
 from vlagent.actions.errors import ActionParseError, CoordinateError, UnsupportedActionError
 from vlagent.actions.models import Action, Drag, Navigate, ParsedReply
 
-#: A decimal number as models write coordinates: ``512``, ``-3``, ``0.49``, ``.5``, ``1e-05``.
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+#: A decimal number as models write coordinates: ``512``, ``-3``, ``0.49``, ``.5``, ``1e-05``. The
+#: quantifiers are possessive: a run of digits is read once, never split and retried (``"9" * 8000``
+#: before a missing comma cost seconds with ``\d+\.?\d*``).
+NUMBER = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
 _NUMBER_RE = re.compile(NUMBER)
 _FENCE_RE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 
 A = TypeVar("A", bound=BaseModel)
+T = TypeVar("T")
+
+#: The most actions (or calls, boxes, objects) one reply may hold: more than any model writes in a turn.
+#: A reply repeating itself up to the token limit is refused once past it, before thousands are built.
+MAX_ACTIONS = 100
 
 
 class BadReply(Exception):
@@ -39,6 +53,15 @@ class BadReply(Exception):
 
 def fail(reason: str) -> BadReply:
     return BadReply(reason)
+
+
+def cut_off(where: str) -> BadReply:
+    """The reply stops inside an action (the token limit, most often): nothing of it may be executed.
+
+    What is left of a cut coordinate or text is a guess (``(500,4`` of ``(500,432)``), so the whole
+    reply is refused, as for any other action that cannot be read; the loop asks the model again.
+    """
+    return BadReply(f"the reply was cut off {where}; a truncated reply is never executed")
 
 
 def navigate_call(call: Call, to: Literal["back", "home", "recents"]) -> Navigate:
@@ -89,9 +112,19 @@ def build(cls: type[A], **fields: Any) -> A:
         raise fail(f"invalid {type_name}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
 
 
+def at_most(items: Iterable[T], what: str = "actions") -> Iterator[T]:
+    """``items`` as they come, failing past :data:`MAX_ACTIONS` of them (so a long reply stops early)."""
+    for count, item in enumerate(items, 1):
+        if count > MAX_ACTIONS:
+            raise fail(f"more than {MAX_ACTIONS} {what} in one reply")
+        yield item
+
+
 def finished_reply(raw: str, actions: list[Action], thought: str | None) -> ParsedReply:
     if not actions:
         raise fail("no action found")
+    if len(actions) > MAX_ACTIONS:
+        raise fail(f"more than {MAX_ACTIONS} actions in one reply")
     thought = thought.strip() if thought else None
     return ParsedReply(raw=raw, thought=thought or None, actions=actions)
 
@@ -111,7 +144,24 @@ def unfence(text: str) -> str:
 
 
 # Turn markers a decode may keep around the reply (only at its ends: inside, they could be typed text).
-_END_TOKENS_RE = re.compile(r"\A\s*<\|im_start\|>assistant\n|(?:<\|(?:im_end|endoftext)\|>\s*)+\Z")
+_START_TOKEN_RE = re.compile(r"\s*<\|im_start\|>assistant\n")
+# The end markers are matched on the reversed text, anchored at its start: a regex anchored at the end
+# would be retried from every position of a long run of markers.
+_END_TOKENS_REVERSED_RE = re.compile(r"(?:\s*(?:>\|dne_mi\|<|>\|txetfodne\|<))+")
+
+
+def strip_turn_markers(text: str) -> str:
+    r"""The reply without ``<|im_start|>assistant`` before it and end-of-turn tokens after it.
+
+    Example:
+        >>> strip_turn_markers("<|im_start|>assistant\nwait() <|im_end|>\n<|endoftext|>")
+        'wait() '
+    """
+    head = _START_TOKEN_RE.match(text)
+    if head:
+        text = text[head.end():]
+    tail = _END_TOKENS_REVERSED_RE.match(text[::-1])
+    return text[: len(text) - tail.end()] if tail else text
 
 
 def clean(text: str) -> str:
@@ -121,7 +171,7 @@ def clean(text: str) -> str:
         >>> clean("```\nAction: wait()\n```<|im_end|>")
         'Action: wait()\n'
     """
-    return unfence(_END_TOKENS_RE.sub("", text.replace("\r\n", "\n")))
+    return unfence(strip_turn_markers(text.replace("\r\n", "\n")))
 
 
 def strip_think(text: str) -> tuple[str, str | None]:
@@ -192,10 +242,39 @@ def point_or_box(nums: Sequence[object], space: Space, what: str = "coordinate")
     raise fail(f"{what} needs 2 numbers (x, y) or 4 (x1, y1, x2, y2), got {len(vals)}")
 
 
+_OPENERS = {"(": ")", "[": "]"}
+_BRACKET_RE = re.compile(r"[()\[\]]")
+
+
+def check_balanced(text: str, what: str = "coordinate") -> None:
+    """A coordinate's brackets must close: ``(500,4`` is the start of a number, not the number 4.
+
+    Example:
+        >>> check_balanced("(512,301),(640,355)")
+        >>> check_balanced("(500,4")
+        Traceback (most recent call last):
+        ...
+        vlagent.actions.parsers._common.BadReply: coordinate (500,4 has an unclosed '(': it was cut off or is malformed
+    """
+    pending: list[str] = []
+    for m in _BRACKET_RE.finditer(text):
+        c = m.group(0)
+        if c in _OPENERS:
+            pending.append(_OPENERS[c])
+        elif c in ")]":
+            if not pending or pending.pop() != c:
+                raise fail(f"{what} {text!r} has an unmatched {c!r}")
+    if pending:
+        opener = next(k for k, v in _OPENERS.items() if v == pending[-1])
+        raise fail(f"{what} {text} has an unclosed {opener!r}: it was cut off or is malformed")
+
+
 def coords_from_text(text: str, space: Space, what: str = "coordinate") -> tuple[Point, Box | None]:
+    """A point or box from a coordinate as written (``(x,y)``, ``[x1, y1, x2, y2]``, ``<point>x y</point>``)."""
     nums = numbers_in(text)
     if not nums:
         raise fail(f"{what} has no readable numbers: {text!r}")
+    check_balanced(text, what)
     return point_or_box(nums, space, what)
 
 
@@ -238,43 +317,25 @@ def box_if_centred(point: Point, box: Box | None) -> Box | None:
 def loads_lenient(body: str) -> Any:
     """JSON as models write it: strict first, then with the usual damage repaired.
 
-    Repairs: a trailing comma, missing closing braces/brackets (the reply was cut), Python literals
-    (``None``/``True``/single quotes) via a JSON re-spelling. Never ``eval``.
+    Repairs: a trailing comma, Python literals (``None``/``True``/single quotes). Missing closing braces
+    are not repaired: an object that does not close was cut off (see :func:`json_objects`). Never ``eval``.
     """
     body = body.strip()
     try:
         return json.loads(body)
     except json.JSONDecodeError:
         pass
-    fixed = re.sub(r",\s*([}\]])", r"\1", body)
-    opens = []
-    in_str = False
-    esc = False
-    for c in fixed:
-        if in_str:
-            if esc:
-                esc = False
-            elif c == "\\":
-                esc = True
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in "{[":
-            opens.append("}" if c == "{" else "]")
-        elif c in "}]" and opens:
-            opens.pop()
-    if in_str:
-        fixed += '"'
-    fixed += "".join(reversed(opens))
     try:
-        return json.loads(fixed)
+        return json.loads(_TRAILING_COMMA_RE.sub(r"\1", body))
     except json.JSONDecodeError:
         pass
     try:
         return literal(body)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise fail(f"not valid JSON: {body[:80]!r}") from exc
+
+
+_TRAILING_COMMA_RE = re.compile(r",\s*+([}\]])")
 
 
 def literal(text: str) -> Any:
@@ -284,42 +345,71 @@ def literal(text: str) -> Any:
         return ast.literal_eval(text)
 
 
-def json_objects(text: str, quotes: str = '"') -> list[str]:
-    """Top-level ``{...}`` spans of ``text``, braces inside strings ignored (a last unclosed span runs on).
+@dataclass(frozen=True)
+class Braced:
+    """A top-level ``{...}`` span of a reply; one the reply ends inside has ``open_braces`` > 0.
+
+    ``in_string`` says the reply ended inside a string of that span, which nothing can repair.
+    """
+
+    text: str
+    open_braces: int = 0
+    in_string: bool = False
+
+    @property
+    def closed(self) -> bool:
+        return self.open_braces == 0 and not self.in_string
+
+
+def json_objects(text: str, quotes: str = '"') -> Iterator[Braced]:
+    """Top-level ``{...}`` spans of ``text``, in order, braces inside strings ignored (a last unclosed one runs on).
 
     ``quotes`` are the string delimiters: the double quote for JSON, both quotes for Python literals.
+    Quotes outside every span are prose (``don't``), not strings. A generator, so that a parser that
+    refuses the first span does not scan the rest of a long reply.
 
     Example:
-        >>> json_objects('think {"a": "}"} then {"b": 1')
-        ['{"a": "}"}', '{"b": 1']
+        >>> [(b.text, b.closed) for b in json_objects('think {"a": "}"} then {"b": 1')]
+        [('{"a": "}"}', True), ('{"b": 1', False)]
     """
-    spans: list[str] = []
+    tokens = re.compile(r"\{++|\}++|[" + re.escape(quotes) + "]")
+    i = 0
+    while (start := text.find("{", i)) >= 0:
+        end, depth, in_string = _object_end(text, start, tokens)
+        if depth or in_string:
+            yield Braced(text[start:], depth, in_string)
+            return
+        yield Braced(text[start:end])
+        i = end
+
+
+def _object_end(text: str, start: int, tokens: re.Pattern[str]) -> tuple[int, int, bool]:
+    """(end, braces still open, whether the text ended inside a string) of the span opening at ``start``.
+
+    Runs of braces are one token each, and a string is skipped by one regex match, so the cost is the
+    number of tokens, not of characters, and never more than one pass.
+    """
     depth = 0
-    start = -1
-    in_str: str | None = None
-    esc = False
-    for i, c in enumerate(text):
-        if in_str:
-            if esc:
-                esc = False
-            elif c == "\\":
-                esc = True
-            elif c == in_str:
-                in_str = None
-            continue
-        if c in quotes and depth > 0:
-            in_str = c
-        elif c == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif c == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                spans.append(text[start: i + 1])
-    if depth > 0 and start >= 0:
-        spans.append(text[start:])
-    return spans
+    i = start
+    while (m := tokens.search(text, i)) is not None:
+        tok = m.group(0)
+        i = m.end()
+        if tok[0] == "{":
+            depth += len(tok)
+        elif tok[0] == "}":
+            if len(tok) >= depth:
+                return m.start() + depth, 0, False
+            depth -= len(tok)
+        else:
+            closing = _STRING_BODY[tok].match(text, i)
+            if closing is None:
+                return len(text), depth, True
+            i = closing.end()
+    return len(text), depth, False
+
+
+#: The rest of a string after its opening quote, up to and including the closing one.
+_STRING_BODY = {q: re.compile(r"(?:[^" + q + r"\\]++|\\.)*+" + q, re.DOTALL) for q in "'\""}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -328,7 +418,18 @@ def json_objects(text: str, quotes: str = '"') -> list[str]:
 
 @dataclass
 class Call:
-    """One call as written: its name, positional and keyword arguments (raw strings), and where it was."""
+    """One call as written: its name, positional and keyword arguments (raw strings), and where it was.
+
+    How it ended matters as much as what it holds, since a reply may be cut off anywhere:
+
+    - ``closed``: its ``)`` was read;
+    - ``cut``: the reply ends inside one of its arguments (a quote, a bracket or a box left open, a bare
+      word or number that could go on) or right after a separator;
+    - ``at_end``: the reply ends after a complete argument with the ``)`` missing. Whether that is a
+      forgotten paren or a cut before more arguments depends on the verb (see :func:`check_whole`);
+    - ``quote_at_end``: its last argument's closing single quote ends the reply (blanks aside), so it may
+      be an apostrophe the cut landed on (``'don'`` of ``'don't'``): whole for a coordinate, not a text.
+    """
 
     name: str
     args: list[str] = field(default_factory=list)
@@ -336,6 +437,10 @@ class Call:
     start: int = 0
     end: int = 0
     closed: bool = True
+    cut: bool = False
+    at_end: bool = False
+    quote_at_end: bool = False
+    last_key: str | None = None
 
     def get(self, *names: str) -> str | None:
         """The first keyword argument present among ``names`` (``None`` when none is)."""
@@ -344,100 +449,183 @@ class Call:
                 return self.kwargs[n]
         return None
 
+    @property
+    def arity(self) -> int:
+        return len(self.args) + len(self.kwargs)
 
-def _read_quoted(text: str, i: int) -> tuple[str, int, bool]:
-    """Read a quoted string starting at ``text[i]`` (the quote); returns (value, next index, closed)."""
+
+def check_whole(call: Call, *, saturated: bool) -> None:
+    """Refuse a call the reply was cut off in.
+
+    ``saturated`` says the call already holds every argument its verb can take, so a missing ``)`` after
+    it is only a forgotten paren: ``click(start_box='(1,2)'`` is whole, ``long_press(start_box='(1,2)'``
+    may have lost its ``time='2'`` and is not.
+    """
+    if call.cut:
+        raise cut_off(f"inside {call.name}()")
+    if call.at_end and not saturated:
+        raise cut_off(f"after {call.name}(...), before its closing paren")
+
+
+@dataclass(frozen=True)
+class _Value:
+    text: str
+    end: int
+    state: Literal["whole", "cut", "quote_at_end"] = "whole"
+    quoted: bool = False
+
+
+#: Where a quoted string may stop: a backslash, or a quote that closes it. A double quote always does; a
+#: single one only before a separator, a newline or the end (else it is an unescaped apostrophe, as in
+#: ``type(content='don't')``, which UI-TARS writes often). Apostrophes are skipped inside the regex.
+_QUOTED_STOP = {"'": re.compile(r"\\|'(?=[ \t]*+(?:[,)\]}\n]|\Z))"), '"': re.compile(r'\\|"')}
+#: Where a bare value may stop: brackets, a separator, a newline, or a protected span (``<``).
+_RAW_STOP = re.compile(r"[()\[\]{},\n<]")
+_KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+_BLANKS_TO_END = re.compile(r"[ \t]*+\Z")
+_SPACE_RE = re.compile(r"[ \t\r\n]*+")
+_SEPARATORS_RE = re.compile(r"[ \t\r\n,]*+")
+
+
+def _read_quoted(text: str, i: int) -> _Value:
+    """Read a quoted string starting at ``text[i]`` (the quote)."""
     quote = text[i]
+    n = len(text)
     if text.startswith(quote * 3, i):
         end = text.find(quote * 3, i + 3)
         if end == -1:
-            return text[i + 3:], len(text), False
-        return text[i + 3: end], end + 3, True
+            return _Value(text[i + 3:], n, "cut", quoted=True)
+        return _Value(text[i + 3: end], end + 3, quoted=True)
     out: list[str] = []
     j = i + 1
-    while j < len(text):
-        c = text[j]
-        if c == "\\" and j + 1 < len(text):
-            nxt = text[j + 1]
+    stop = _QUOTED_STOP[quote]
+    while True:
+        m = stop.search(text, j)
+        if m is None:
+            return _Value("".join(out) + text[j:], n, "cut", quoted=True)
+        k = m.start()
+        out.append(text[j:k])
+        if text[k] == "\\":
+            if k + 1 >= n:
+                return _Value("".join(out) + "\\", n, "cut", quoted=True)
+            nxt = text[k + 1]
             out.append(_ESCAPES.get(nxt, "\\" + nxt))
-            j += 2
+            j = k + 2
             continue
-        if c == quote:
-            # A quote directly followed by a separator closes the string; one followed by a letter is an
-            # apostrophe the model forgot to escape (type(content='don't')), which UI-TARS writes often.
-            rest = text[j + 1:].lstrip(" \t")
-            if not rest or rest[0] in ",)]}\n" or quote == '"':
-                return "".join(out), j + 1, True
-        out.append(c)
-        j += 1
-    return "".join(out), len(text), False
+        # A single quote that ends the reply may be an apostrophe the cut landed on ('don' of 'don't').
+        ends_reply = quote == "'" and _BLANKS_TO_END.match(text, k + 1) is not None
+        return _Value("".join(out), k + 1, "quote_at_end" if ends_reply else "whole", quoted=True)
 
 
-def _read_value(text: str, i: int) -> tuple[str, int, bool]:
-    """Read one argument value: quoted, or raw up to the next top-level ``,`` or ``)``."""
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
-    if i < len(text) and text[i] in "'\"":
-        return _read_quoted(text, i)
+def _read_raw(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _Value:
+    """Read a bare value up to the next top-level ``,`` or ``)``, ``protected`` spans read whole.
+
+    A bare value the reply ends in is whole only when its last bracket closes it (``[100,50]``); a
+    word or a number there could go on (``30`` of ``300``), so it is cut.
+    """
+    n = len(text)
     depth = 0
     j = i
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    closers = set(pairs.values())
-    while j < len(text):
-        c = text[j]
-        if c in pairs:
+    closed_last = False  # the value so far ends with a closing bracket or a protected span
+    while True:
+        m = _RAW_STOP.search(text, j)
+        stop = m.start() if m else n
+        if text[j:stop].strip():
+            closed_last = False
+        if m is None:
+            break
+        c = text[stop]
+        j = stop + 1
+        if c == "<":
+            span = protected.get(stop)
+            if span is not None:
+                j, whole = span
+                if not whole:
+                    return _Value(text[i:].strip(), n, "cut")
+            closed_last = span is not None
+        elif c in "([{":
             depth += 1
-        elif c in closers:
+            closed_last = False
+        elif c in ")]}":
             if depth == 0:
-                break
+                return _Value(text[i:stop].strip(), stop)
             depth -= 1
+            closed_last = depth == 0
         elif c == "," and depth == 0:
-            break
-        elif c == "\n" and depth == 0 and text[j:].startswith("\n\n"):
-            break
-        j += 1
-    return text[i:j].strip(), j, True
+            return _Value(text[i:stop].strip(), stop)
+        elif c == "\n" and depth == 0 and text.startswith("\n", stop + 1):
+            return _Value(text[i:stop].strip(), stop)
+    value = text[i:].strip()
+    return _Value(value, n, "whole" if depth == 0 and closed_last else "cut")
 
 
-def read_call(text: str, start: int, name_end: int) -> Call:
+def _read_value(text: str, i: int, protected: Mapping[int, tuple[int, bool]]) -> _Value:
+    """Read one argument value: quoted, or bare up to the next top-level ``,`` or ``)``."""
+    i = _SPACE_RE.match(text, i).end()
+    if i < len(text) and text[i] in "'\"":
+        return _read_quoted(text, i)
+    return _read_raw(text, i, protected)
+
+
+def read_call(text: str, start: int, name_end: int, protected: Mapping[int, tuple[int, bool]] | None = None,
+              bare: Callable[[str], str] | None = None) -> Call:
     """Read the call whose name is ``text[start:name_end]`` and whose ``(`` is at ``name_end``.
 
-    Missing closing parens and quotes are tolerated: the call then runs to the end of ``text``.
+    Missing closing parens are tolerated (the call then runs to the end of ``text`` or to a blank line);
+    how the call ended is recorded on it (see :class:`Call`). ``protected`` maps the start of spans that
+    are one value whatever they contain (Qwen2-VL's tagged boxes, ``(x1,y1),(x2,y2)``) to their end and
+    whether they are whole (a box the reply ends in is not, and cuts the call). ``bare`` tidies unquoted
+    values (a quoted one is text, kept as written).
     """
+    protected = protected or {}
     call = Call(name=text[start:name_end], start=start)
     i = name_end + 1
+    n = len(text)
     while True:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text):
+        gap = _SEPARATORS_RE.match(text, i)
+        separated = "," in gap.group(0)
+        i = gap.end()
+        if i >= n:
             call.closed = False
+            call.at_end = not separated
+            call.cut = separated
             break
         if text[i] == ")":
             i += 1
             break
-        m = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)").match(text, i)
+        m = _KEY_RE.match(text, i)
         key = None
         if m:
             key = m.group(1)
             i = m.end()
-        value, i, closed = _read_value(text, i)
+        value = _read_value(text, i, protected)
+        arg = value.text if value.quoted or bare is None else bare(value.text)
         if key is None:
-            call.args.append(value)
+            call.args.append(arg)
         else:
-            call.kwargs[key] = value
-        if not closed:
+            call.kwargs[key] = arg
+        call.last_key = key
+        call.quote_at_end = value.state == "quote_at_end"
+        i = value.end
+        if value.state == "cut":
             call.closed = False
+            call.cut = True
             break
-        if i < len(text) and text[i] in ")]}" and text[i] != ")":
+        if i < n and text[i] in "]}":
             i += 1  # a stray closer inside the call: skip it
-        if i < len(text) and text.startswith("\n\n", i):
+        if text.startswith("\n\n", i):
             call.closed = False
             break
     call.end = i
     return call
 
 
-def find_calls(text: str, known: Collection[str], *, any_name: bool = False) -> Iterator[Call]:
+_CALL_NAME_RE = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_]*+)([ \t]*+)\(")
+
+
+def find_calls(text: str, known: Collection[str], *, any_name: bool = False,
+               protected: Mapping[int, tuple[int, bool]] | None = None,
+               bare: Callable[[str], str] | None = None) -> Iterator[Call]:
     r"""Every call of a ``known`` verb in ``text``, in order (names compared case-insensitively).
 
     With ``any_name`` (text that is known to hold only calls, such as UI-TARS's ``Action:`` section) any
@@ -449,9 +637,8 @@ def find_calls(text: str, known: Collection[str], *, any_name: bool = False) -> 
         ['click', 'type']
     """
     i = 0
-    pat = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_]*)([ \t]*)\(")
     while True:
-        m = pat.search(text, i)
+        m = _CALL_NAME_RE.search(text, i)
         if not m:
             return
         name = m.group(1)
@@ -459,7 +646,7 @@ def find_calls(text: str, known: Collection[str], *, any_name: bool = False) -> 
         if not is_known and (not any_name or m.group(2)):
             i = m.end()
             continue
-        call = read_call(text, m.start(1), m.end() - 1)
+        call = read_call(text, m.start(1), m.end() - 1, protected, bare)
         call.name = name
         yield call
         i = max(call.end, m.end())

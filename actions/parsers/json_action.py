@@ -37,8 +37,10 @@ from vlagent.actions.models import (
     ParsedReply,
 )
 from vlagent.actions.parsers._common import (
+    at_most,
     check_space,
     clean,
+    cut_off,
     fail,
     finished_reply,
     json_objects,
@@ -81,21 +83,24 @@ class JSONActionParser:
 
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
-        objs = json_objects(text)
-        if not objs:
-            raise fail("no JSON object found")
+        first: str | None = None
         thought: str | None = None
         actions: list[Action] = []
-        for obj in objs:
-            value = loads_lenient(obj)
+        for obj in at_most(json_objects(text), "JSON objects"):
+            first = obj.text if first is None else first
+            if not obj.closed:
+                raise cut_off("inside a JSON object (its keys may go on)")
+            value = loads_lenient(obj.text)
             if not isinstance(value, dict):
                 raise fail(f"expected a JSON object, got {type(value).__name__}")
             for key in _THOUGHT_KEYS:
                 if isinstance(value.get(key), str) and value[key].strip():
                     thought = thought or value[key]
             actions.extend(self._from_object(value))
+        if first is None:
+            raise fail("no JSON object found")
         if thought is None:
-            thought = text[: text.find(objs[0])].strip() or think
+            thought = text[: text.find(first)].strip() or think
         return finished_reply(raw, actions, thought)
 
     def _from_object(self, obj: dict[str, Any]) -> list[Action]:
@@ -107,7 +112,7 @@ class JSONActionParser:
             if not isinstance(items, list) or not items:
                 raise fail("'actions' must be a non-empty list")
             out: list[Action] = []
-            for item in items:
+            for item in at_most(items):
                 out.extend(self._from_object(item if isinstance(item, dict) else {"action": item}))
             return out
         if "action" not in body:

@@ -31,6 +31,11 @@ reference; ``prompts/`` lists them to the model):
 A reply with no call but grounded boxes or points (Qwen2-VL's native answer to "where is X?") is a click
 on each, in order. Strings may be quoted or bare; coordinates may be floats. A reply with neither a call
 nor a coordinate is an error: no click is ever invented.
+
+A reply cut off inside a box (no ``<|box_end|>``, the reply ends), after a stripped pair's ``,`` or
+inside a call's argument is an error, never a click at what is left. A reply that has special tokens is
+read only through them: bare ``(x,y)`` in its prose (``Step (1, 2):``) are not points, even when the
+reply was cut before its box.
 """
 
 from __future__ import annotations
@@ -64,11 +69,15 @@ from vlagent.actions.models import (
 from vlagent.actions.parsers._common import (
     NUMBER,
     Call,
+    at_most,
     box_if_centred,
     build,
+    check_balanced,
     check_drag,
     check_space,
+    check_whole,
     clean,
+    cut_off,
     fail,
     find_calls,
     finished_reply,
@@ -86,13 +95,14 @@ from vlagent.actions.parsers._common import (
 
 BOX_START, BOX_END = "<|box_start|>", "<|box_end|>"
 REF_START, REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
+_TAGS = (BOX_START, BOX_END, REF_START, REF_END)
+#: A tagged box: its body runs to ``<|box_end|>``, a newline (the tag forgotten) or the end of the reply (cut).
 _BOX_RE = re.compile(re.escape(BOX_START) + r"(.*?)(?:" + re.escape(BOX_END) + r"|(?=\n)|\Z)", re.DOTALL)
-_REF_RE = re.compile(re.escape(REF_START) + r"(.*?)(?:" + re.escape(REF_END) + r"|\Z)", re.DOTALL)
-_PAIR = rf"\(\s*({NUMBER})\s*,\s*({NUMBER})\s*\)"
+_PAIR = rf"\(\s*+({NUMBER})\s*+,\s*+({NUMBER})\s*+\)"
 #: A stripped grounding: ``(x,y)`` or ``(x1,y1),(x2,y2)`` (the tags gone with skip_special_tokens).
-_BARE_RE = re.compile(rf"{_PAIR}(?:\s*,\s*{_PAIR})?")
-_SLOT = "\ue000"  # a placeholder for a tagged box inside call text: no digits, no separators
-_SLOT_RE = re.compile(_SLOT + r"(.)")
+_BARE_RE = re.compile(rf"{_PAIR}(?:\s*+,\s*+{_PAIR})?+")
+#: What may follow the last ``(`` of a reply cut inside a stripped pair: numbers, commas, blanks.
+_PARTIAL_PAIR_RE = re.compile(r"[\d\s.,eE+-]*+")
 
 _CLICKS = {"click": ("left", 1), "left_click": ("left", 1), "tap": ("left", 1), "double_click": ("left", 2),
            "right_click": ("right", 1), "triple_click": ("left", 3)}
@@ -130,33 +140,30 @@ class Qwen2VLParser:
 
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
-        boxes: list[str] = []
-
-        def slot(m: re.Match[str]) -> str:
-            boxes.append(m.group(1))
-            if len(boxes) > 0x1000:
-                raise fail("too many boxes in one reply")
-            return _SLOT + chr(0xE100 + len(boxes) - 1)
-
-        text = _REF_RE.sub(lambda m: m.group(1), _BOX_RE.sub(slot, text))
-        text = text.replace(REF_END, "").replace(BOX_END, "")
-        calls = list(find_calls(text, _VERBS))
+        tagged = any(tag in text for tag in _TAGS)
+        boxes = _box_spans(text)
+        calls = list(at_most(find_calls(text, _VERBS, protected=boxes, bare=_tidy_bare), "calls"))
         if calls:
             actions: list[Action] = []
             for call in calls:
-                actions.extend(self._action(call, text, boxes))
+                actions.extend(self._action(call, text))
             head = re.sub(r"^\s*(Thought|Reasoning)\s*:\s*", "", text[: calls[0].start], flags=re.IGNORECASE)
-            thought = _SLOT_RE.sub("", head).strip() or think
+            thought = _strip_tags(_BOX_RE.sub("", head)).strip() or think
             return finished_reply(raw, actions, thought)
         # No call: a grounding answer. Tagged boxes when the reply has tags, else bare (x,y) pairs.
         actions = []
-        if boxes:
-            for body in boxes:
+        if tagged:
+            for start, (end, whole) in at_most(boxes.items(), "boxes"):
+                if not whole:
+                    raise cut_off("inside a box")
+                body = text[start + len(BOX_START): end].removesuffix(BOX_END)
                 point, box = self._coords([body], "grounded box")
                 actions.append(Click(point=point, box=box))
-            rest = _SLOT_RE.sub("", text)
+            rest = _strip_tags(_BOX_RE.sub("", text))
         else:
-            for m in _BARE_RE.finditer(text):
+            if _ends_in_partial_pair(text):
+                raise cut_off("inside a point")
+            for m in at_most(_BARE_RE.finditer(text), "points"):
                 nums = [g for g in m.groups() if g is not None]
                 point, box = point_or_box(nums, self.space, "grounded point")
                 actions.append(Click(point=point, box=box))
@@ -168,28 +175,58 @@ class Qwen2VLParser:
     def _coords(self, parts: Sequence[str], what: str) -> tuple[Point, Box | None]:
         nums: list[float] = []
         for part in parts:
+            check_balanced(part, what)
             nums.extend(numbers_in(part))
         if not nums:
             raise fail(f"{what} has no readable coordinates")
         return point_or_box(nums, self.space, what)
 
-    def _groups(self, call: Call, boxes: list[str]) -> list[list[str]]:
-        """The call's coordinate arguments: one group per tagged box, else per ``(x,y)`` argument."""
+    def _groups(self, call: Call) -> list[list[str]]:
+        """The call's coordinate arguments: one group per tagged box, else per ``(x,y)`` argument.
+
+        Boxes are found in each argument's own text, so nothing in one argument can stand for another's.
+        """
         groups: list[list[str]] = []
         for arg in call.args + list(call.kwargs.values()):
-            slots = _SLOT_RE.findall(arg)
-            if slots:
-                groups.extend([boxes[ord(s) - 0xE100]] for s in slots)
-            elif re.search(r"\d", arg) and not re.search(r"[A-Za-z]{2,}", arg):
+            bodies = [m.group(1) for m in _BOX_RE.finditer(arg)]
+            if bodies:
+                groups.extend([body] for body in bodies)
+            elif _is_coordinate(arg):
                 groups.append([arg])
         return groups
 
-    def _point_arg(self, call: Call, boxes: list[str], what: str) -> tuple[Point, Box | None]:
-        groups = self._groups(call, boxes)
+    def _point_arg(self, call: Call, what: str) -> tuple[Point, Box | None]:
+        groups = self._groups(call)
         if not groups:
             raise fail(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
         # click((512,301),(640,355)) with the tags stripped: the two pairs are one box.
         return self._coords([g for grp in groups for g in grp], f"{call.name} {what}")
+
+    def _saturated(self, call: Call) -> bool:
+        """Whether the call holds all the arguments its verb takes (then a missing ``)`` is harmless).
+
+        A stripped pair may be the first corner of a box and a text whose quote ends the reply may be
+        cut at an apostrophe, so neither completes a call on its own.
+        """
+        verb = call.name.lower()
+        if verb in _NAVIGATION:
+            return True
+        if call.quote_at_end:
+            return False
+        tagged = bare = 0
+        for arg in call.args + list(call.kwargs.values()):
+            boxes = len(_BOX_RE.findall(arg))
+            tagged += boxes
+            bare += len(numbers_in(arg)) if not boxes and _is_coordinate(arg) else 0
+        if verb in _CLICKS or verb in ("long_press", "hover"):
+            return tagged >= 1 or bare >= 4
+        if verb in ("drag", "swipe"):
+            return tagged + bare // 2 >= 2
+        if verb == "scroll":
+            return _word(call, DIRECTIONS) is not None
+        if verb == "move":
+            return tagged >= 1 or bare >= 4 or _word(call, DIRECTIONS) is not None
+        return call.arity >= 1
 
     def _text_arg(self, call: Call, inner: str) -> str:
         """A string argument: the first quoted/keyword one, else the bare text between the parens."""
@@ -199,28 +236,32 @@ class Qwen2VLParser:
             return call.args[0]
         return inner.strip()
 
-    def _action(self, call: Call, text: str, boxes: list[str]) -> list[Action]:
+    def _action(self, call: Call, text: str) -> list[Action]:
+        check_whole(call, saturated=not call.at_end or self._saturated(call))
         verb = call.name.lower()
         open_at = text.index("(", call.start)
         inner = text[open_at + 1: call.end - 1 if call.closed else call.end]
         if verb in _CLICKS:
             button, count = _CLICKS[verb]
-            point, box = self._point_arg(call, boxes, "a point")
+            point, box = self._point_arg(call, "a point")
             return [build(Click, point=point, box=box, button=button, count=count)]
         if verb == "long_press":
-            point = self._point_arg(call, boxes, "a point")[0]
+            point = self._point_arg(call, "a point")[0]
             return [build(LongPress, point=point)]
         if verb in ("hover", "move"):
             direction = _word(call, DIRECTIONS)
-            if verb == "move" and direction is not None and not self._groups(call, boxes):
+            if verb == "move" and direction is not None and not self._groups(call):
                 return [build(Move, direction=direction)]
-            return [build(Move, point=self._point_arg(call, boxes, "a point")[0])]
+            return [build(Move, point=self._point_arg(call, "a point")[0])]
         if verb in ("drag", "swipe"):
-            groups = self._groups(call, boxes)
+            groups = self._groups(call)
             if len(groups) == 2:
                 start = self._coords(groups[0], "drag start")[0]
                 end = self._coords(groups[1], "drag end")[0]
             else:
+                for grp in groups:
+                    for part in grp:
+                        check_balanced(part, "drag point")
                 nums = [n for grp in groups for part in grp for n in numbers_in(part)]
                 if len(nums) != 4:
                     raise fail("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
@@ -245,7 +286,7 @@ class Qwen2VLParser:
             direction = _word(call, DIRECTIONS)
             if direction is None:
                 raise fail("scroll() needs a direction: up, down, left or right")
-            groups = self._groups(call, boxes)
+            groups = self._groups(call)
             point = self._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
             return [build(Scroll, point=point, direction=direction)]
         if verb in ("back", "press_back"):
@@ -346,3 +387,49 @@ def _word(call: Call, words: Sequence[str]) -> str | None:
         if w in words:
             return w
     return None
+
+
+_NAVIGATION = {"back", "home", "recents", "press_back", "press_home"}
+
+
+def _is_coordinate(arg: str) -> bool:
+    """A bare argument holding numbers and no words: ``(512,301)``, ``512``, ``[1, 2]``."""
+    return re.search(r"\d", arg) is not None and re.search(r"[A-Za-z]{2,}", arg) is None
+
+
+def _box_spans(text: str) -> dict[int, tuple[int, bool]]:
+    """Where each tagged box is: its start mapped to its end and whether it is whole.
+
+    A box is whole when ``<|box_end|>`` (or a newline, the tag forgotten) closes it, not the end of the
+    reply. The call reader reads each box as one value; nothing is substituted into the text, so no
+    character a model writes can pose as a box.
+    """
+    return {m.start(): (m.end(), m.group(0).endswith(BOX_END) or m.end() < len(text)) for m in _BOX_RE.finditer(text)}
+
+
+def _strip_tags(text: str) -> str:
+    """Prose without the grounding tags left in it (refs keep their words)."""
+    for tag in _TAGS:
+        text = text.replace(tag, "")
+    return text
+
+
+def _tidy_bare(value: str) -> str:
+    """An unquoted argument without its ref tags and stray ``<|box_end|>``; its boxes kept whole."""
+    value = value.replace(REF_START, "").replace(REF_END, "")
+    parts: list[str] = []
+    pos = 0
+    for m in _BOX_RE.finditer(value):
+        parts += [value[pos: m.start()].replace(BOX_END, ""), m.group(0)]
+        pos = m.end()
+    parts.append(value[pos:].replace(BOX_END, ""))
+    return "".join(parts)
+
+
+def _ends_in_partial_pair(text: str) -> bool:
+    """Whether a tag-less reply stops inside ``(x,y)`` or after the ``,`` that announces a second corner."""
+    tail = text.rstrip()
+    if tail.endswith(",") and tail[:-1].rstrip().endswith(")"):
+        return True
+    opened = tail.rfind("(")
+    return opened >= 0 and tail.rfind(")") < opened and _PARTIAL_PAIR_RE.fullmatch(tail, opened + 1) is not None

@@ -52,10 +52,14 @@ from vlagent.actions.models import (
     TypeText,
 )
 from vlagent.actions.parsers._common import (
+    BadReply,
+    Braced,
+    at_most,
     build,
     check_drag,
     check_space,
     clean,
+    cut_off,
     fail,
     finished_reply,
     json_objects,
@@ -66,7 +70,11 @@ from vlagent.actions.parsers._common import (
 )
 
 Platform = Literal["web", "phone"]
-_LIST_RE = re.compile(r"\[\s*(?:\[[^\[\]]*\]\s*,?\s*)+\]|\[[^\[\]]*\]")
+# ``[x, y]`` or ``[[x1, y1], [x2, y2]]``; one blank run between items (``\s*,?\s*`` could split every run
+# of spaces two ways, and backtracked exponentially on a list that never closes).
+_LIST_RE = re.compile(r"\[\s*+(?:\[[^\[\]]*+\]\s*+(?:,\s*+)?+)++\]|\[[^\[\]]*+\]")
+#: The keys of every ShowUI action dict: one that has them all is whole, even with its ``}`` cut off.
+_KEYS = frozenset({"action", "value", "position"})
 
 
 class ShowUIParser:
@@ -99,23 +107,20 @@ class ShowUIParser:
 
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
-        dicts = json_objects(text, quotes="'\"")
         actions: list[Action] = []
-        if dicts:
-            head = text[: text.find(dicts[0])]
-            for body in dicts:
-                actions.extend(self._actions(_literal(body)))
-        else:
-            lists = list(_LIST_RE.finditer(text))
-            if not lists:
-                raise fail("no action dict or [x, y] found")
-            head = text[: lists[0].start()]
-            for m in lists:
-                value = _literal(m.group(0))
-                point = self._position(value, "grounding point")
+        head: str | None = None
+        for span in at_most(json_objects(text, quotes="'\""), "action dicts"):
+            head = text[: text.find(span.text)] if head is None else head
+            actions.extend(self._actions(_literal(span.text) if span.closed else _cut_dict(span)))
+        if head is None:
+            for m in at_most(_LIST_RE.finditer(text), "points"):
+                head = text[: m.start()] if head is None else head
+                point = self._position(_literal(m.group(0)), "grounding point")
                 if not isinstance(point, Point):
                     raise fail("a grounding answer is one point [x, y]")
                 actions.append(Click(point=point))
+        if head is None:
+            raise fail("no action dict or [x, y] found")
         thought = head.strip().strip(",").strip() or think
         return finished_reply(raw, actions, thought)
 
@@ -270,31 +275,31 @@ class ShowUIParser:
 
 
 def _literal(text: str) -> Any:
-    """A Python literal (or JSON), tolerating a missing closing brace or bracket; never ``eval``."""
+    """A Python literal (or JSON); never ``eval``."""
     body = text.strip().rstrip(",")
-    for attempt in (body, _close(body)):
-        try:
-            return literal(attempt)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-        try:  # the same dict written as JSON (null, true), as models sometimes do
-            return json.loads(attempt)
-        except (ValueError, RecursionError):
-            pass
+    try:
+        return literal(body)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:  # the same dict written as JSON (null, true), as models sometimes do
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        pass
     raise fail(f"not a Python literal: {body[:80]!r}")
 
 
-def _close(body: str) -> str:
-    opens: list[str] = []
-    quote: str | None = None
-    for c in body:
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c in "[{(":
-            opens.append({"[": "]", "{": "}", "(": ")"}[c])
-        elif c in "]})" and opens:
-            opens.pop()
-    return body + (quote or "") + "".join(reversed(opens))
+def _cut_dict(span: Braced) -> dict[str, Any]:
+    """A dict the reply ends in: whole if only its braces are missing and it has all of ShowUI's keys.
+
+    ShowUI writes exactly ``action``, ``value`` and ``position``, so nothing can follow the last of them;
+    a dict that lacks one, or that stops inside a string or a list, was cut off (``[0.49, 0.4``).
+    """
+    if span.in_string:
+        raise cut_off("inside an action dict's string")
+    try:
+        value = _literal(span.text.rstrip().rstrip(",") + "}" * span.open_braces)
+    except BadReply:
+        raise cut_off("inside an action dict") from None
+    if not isinstance(value, dict) or not _KEYS <= set(value):
+        raise cut_off("inside an action dict, before all of 'action', 'value' and 'position'")
+    return value

@@ -39,9 +39,10 @@ All tool names are accepted with all vocabularies, since the verbs do not overla
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -66,10 +67,14 @@ from vlagent.actions.models import (
     Wait,
 )
 from vlagent.actions.parsers._common import (
+    Braced,
+    at_most,
     build,
     check_drag,
     check_space,
     clean,
+    coords_from_text,
+    cut_off,
     fail,
     finished_reply,
     json_objects,
@@ -157,7 +162,7 @@ class ToolCallParser:
         if value is None:
             return None
         if isinstance(value, str):
-            value = [v for v in re.split(r"[\s,()\[\]]+", value) if v]
+            return coords_from_text(value, self.space, what)[0]
         if not isinstance(value, list | tuple):
             raise fail(f"{what} must be [x, y], got {value!r}")
         point, box = point_or_box(value, self.space, what)
@@ -355,22 +360,27 @@ _WRITABLE = {"click", "move", "drag", "long_press", "key", "hotkey", "type", "sc
 def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
     """The tool calls of a reply and the prose before the first one (the thought)."""
     calls: list[dict[str, Any]] = []
-    tags = list(_TAG_RE.finditer(text))
-    if tags:
-        head = text[: tags[0].start()]
-        bodies = [unfence(m.group(1)) for m in tags]
+    tags = _TAG_RE.finditer(text)
+    first = next(tags, None)
+    bodies: Iterable[str]
+    if first is not None:
+        head = text[: first.start()]
+        # Read lazily: a cut block, or one past the limit, stops the reading.
+        bodies = (unfence(m.group(1)) for m in at_most(itertools.chain([first], tags), "tool calls"))
     else:
         # No tags: a fenced or bare JSON object that looks like a tool call ({"name", "arguments"}).
         plain = unfence(text)
-        objs = [o for o in json_objects(plain) if '"arguments"' in o or '"action"' in o or "'action'" in o]
+        objs = [o for o in at_most(json_objects(plain), "JSON objects") if '"arguments"' in o.text or '"action"' in o.text
+                or "'action'" in o.text]
         if not objs:
             return [], None
-        head = plain[: plain.find(objs[0])]
-        bodies = objs
+        head = plain[: plain.find(objs[0].text)]
+        bodies = [o.text for o in objs]
     for body in bodies:
-        objs = json_objects(body) or [body]
-        for obj in objs:
-            value = loads_lenient(obj)
+        for obj in list(json_objects(body)) or [Braced(body)]:
+            if not obj.closed:
+                raise cut_off("inside a tool call's JSON")
+            value = loads_lenient(obj.text)
             if not isinstance(value, dict):
                 raise fail(f"tool call must be a JSON object, got {type(value).__name__}")
             calls.append(value)

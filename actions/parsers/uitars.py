@@ -14,11 +14,16 @@ the browser/mobile variants seen in UI-TARS-desktop/Midscene):
 ``right_single`` / ``right_click``             :class:`Click` with ``button="right"``
 ``triple_click``                               :class:`Click` with ``count=3``
 ``hover`` / ``mouse_move``                     :class:`Move` to a point
-``drag`` / ``select`` / ``swipe``              :class:`Drag` (``start_box``/``end_box`` or ``*_point``)
+``drag`` / ``swipe``                           :class:`Drag` (``start_box``/``end_box`` or ``*_point``)
+``select(start_box)``                          v1 web: open the dropdown at the box, a :class:`Click`
+                                               (no typed action picks an option); with an ``end_box``
+                                               it selects a span, a :class:`Drag`
 ``long_press(start_box, time=)``               :class:`LongPress` (``time`` in seconds when given)
 ``hotkey(key='ctrl c')``                       :class:`Hotkey`; a single key becomes :class:`Key`
 ``press(key=)`` / ``keydown`` / ``press_key``  :class:`Key`
-``type(content='...')``                        :class:`TypeText`; a trailing ``\n`` sets ``submit``
+``type(content='...')``                        :class:`TypeText`; a trailing ``\n`` sets ``submit``;
+                                               v1 web's ``type(content, start_box)`` clicks the box
+                                               first (:class:`Click`, then :class:`TypeText`)
 ``scroll(start_box, direction)``               :class:`Scroll`; v1-mobile ``scroll(start_box, end_box)``
                                                without a direction is a swipe, i.e. :class:`Drag`
 ``wait()``                                     :class:`Wait` of 5 s (the prompt: "Sleep for 5s")
@@ -30,6 +35,11 @@ the browser/mobile variants seen in UI-TARS-desktop/Midscene):
 =============================================  =========================================================
 
 Several actions in one reply (the official parser splits on ``)\n\n``) are all returned in order.
+
+A reply cut off inside a call is refused (see :func:`~vlagent.actions.parsers._common.check_whole`); a
+call missing only its ``)`` is read when it already holds every argument its verb takes (``_SLOTS``).
+A ``Thought:`` with no ``Action:`` after it is a reply cut before its action: the calls its thought may
+mention are not actions.
 """
 
 from __future__ import annotations
@@ -61,12 +71,15 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     Call,
+    at_most,
     box_if_centred,
     build,
     check_drag,
     check_space,
+    check_whole,
     clean,
     coords_from_text,
+    cut_off,
     fail,
     find_calls,
     finished_reply,
@@ -96,6 +109,21 @@ _VERBS = set(_CLICKS) | {
 }
 _START = ("start_box", "point", "start_point", "box")
 _END = ("end_box", "end_point")
+_COORDINATE_KEYS = frozenset(_START + _END)
+_KEYS = ("key", "hotkey", "keys")
+#: The arguments each verb takes, as groups of accepted spellings: a call the reply ends in without its
+#: ``)`` is whole only when every group is present (positional arguments fill the groups in order).
+_SLOTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    **{verb: (_START,) for verb in _CLICKS}, "hover": (_START,), "mouse_move": (_START,),
+    "move": (("direction", *_START),), "drag": (_START, _END), "select": (_START, _END),
+    "swipe": (_START, _END), "long_press": (_START, ("time", "duration")),
+    **{verb: (_KEYS,) for verb in ("hotkey", "press", "keydown", "press_key", "key")},
+    "type": (("content", "text"), _START), "scroll": (_START, ("direction",), ("steps", "amount")),
+    "wait": (("duration", "seconds", "time", "t"),), "finished": (("content", "answer"),),
+    "call_user": (("content", "question"),), "open_app": (("app_name", "name", "app"),),
+    "press_home": (), "press_back": (), "navigate_home": (), "navigate_back": (),
+    "choose": (("option", "action", "name"),),
+}
 
 
 class UITarsParser:
@@ -128,9 +156,11 @@ class UITarsParser:
     def _parse(self, raw: str) -> ParsedReply:
         text, think = strip_think(clean(raw))
         thought, action_text, marked = _split_thought(text)
+        if not marked and _LABELS.search(text):
+            raise cut_off("before its Action: (a Thought: with no Action: after it)")
         if think and not thought:
             thought = think
-        calls = list(find_calls(action_text, _VERBS, any_name=marked))
+        calls = list(at_most(find_calls(action_text, _VERBS, any_name=marked), "calls"))
         if not calls:
             raise fail("no action call found")
         actions: list[Action] = []
@@ -150,6 +180,7 @@ class UITarsParser:
         return coords_from_text(value, self.space, f"{call.name} {what}")
 
     def _action(self, call: Call) -> list[Action]:
+        check_whole(call, saturated=not call.at_end or _saturated(call))
         verb = call.name.lower()
         if verb in _CLICKS:
             button, count = _CLICKS[verb]
@@ -162,6 +193,9 @@ class UITarsParser:
             if direction is not None:
                 return [build(Move, direction=direction)]
             return [build(Move, point=self._point(call, _START, "a point or a direction")[0])]
+        if verb == "select" and call.get(*_END) is None and len(call.args) < 2:
+            point, box = self._point(call, _START, "a point")
+            return [build(Click, point=point, box=box)]
         if verb in ("drag", "select", "swipe"):
             start = self._point(call, _START, "a start point")[0]
             end = self._point(call, _END, "an end point", positional=1)[0]
@@ -188,9 +222,11 @@ class UITarsParser:
             if not content:
                 raise fail("type() needs content='...'")
             text, submit = submit_split(content)
-            if not text:
-                return [build(Key, name="enter")]
-            return [build(TypeText, text=text, submit=submit)]
+            typed = [build(TypeText, text=text, submit=submit)] if text else [build(Key, name="enter")]
+            if call.get(*_START) is None:
+                return typed
+            point, box = self._point(call, _START, "a point")
+            return [build(Click, point=point, box=box), *typed]
         if verb == "scroll":
             direction = _direction(call, required=False)
             where = call.get(*_START)
@@ -338,7 +374,9 @@ def _direction(call: Call, *, required: bool) -> str | None:
     return d
 
 
-_LABELS = re.compile(r"^\s*(Thought|Reflection|Action_Summary)\s*:\s*", re.IGNORECASE | re.MULTILINE)
+# Blanks before a label are spaces and tabs only: ``^\s*`` under MULTILINE re-read every newline after each
+# line start (16 KB of newlines took seconds).
+_LABELS = re.compile(r"^[ \t]*+(Thought|Reflection|Action_Summary)\s*+:\s*+", re.IGNORECASE | re.MULTILINE)
 # "Action:" may follow the thought on the same line ("... close it. Action: click(...)", seen in
 # UI-TARS-desktop's parser tests); "Action_Summary:" is not it.
 _ACTION_RE = re.compile(r"(?<![A-Za-z_])(?:\*\*)?Action(?:\*\*)?\s*:\s*(?:\*\*)?")
@@ -352,27 +390,35 @@ def _split_thought(text: str) -> tuple[str | None, str, bool]:
     """
     marker = _ACTION_RE.search(text)
     if marker is None:
-        return _thought_from_head(text, labelled_only=True), text, False
+        return None, text, False
     head = text[: marker.start()]
     # Only the first marker splits: later "Action:" lines hold more calls (and the reader skips the
     # label), and an "Action:" inside a typed string must stay text.
     action_text = text[marker.end():]
-    return _thought_from_head(head, labelled_only=False), action_text, True
+    return _thought_from_head(head), action_text, True
 
 
-def _thought_from_head(head: str, *, labelled_only: bool) -> str | None:
+def _thought_from_head(head: str) -> str | None:
     sections: dict[str, str] = {}
     matches = list(_LABELS.finditer(head))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(head)
-        if labelled_only and i + 1 == len(matches):
-            # Without an Action: marker the last section runs into the call; cut at the first verb.
-            call = re.search(r"(?<![A-Za-z0-9_])(" + "|".join(sorted(_VERBS)) + r")\s*\(", head[m.end():])
-            end = m.end() + call.start() if call else end
         sections[m.group(1).lower()] = head[m.end(): end].strip()
     thought = sections.get("thought") or sections.get("action_summary")
     if thought:
         return thought
-    if labelled_only:
-        return None
     return head.strip() or None
+
+
+def _saturated(call: Call) -> bool:
+    """Whether ``call`` holds every argument its verb takes, so that only its ``)`` can be missing.
+
+    A text argument whose quote ends the reply may be an apostrophe the cut landed on (``'don'`` of
+    ``'don't stop'``); a coordinate cannot hold one, so there the quote does close it.
+    """
+    if call.quote_at_end and call.last_key not in _COORDINATE_KEYS:
+        return False
+    slots = _SLOTS.get(call.name.lower())
+    if slots is None:
+        return True  # an unknown verb: refused as such
+    return all(any(k in call.kwargs for k in names) or len(call.args) > i for i, names in enumerate(slots))
