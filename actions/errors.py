@@ -30,7 +30,8 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   └── UnknownAppError, UnknownTaskError, AppConfigError  (envs/synthetic/) no such app, task or size
     └── AgentError                       the loop itself (agent/errors.py)
         ├── SuiteError                   an unknown evaluation suite
-        └── TrajectoryError              a run folder that cannot be read or written
+        ├── TrajectoryError              a run folder that cannot be read or written
+        └── SecretError                  (agent/errors.py) a --secret that is not NAME=VALUE
 
 The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.
 """

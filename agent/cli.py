@@ -62,7 +62,9 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except VlagentError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        from vlagent.agent.secrets import mask_active
+
+        typer.echo(mask_active(f"error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)

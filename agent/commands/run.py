@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import uuid
@@ -110,6 +111,16 @@ def run(
         typer.Option(help="Answer the model's call_user on this terminal (default: when stdin is a terminal)."),
     ] = None,
     report: Annotated[bool, typer.Option(help="Write index.html next to the trajectory.")] = True,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option("--secret", metavar="NAME=VALUE",
+                     help="A value the model sees only as <secret>NAME</secret> and the records never hold "
+                     "(repeatable; also VLAGENT_SECRET_NAME variables)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No banner or notes: only the result lines.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line (trajectory, report, outcome, ...) instead.")
+    ] = False,
 ) -> None:
     """Run one episode: screenshot -> model -> action -> execute, recorded step by step.
 
@@ -124,14 +135,19 @@ def run(
       vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' --profile ui-tars
 
       vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
+
+      vlagent run --task "Sign in as 'ann' with password '<secret>pw</secret>'" --secret pw=...
     """
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
+    from vlagent.agent.secrets import activate, parse_secrets
     from vlagent.envs.registry import EnvSpec, make_env
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
 
+    secrets = parse_secrets(secret or ())
+    activate(secrets)  # the CLI's error line is masked too
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype
     )
@@ -154,7 +170,7 @@ def run(
         deny_hotkeys=(*DEFAULT_DENY_HOTKEYS, *(deny_hotkey or ())),
         ask=_terminal_confirm if confirm is not ConfirmChoice.never else None,
     )
-    if choice.scripted_default:
+    if choice.scripted_default and not quiet:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
     # The env first: a typo in --env should not wait for a 7B model to load.
     environment = make_env(env, **kwargs)
@@ -177,6 +193,7 @@ def run(
             recorder=TrajectoryStore(out),
             env_spec=env,
             env_kwargs=kwargs,
+            secrets=secrets,
         )
         try:
             result = agent.run(task, seed=seed, episode_id=episode_id)
@@ -190,12 +207,24 @@ def run(
     finally:
         environment.close()
     meta = result.meta
+    page = write_report(result.path) if report and result.path is not None else None
+    if json_out:
+        summary = {
+            "trajectory": str(result.path) if result.path else None, "report": str(page) if page else None,
+            "episode_id": meta.episode_id, "env": meta.env, "seed": meta.seed, "outcome": meta.outcome,
+            "success": meta.success, "steps": meta.steps, "reward": meta.total_reward, "errors": meta.errors,
+            "answer": meta.answer, "scripted": choice.scripted_default, "dry_run": dry_run,
+        }
+        typer.echo(secrets.mask(json.dumps(summary)))
+        return
     typer.echo(f"trajectory: {result.path}")
-    if report and result.path is not None:
-        typer.echo(f"report:     {write_report(result.path)}")
+    if page is not None:
+        typer.echo(f"report:     {page}")
     success = {True: "success", False: "no success", None: "success not reported by the env"}[meta.success]
     typer.echo(f"outcome:    {meta.outcome} ({success}) after {meta.steps} step(s), reward {meta.total_reward:g}"
                + (f", {meta.errors} unexecutable repl{'y' if meta.errors == 1 else 'ies'}" if meta.errors else ""))
+    if quiet:
+        return
     if choice.scripted_default:
         typer.echo("(driven by the scripted oracle, not a model)")
     if dry_run:  # else a dry run's usual "loop" outcome reads like a fault
