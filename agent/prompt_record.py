@@ -89,7 +89,7 @@ class PromptRecord(BaseModel):
     Example:
         >>> rec = PromptRecord(messages=[PromptMessage(role="user", parts=[PromptPart(text="hi")])])
         >>> rec.images, rec.text()
-        ([], '--- user ---\\nhi')
+        ([], '--- user ---\nhi')
     """
 
     model_config = ConfigDict(extra="forbid")
