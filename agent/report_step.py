@@ -44,7 +44,7 @@ def crop_box(p: Point, size: tuple[int, int], crop: tuple[int, int] = CROP_SIZE)
 
     Example:
         >>> crop_box(Point(x=3830, y=10, space="screen"), (3840, 2160))
-        (3600, 0, 240, 160)
+        (3520, 0, 320, 200)
     """
     w, h = min(crop[0], size[0]), min(crop[1], size[1])
     left = int(min(max(p.x - w / 2, 0), size[0] - w))
