@@ -45,16 +45,20 @@ def eval_(
         Path | None, typer.Option(help="Results folder (default runs/eval-SUITE-PROFILE); rerun to resume.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No banner and no progress bar: only the result lines.")
+    ] = False,
 ) -> None:
-    """Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
+    r"""Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
 
     A rerun with the same --out skips the episodes that already finished.
 
     Try:
 
-      vlagent eval --suite synthetic --profile ui-tars   (the scripted oracle on every synthetic app)
+      vlagent eval --suite synthetic --profile ui-tars   (the oracle on every app)
 
-      vlagent eval --suite miniwob --episodes 20 --workers 8 --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1
+      vlagent eval --suite miniwob --episodes 20 --workers 8 --backend openai \
+          --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1
     """
     from vlagent.agent.evaluate import build_suites, evaluate
     from vlagent.model import GenerationOptions
@@ -67,7 +71,7 @@ def eval_(
     )
     specs = build_suites(suite, episodes, seed=seed)
     out = writable_folder(out or Path("runs") / f"eval-{suite.replace(',', '+')}-{chosen.name}")
-    if choice.scripted_default:
+    if choice.scripted_default and not quiet:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen.name), err=True)
     results = evaluate(
         specs,
@@ -75,7 +79,7 @@ def eval_(
         profile=chosen.name,
         out=out,
         workers=workers,
-        progress=progress,
+        progress=progress and not quiet,
         config={"suite": suite, "backend": choice.kind, "model": choice.model, "profile": chosen.name,
                 "workers": workers, "max_steps": max_steps, "history_images": history_images,
                 "max_new_tokens": max_new_tokens, "min_pixels": min_pixels, "max_pixels": max_pixels},

@@ -100,11 +100,11 @@ def run(
     ] = ConfirmChoice.never,
     sensitive: Annotated[
         list[str] | None,
-        typer.Option("--sensitive", help="Extra action type that --confirm sensitive asks about (repeatable)."),
+        typer.Option("--sensitive", metavar="TYPE", help="Extra action type that --confirm sensitive asks about (repeatable)."),
     ] = None,
     deny_hotkey: Annotated[
         list[str] | None,
-        typer.Option("--deny-hotkey", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
+        typer.Option("--deny-hotkey", metavar="KEYS", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
     ] = None,
     interactive: Annotated[
         bool | None,
@@ -122,7 +122,7 @@ def run(
         bool, typer.Option("--json", help="Print one JSON line (trajectory, report, outcome, ...) instead.")
     ] = False,
 ) -> None:
-    """Run one episode: screenshot -> model -> action -> execute, recorded step by step.
+    r"""Run one episode: screenshot -> model -> action -> execute, recorded step by step.
 
     Without --backend/--model it runs the built-in demo: the synthetic login app driven by the scripted
     oracle (not a model), printing how to run a real Qwen2-VL. Exits 0 whenever the episode ends,
@@ -132,11 +132,15 @@ def run(
 
       vlagent run   (the scripted demo on synthetic:login)
 
-      vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' --profile ui-tars
+      vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' \
+          --profile ui-tars
 
-      vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
+      vlagent run --env desktop --task "Open the calculator" \
+          --backend openai --model Qwen/Qwen2-VL-7B-Instruct \
+          --base-url http://localhost:8000/v1 --confirm sensitive
 
-      vlagent run --task "Sign in as 'ann' with password '<secret>pw</secret>'" --secret pw=...
+      vlagent run --secret pw=... \
+          --task "Sign in as 'ann' with password '<secret>pw</secret>'"
     """
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
