@@ -156,8 +156,10 @@ def step_html(
         # The full screenshot opens the image it shows (the annotated one: where the action landed) at
         # full size; the raw screenshot, without the drawing over it, is a secondary link.
         src = rel(folder / image, base)
+        # A small screen (a 160x210 MiniWoB++ page) at most doubled, not blown up to the thumbnail width.
+        cap = f' style="width:{2 * size[0]}px"' if size and not portrait and 2 * size[0] < THUMB_WIDTH else ""
         shot = (f'<a href="{src}"><img src="{src}" alt="step {step.index} screenshot" loading="lazy" '
-                f'class="full"></a>')
+                f'class="full"{cap}></a>')
         if step.annotated and step.screenshot:
             shot += f'<br><a class="raw" href="{rel(folder / step.screenshot, base)}">raw screenshot</a>'
         if size:

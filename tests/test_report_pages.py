@@ -86,6 +86,9 @@ def test_a_phone_report_lays_steps_side_by_side_and_a_desktop_one_in_rows(tmp_pa
     desktop = _run(tmp_path / "desk", "desktop")
     rows = probe(desktop, ".step")
     assert all(a["top"] < b["top"] for a, b in zip(rows, rows[1:], strict=False))
+    # A folder holding several runs gets the evaluation's index too.
+    both = write_report(tmp_path).read_text()
+    assert "<h2>Index (2 episodes)</h2>" in both and 'href="#settings-phone"' in both and 'href="#login-desktop"' in both
 
 
 def test_each_step_shows_the_prompt_collapsed_the_reply_actions_timings_and_tokens(tmp_path: Path) -> None:
