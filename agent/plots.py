@@ -102,7 +102,7 @@ def value_bars(rows: Sequence[tuple[str, float]], title: str, *, width: int = 56
         >>> "-1" in value_bars([("a", 1.0), ("b", -1.0)], "reward per episode")
         True
     """
-    height, top, bottom = 200, 24, 30
+    height, top, bottom = 210, 38, 34
     hi = max([0.0, *(v for _, v in rows)])
     lo = min([0.0, *(v for _, v in rows)])
     span = (hi - lo) or 1.0
@@ -120,8 +120,11 @@ def value_bars(rows: Sequence[tuple[str, float]], title: str, *, width: int = 56
         rgb = POSITIVE_RGB if v >= 0 else NEGATIVE_RGB
         body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(slot - 4, 2):.1f}" height="{max(h, 1):.1f}" '
                     f'fill="{_hex(rgb)}"><title>{_t(label)}: {v:g}</title></rect>')
-        if n <= 12:
-            body.append(f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{v:g}</text>')
+        if n <= 12:  # room for words: the value by the bar, the episode under the plot
+            ty = y - 3 if v >= 0 else y + h + 12
+            body.append(f'<text x="{x + slot / 2:.1f}" y="{ty:.1f}" text-anchor="middle" {_FONT}>{v:g}</text>')
+            short = label if len(label) <= slot / 7 else label[: max(int(slot / 7) - 1, 1)] + "…"
+            body.append(f'<text x="{x + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" {_FONT}>{_t(short)}</text>')
     return _svg(width, height, "".join(body), title)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from vlagent.actions.coords import resized_size
 from vlagent.model.chat import Chat, GenerationOptions, ImagePart
@@ -59,6 +59,11 @@ class PromptPart(BaseModel):
     text: str | None = None
     image: PromptImage | None = None
     ref: Literal["system_prompt"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # One of the three is set; two nulls on every part would double the size of a prompt's line.
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     @property
     def kind(self) -> str:
