@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from agent_fixtures import ScriptedBackend
+from typer.testing import CliRunner
 
 from vlagent.actions.coords import resized_size
+from vlagent.agent.cli import _register_commands, app
 from vlagent.agent.loop import Agent, TrajectoryStore
 from vlagent.agent.trajectory import load_episode
 from vlagent.envs.registry import make_env
@@ -18,7 +17,6 @@ from vlagent.model.chat import GenerationOptions
 from vlagent.prompts import get_profile
 
 pytestmark = pytest.mark.timeout(120)
-VLAGENT = Path(sys.executable).parent / "vlagent"
 
 
 def test_each_step_records_the_chat_as_sent_with_its_screenshots_by_file(tmp_path: Path) -> None:
@@ -59,14 +57,12 @@ def test_call_user_records_the_question_and_the_answer(tmp_path: Path) -> None:
 
 
 def test_a_run_without_seed_records_one_and_replays_without_divergence(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "120"}
-    run = subprocess.run([str(VLAGENT), "run", "--out", "runs", "--quiet"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=110, env=env)
-    assert run.returncode == 0, run.stderr
+    _register_commands()
+    run = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "runs"), "--quiet"])
+    assert run.exit_code == 0, run.output
     folder = next((tmp_path / "runs").iterdir())
     meta, _ = load_episode(folder)
     assert isinstance(meta.seed, int)
-    replay = subprocess.run([str(VLAGENT), "replay", str(folder), "--execute"], capture_output=True, text=True,
-                            timeout=110, env=env)
-    assert replay.returncode == 0, replay.stdout + replay.stderr
+    replay = CliRunner().invoke(app, ["replay", str(folder), "--execute"])
+    assert replay.exit_code == 0, replay.output
     assert "no divergence" in replay.stdout

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from agent_fixtures import ScriptedBackend
+from typer.testing import CliRunner
 
+from vlagent.agent.cli import _register_commands, app
 from vlagent.agent.errors import SecretError
 from vlagent.agent.loop import Agent, TrajectoryStore
 from vlagent.agent.report import write_report
@@ -29,14 +31,13 @@ def _files_holding(root: Path, needle: str) -> list[Path]:
 
 
 def test_cli_run_signs_in_with_a_placeholder_password_and_the_value_is_nowhere(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [str(VLAGENT), "run", "--task", TASK, "--secret", f"pw={VALUE}", "--out", "runs"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=110, env={**os.environ, "COLUMNS": "120"},
-    )
-    assert proc.returncode == 0, proc.stderr
+    _register_commands()
+    run = tmp_path / "runs"
+    proc = CliRunner().invoke(app, ["run", "--task", TASK, "--secret", f"pw={VALUE}", "--out", str(run)],
+                              env={"COLUMNS": "120"})
+    assert proc.exit_code == 0, proc.output
     assert "terminated (success)" in proc.stdout
     assert VALUE not in proc.stdout + proc.stderr
-    run = tmp_path / "runs"
     folder = next(run.iterdir())
     meta, steps = load_episode(folder)
     assert meta.success and meta.task == TASK and meta.secrets == ["pw"]
