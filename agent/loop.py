@@ -6,7 +6,11 @@ One step::
     generate  backend.generate(chats) -> Generation (one call for every live episode when batched)
     decide    parser.parse -> convert every point to screen pixels -> supported? -> deny-list
     act       confirm -> env.step per action, in reply order (nothing in a dry run)
-    advance   record the step, update the history, decide whether the episode stops
+    advance   record the step (with the prompt as sent, agent/prompt_record.py), update the history, decide
+              whether the episode stops
+
+Secrets (agent/secrets.py) are masked out of the reply before it is parsed and out of every record; the
+placeholder is replaced by the value only in the action handed to ``env.step``.
 
 A reply that cannot be executed (``ActionParseError``, ``CoordinateError``, ``UnsupportedActionError``,
 ``ActionRefused``) is never guessed at: the error goes into the next prompt's history and the model gets

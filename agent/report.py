@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vlagent.agent.errors import TrajectoryError
 from vlagent.agent.report_html import duration_seconds, esc, fmt_seconds, outcome_badge, rel
-from vlagent.agent.report_index import FILTER_JS, env_label, overview_html
+from vlagent.agent.report_index import FILTER_JS, env_label, overview_html, result_of
 from vlagent.agent.report_step import step_html
 from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode
 
@@ -97,7 +97,8 @@ def _episode_html(meta: EpisodeMeta, steps: Sequence[StepRecord], folder: Path, 
     layout = "steps portrait" if portrait else "steps"
     return (
         f'<details class="episode" id="{esc(meta.episode_id)}" data-outcome="{esc(meta.outcome)}" '
-        f'data-suite="{esc(meta.suite or "-")}"{" open" if open_ else ""}><summary>'
+        f'data-result="{esc(result_of(meta))}" data-suite="{esc(meta.suite or "-")}"{" open" if open_ else ""}>'
+        "<summary>"
         f"<b>{esc(meta.episode_id)}</b>: {esc(meta.task)}: {outcome_badge(meta)}{dry}</summary>"
         f'{_facts(meta)}{answer}{error}{system}<div class="{layout}">{body}</div>{final_html}</details>'
     )

@@ -4,7 +4,7 @@
 
     EPISODE/
       meta.json              EpisodeMeta: model, profile, backend options, env, geometry, versions, outcome
-      steps.jsonl            one StepRecord per line, flushed after every step
+      steps.jsonl            one StepRecord per line (the prompt as sent included), flushed after every step
       step_000.png           the screenshot the model saw at step 0
       step_000_annotated.png the same with the action drawn on it
       final.png              the screen when the episode ended

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from vlagent.actions.coords import resized_size
 from vlagent.agent.cli import _register_commands, app
 from vlagent.agent.loop import Agent, TrajectoryStore
+from vlagent.agent.report import write_report
 from vlagent.agent.trajectory import load_episode
 from vlagent.envs.registry import make_env
 from vlagent.model.chat import GenerationOptions
@@ -54,6 +55,7 @@ def test_call_user_records_the_question_and_the_answer(tmp_path: Path) -> None:
     asked = steps[0].actions[0]
     assert asked.model.type == "call_user" and asked.model.question == "Which account?"
     assert asked.answer == "use the guest account"
+    assert "the user answered: use the guest account" in write_report(tmp_path).read_text()
 
 
 def test_a_run_without_seed_records_one_and_replays_without_divergence(tmp_path: Path) -> None:

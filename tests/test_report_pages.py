@@ -132,6 +132,8 @@ def test_an_evaluation_page_starts_with_a_filterable_index_tables_and_plots(tmp_
     by_suite = dump_dom(page, "#suite=gym")
     shown = re.findall(r'<tr data-outcome="[^"]*" data-result="[^"]*" data-suite="([^"]*)">', by_suite)
     assert shown == ["gym", "gym"]
+    unfair = dump_dom(page, "#result=not%20a%20fair%20run")
+    assert re.findall(r'<details class="episode" id="([^"]*)"[^>]*data-suite="[^"]*">', unfair) == ["picker-s5"]
 
     shot = render_html(page, tmp_path / "eval.png", width=1400, height=1800)
     assert count_colour(shot, plots.RATE_RGB, 8) > 2000  # the success bars are drawn
