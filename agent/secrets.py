@@ -59,6 +59,8 @@ class Secrets:
 
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         self._values: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._names: dict[str, str] = {}
         for name, value in (values or {}).items():
             self.add(name, value)
 
@@ -71,6 +73,7 @@ class Secrets:
             raise SecretError(f"secret {name!r} is shorter than {MIN_LENGTH} characters: masking it would hide "
                               "ordinary text")
         self._values[name] = value
+        self._pattern = None
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -80,13 +83,23 @@ class Secrets:
         return sorted(self._values)
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret value replaced by its placeholder (longest values first)."""
+        """``text`` with every secret value replaced by its placeholder.
+
+        One pass over the text, longest values first, stepping over placeholders already there: masking
+        twice changes nothing, and a value that happens to be part of ``<secret>`` cannot mangle one.
+
+        Example:
+            >>> s = Secrets({"a": "secret", "b": "secret-long"})
+            >>> s.mask("secret-long secret <secret>a</secret>")
+            '<secret>b</secret> <secret>a</secret> <secret>a</secret>'
+        """
         if not self._values or not text:
             return text
-        for name, value in sorted(self._values.items(), key=lambda kv: -len(kv[1])):
-            if value in text:
-                text = text.replace(value, placeholder(name))
-        return text
+        if self._pattern is None:
+            values = sorted(set(self._values.values()), key=len, reverse=True)
+            self._pattern = re.compile(f"({_PLACEHOLDER.pattern})|(" + "|".join(map(re.escape, values)) + ")")
+            self._names = {v: k for k, v in sorted(self._values.items(), reverse=True)}
+        return self._pattern.sub(lambda m: m.group(1) or placeholder(self._names[m.group(0)]), text)
 
     def reveal(self, text: str) -> str:
         """``text`` with each known placeholder replaced by its value (unknown names are left as written)."""

@@ -96,3 +96,12 @@ def test_bad_secret_flags_are_refused_without_echoing_the_value() -> None:
     assert s.mask("x longer-value long") == "x <secret>a</secret> <secret>b</secret>"  # longest value first
     assert s.reveal("<secret>b</secret>/<secret>zz</secret>") == "long/<secret>zz</secret>"
     assert json.loads(json.dumps(s.mask_json({"k": ["long", 1]}))) == {"k": ["<secret>b</secret>", 1]}
+
+
+def test_masking_twice_changes_nothing_and_never_mangles_a_placeholder() -> None:
+    # A value that is part of the placeholder syntax itself ("secret") must not eat existing placeholders.
+    s = Secrets({"pw": "secret", "name": "ann-the-admin"})
+    once = s.mask("user ann-the-admin typed secret into <secret>pw</secret>")
+    assert once == "user <secret>name</secret> typed <secret>pw</secret> into <secret>pw</secret>"
+    assert s.mask(once) == once
+    assert s.reveal(once) == "user ann-the-admin typed secret into secret"

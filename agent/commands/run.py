@@ -142,6 +142,7 @@ def run(
       vlagent run --secret pw=... \
           --task "Sign in as 'ann' with password '<secret>pw</secret>'"
     """
+    from vlagent.actions.coords import resized_size
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import DEFAULT_DENY_HOTKEYS, SafetyPolicy
@@ -178,6 +179,9 @@ def run(
         typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
     # The env first: a typo in --env should not wait for a 7B model to load.
     environment = make_env(env, **kwargs)
+    # The first screenshot's geometry imports transformers' smart_resize (seconds on a busy machine); do it
+    # now, before reset starts a MiniWoB++ task's clock, or a 10 s task times out before its first step.
+    resized_size(28, 28, min_pixels=chosen_profile.min_pixels, max_pixels=chosen_profile.max_pixels)
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
     episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:4]}"
     try:
