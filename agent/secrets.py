@@ -135,6 +135,38 @@ class Secrets:
         return action.model_copy(update=updates) if updates else action
 
 
+class SecretEnv:
+    """An env seen through :class:`Secrets`: the task it is reset with and the actions it gets are revealed.
+
+    For replays: a recorded episode holds only placeholders, so ``vlagent replay --execute --secret ...``
+    wraps the env in this to type what the original run typed. (The loop reveals inline, since it hands
+    its env back to an evaluation's pool as it got it.)
+
+    Example:
+        >>> from vlagent.actions.models import TypeText
+        >>> class Echo:
+        ...     def step(self, action): return action.text
+        >>> SecretEnv(Echo(), Secrets({"pw": "hunter22"})).step(TypeText(text="<secret>pw</secret>"))
+        'hunter22'
+    """
+
+    def __init__(self, env: Any, secrets: Secrets) -> None:
+        self.env = env
+        self.secrets = secrets
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        options = dict(options or {})
+        if isinstance(options.get("task"), str):
+            options["task"] = self.secrets.reveal(options["task"])
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> Any:
+        return self.env.step(self.secrets.reveal_action(action))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+
 def parse_secrets(pairs: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> Secrets:
     """Secrets from ``NAME=VALUE`` pairs and ``VLAGENT_SECRET_NAME`` variables (a flag wins over a variable).
 
