@@ -31,7 +31,7 @@ To run a real Qwen2-VL:
       --profile qwen2-vl --max-pixels 1003520
   (GPU memory in bf16: about 17 GB for 7B, about 5 GB for Qwen/Qwen2-VL-2B-Instruct, plus the images)
 or serve it with vLLM and use the OpenAI-compatible backend:
-  vllm serve Qwen/Qwen2-VL-7B-Instruct --port 8000
+  vllm serve Qwen/Qwen2-VL-7B-Instruct --port 8000 --limit-mm-per-prompt '{{{{"image": 2}}}}'
   vlagent run --env synthetic:login --backend openai --model Qwen/Qwen2-VL-7B-Instruct \\
       --base-url http://localhost:8000/v1 --profile qwen2-vl
 """
