@@ -30,6 +30,10 @@ def action_points(action: Action, size: tuple[int, int]) -> list[tuple[str, Poin
         >>> from vlagent.actions.models import Scroll
         >>> action_points(Scroll(direction="down"), (100, 80))
         [('scroll', Point(x=50.0, y=40.0, space='screen'))]
+        >>> from vlagent.actions.models import Drag
+        >>> [name for name, _ in action_points(Drag(start=Point(x=5, y=5, space="screen"),
+        ...                                          end=Point(x=9, y=70, space="screen")), (100, 80))]
+        ['start', 'end']
     """
     points = [(name, p) for name, p in action.points().items() if p.space == "screen"]
     if action.type == "scroll" and not points:
