@@ -48,7 +48,7 @@ def rate_bars(rows: Sequence[tuple[str, float, str]], title: str, *, width: int 
         >>> "66.7%" in rate_bars([("synthetic", 2 / 3, "2/3")], "success rate per suite")
         True
     """
-    label_w, bar_w, row_h = 190, width - 190 - 110, 22
+    label_w, bar_w, row_h = 190, width - 190 - 170, 22
     body = []
     for i, (label, rate, note) in enumerate(rows):
         y = 24 + i * row_h

@@ -161,14 +161,22 @@ def _phase_ms(steps: Sequence[StepRecord]) -> dict[str, float]:
     return {p: fmean(getattr(s.timings, p) for s in steps) * 1000 for p in PHASES}
 
 
+def _note(metas: Sequence[EpisodeMeta]) -> str:
+    """``3/4`` successes, plus how many of the failures were not a fair run (they count as failures)."""
+    unfair = sum(m.outcome in UNFAIR_OUTCOMES for m in metas)
+    return f"{sum(bool(m.success) for m in metas)}/{len(metas)}" + (f" ({unfair} unfair)" if unfair else "")
+
+
 def plots_html(episodes: Sequence[Loaded], suites: Sequence[SuiteSummary]) -> str:
     """The four plots (the reward plot only when there are game episodes)."""
-    out = [plots.rate_bars([(r.suite, r.success_rate, f"{r.successes}/{r.episodes}") for r in suites],
+    by_suite_metas: dict[str, list[EpisodeMeta]] = {}
+    for _, m, _ in episodes:
+        by_suite_metas.setdefault(m.suite or "-", []).append(m)
+    out = [plots.rate_bars([(r.suite, r.success_rate, _note(by_suite_metas[r.suite])) for r in suites],
                            "success rate per suite")]
     envs = _by_env(episodes)
-    out.append(plots.rate_bars(
-        [(env, sum(bool(m.success) for m in ms) / len(ms), f"{sum(bool(m.success) for m in ms)}/{len(ms)}")
-         for env, ms in envs.items()], "success rate per env"))
+    out.append(plots.rate_bars([(env, sum(bool(m.success) for m in ms) / len(ms), _note(ms))
+                                for env, ms in envs.items()], "success rate per env"))
     by_suite: dict[str, list[StepRecord]] = {}
     for _, m, steps in episodes:
         by_suite.setdefault(m.suite or "-", []).extend(steps)
