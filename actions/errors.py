@@ -33,7 +33,8 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     └── AgentError                       the loop itself (agent/errors.py)
         ├── SuiteError                   an unknown evaluation suite
         │   └── ResumeMismatch           an eval folder holds another configuration's episodes
-        └── TrajectoryError              a run folder that cannot be read or written
+        ├── TrajectoryError              a run folder that cannot be read or written
+        └── SecretError                  (agent/errors.py) a --secret that is not NAME=VALUE
 
 The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.
 """

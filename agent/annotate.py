@@ -2,20 +2,21 @@
 
 A marker at a click, an arrow for drags, swipes and scrolls, the box when the model gave one, and a
 caption (every action in words: typing and keys too) in a strip added below the screenshot, so it never
-hides part of the screen. Colours are fixed so a report (and its test) can find them.
+hides part of the screen. Captions use DejaVu Sans and a CJK fallback (agent/fonts.py), so what the model
+typed reads as typed. Colours are fixed so a report (and its test) can find them.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from vlagent.actions.coords import Point
 from vlagent.actions.models import Action
 from vlagent.agent.describe import describe
+from vlagent.agent.fonts import FontChain, caption_fonts
 
 #: Click/press markers and drag arrows.
 MARKER_RGB = (255, 0, 200)
@@ -23,11 +24,6 @@ MARKER_RGB = (255, 0, 200)
 BOX_RGB = (0, 200, 255)
 #: The caption's background when the step failed.
 ERROR_RGB = (200, 0, 0)
-
-
-@functools.lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
 
 
 def _xy(p: Point) -> tuple[float, float]:
@@ -57,14 +53,40 @@ def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, fl
 def _with_caption(image: Image.Image, lines: Sequence[str], *, error: bool) -> Image.Image:
     # Below the screenshot, not over it: an overlay would hide a click near the top-left corner (a phone's
     # back arrow, a menu button) and the task text MiniWoB++ prints there.
-    size = max(10, image.height // 40)
-    font = _font(size)
-    text = "\n".join(line if len(line) <= 90 else line[:87] + "..." for line in lines)
-    left, top, right, bottom = ImageDraw.Draw(image).multiline_textbbox((0, 0), text, font=font)
+    # Sized by the longer side, so it stays legible when the report scales a 4K screen or a phone down;
+    # lines wrap to the screen's width instead of running off it.
+    size = max(12, max(image.width, image.height) // 45)
+    fonts = caption_fonts(size)
     pad = size // 3
-    out = Image.new("RGB", (image.width, image.height + bottom + 2 * pad), ERROR_RGB if error else (0, 0, 0))
+    text = [piece for line in lines for piece in _wrap(fonts, line, image.width - 2 * pad)]
+    step = fonts.line_height()
+    out = Image.new("RGB", (image.width, image.height + step * len(text) + 2 * pad), ERROR_RGB if error else (0, 0, 0))
     out.paste(image, (0, 0))
-    ImageDraw.Draw(out).multiline_text((pad, image.height + pad), text, fill=(255, 255, 255), font=font)
+    draw = ImageDraw.Draw(out)
+    for i, line in enumerate(text):
+        fonts.draw(draw, (pad, image.height + pad + i * step), line, fill=(255, 255, 255))
+    return out
+
+
+def _wrap(fonts: FontChain, line: str, width: float, *, max_lines: int = 4) -> list[str]:
+    """``line`` broken at spaces (or anywhere, for a long word) into pieces at most ``width`` wide."""
+    out: list[str] = []
+    current = ""
+    for ch in line:
+        if fonts.width(current + ch) <= width or not current:
+            current += ch
+            continue
+        cut = current.rfind(" ")
+        if cut > 0:
+            out.append(current[:cut])
+            current = current[cut + 1:] + ch
+        else:
+            out.append(current)
+            current = ch
+    out.append(current)
+    if len(out) > max_lines:
+        out = out[:max_lines]
+        out[-1] = out[-1][:-3] + "..."
     return out
 
 

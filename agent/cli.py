@@ -20,6 +20,10 @@ app = typer.Typer(
     "browsers and gym envs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's plain help: it wraps to the terminal, keeps the examples' lines (see reflow_help) and shows a
+    # flag as a flag; typer's rich panels squeezed the help text into a third of an 80-column terminal.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 160},  # as wide as the terminal, up to 160 columns
     add_completion=False,
 )
 
@@ -43,16 +47,16 @@ def _register_commands() -> None:
 def reflow_help(doc: str) -> str:
     r"""A docstring as help text: lines of a paragraph joined, indented paragraphs (examples) kept as written.
 
-    Typer prints the paragraphs after the first one with their source line breaks, which at an 80-column
-    terminal leaves ragged half-empty lines; rich re-wraps the joined text to the terminal instead.
+    Click re-wraps every paragraph to the terminal except one that starts with a ```` line, so each
+    example paragraph gets one: a command line split with ``\`` continuations stays one line per line.
 
     Example:
-        >>> reflow_help("Run it.\n\n    Longer text\n    on two lines.\n\n      vlagent run --x\n      vlagent run --y")
-        'Run it.\n\nLonger text on two lines.\n\n  vlagent run --x\n  vlagent run --y'
+        >>> reflow_help("Run it.\n\n    Longer text\n    on two lines.\n\n      vlagent run --x \\\n          --y")
+        'Run it.\n\nLonger text on two lines.\n\n\x08\n  vlagent run --x \\\n      --y'
     """
     paragraphs = inspect.cleandoc(doc).split("\n\n")
     return "\n\n".join(
-        p if p.startswith(" ") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs
+        "\b\n" + p if p.startswith(" ") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs
     )
 
 
@@ -76,7 +80,9 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except VlagentError as exc:
-        typer.echo(error_line(exc), err=True)
+        from vlagent.agent.secrets import mask_active
+
+        typer.echo(mask_active(error_line(exc)), err=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)

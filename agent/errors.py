@@ -8,7 +8,8 @@
     ├── TrajectoryError        a run folder is missing or its files do not read back
     ├── SuiteError             an unknown evaluation suite or a bad episode list
     │   └── ResumeMismatch     an eval folder holds episodes run under another configuration
-    └── SafetyConfigError      a sensitive action type or a deny-listed key combination that means nothing
+    ├── SafetyConfigError      a sensitive action type or a deny-listed key combination that means nothing
+    └── SecretError            a --secret that is not NAME=VALUE, or too short to mask safely
 """
 
 from __future__ import annotations
@@ -64,5 +65,14 @@ class SafetyConfigError(AgentError, ValueError):
 
     Example:
         >>> isinstance(SafetyConfigError("no"), ValueError)
+        True
+    """
+
+
+class SecretError(AgentError, ValueError):
+    """A ``--secret`` that is not ``NAME=VALUE``, or a value too short to mask; the message never shows a value.
+
+    Example:
+        >>> isinstance(SecretError("bad"), AgentError)
         True
     """

@@ -6,7 +6,11 @@ One step::
     generate  backend.generate(chats) -> Generation (one call for every live episode when batched)
     decide    parser.parse -> convert every point to screen pixels -> supported? -> deny-list
     act       confirm -> env.step per action, in reply order (nothing in a dry run)
-    advance   record the step, update the history, decide whether the episode stops
+    advance   record the step (with the prompt as sent, agent/prompt_record.py), update the history, decide
+              whether the episode stops
+
+Secrets (agent/secrets.py) are masked out of the reply before it is parsed and out of every record; the
+placeholder is replaced by the value only in the action handed to ``env.step``.
 
 A reply that cannot be executed (``ActionParseError``, ``CoordinateError``, ``UnsupportedActionError``,
 ``ActionRefused``) is never guessed at: the error goes into the next prompt's history and the model gets
@@ -43,7 +47,10 @@ from vlagent.actions.errors import (
 from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.annotate import annotate
 from vlagent.agent.describe import describe
+from vlagent.agent.prompt_record import PromptRecord, record_chat, system_text
 from vlagent.agent.safety import ConfirmFn, ConfirmMode, ConfirmRequest, SafetyPolicy, StopFlag
+from vlagent.agent.secrets import Secrets
+from vlagent.agent.seeds import draw_seed
 from vlagent.agent.trajectory import (
     PNG_COMPRESS_LEVEL,
     ActionRecord,
@@ -116,6 +123,8 @@ class Episode:
     recorder: EpisodeRecorder | None
     meta: EpisodeMeta
     screens: deque[Image.Image]
+    screen_files: deque[str] = field(default_factory=deque)  # the step file each of ``screens`` was saved as
+    system_prompt: str | None = None  # the first step's, recorded once in meta.json
     history: list[HistoryEntry] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
     index: int = 0
@@ -147,6 +156,7 @@ class Prepared:
     geometry: Geometry
     screenshot: Image.Image
     preprocess_seconds: float
+    prompt: PromptRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,8 @@ class Agent:
         clock: the timer for step timings (injectable for tests).
         stop: the flag Ctrl+C (and the stop hotkey) sets; share one between agents to stop them together.
         env_spec, env_kwargs: how the env was made, written to ``meta.json`` for replays.
+        secrets: values the model sees as ``<secret>NAME</secret>``, substituted only in what ``env.step``
+            gets and masked out of everything recorded (see agent/secrets.py).
 
     Example:
         >>> from vlagent.agent.scripted import OraclePolicy
@@ -296,6 +308,7 @@ class Agent:
         env_spec: str = "",
         env_kwargs: dict[str, Any] | None = None,
         suite: str | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         if isinstance(profile, str):
             from vlagent.prompts import get_profile
@@ -337,16 +350,23 @@ class Agent:
         self.env_spec = env_spec
         self.env_kwargs = dict(env_kwargs or {})
         self.suite = suite
+        self.secrets = secrets or Secrets()
 
     # -- phases ----------------------------------------------------------------------------------------
 
     def start(self, task: str, *, seed: int | None = None, episode_id: str | None = None) -> Episode:
-        """Reset the env with the task and open the episode's folder."""
+        """Reset the env with the task and open the episode's folder.
+
+        Without a seed one is drawn and recorded, so ``vlagent replay --execute`` can reproduce the episode.
+        The env gets the task with its secrets filled in (it checks them, as a real site would); the model
+        and the records get it masked.
+        """
+        seed = draw_seed() if seed is None else seed
         t0 = self.clock()
-        obs, info = self.env.reset(seed=seed, options={"task": task})
+        obs, info = self.env.reset(seed=seed, options={"task": self.secrets.reveal(task)})
         reset_seconds = self.clock() - t0
         reset_timings = env_timings(info)
-        task = obs.task or task
+        task = self.secrets.mask(obs.task or task)
         episode_id = episode_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         geometry = obs.geometry(min_pixels=self.min_pixels, max_pixels=self.max_pixels)
         meta = EpisodeMeta(
@@ -363,7 +383,9 @@ class Agent:
             profile=self.profile.name,
             geometry=geometry.model_dump(),
             dry_run=self.safety.dry_run,
+            secrets=self.secrets.names,
         )
+        meta = self.secrets.mask_model(meta)
         recorder = self.recorder.open(meta) if self.recorder is not None else None
         ep = Episode(
             id=episode_id,
@@ -374,6 +396,7 @@ class Agent:
             recorder=recorder,
             meta=meta,
             screens=deque(maxlen=self.history_images),
+            screen_files=deque(maxlen=self.history_images),
             # An env that does not time its capture: the whole reset is the nearest figure there is.
             capture_seconds=reset_timings.get(CAPTURE, reset_seconds),
             started=t0,
@@ -393,7 +416,7 @@ class Agent:
             family=obs.family,
             task=ep.task,
             images=list(ep.screens),
-            env_text=obs.text,
+            env_text=self.secrets.mask(obs.text),
             options=tuple(obs.options),
             supported=supported,
             history=list(ep.history),
@@ -411,11 +434,17 @@ class Agent:
             step=ep.index,
         )
         seconds = self.clock() - t0
+        if ep.system_prompt is None:
+            ep.system_prompt = system_text(chat)
+        files = dict(zip(map(id, ep.screens), ep.screen_files, strict=True)) if ep.recorder is not None else {}
+        prompt = record_chat(chat, files=files, options=self.gen_options, system_prompt=ep.system_prompt,
+                             default_pixels=(self.min_pixels, self.max_pixels), mask=self.secrets.mask)
         return Prepared(
             chat=chat,
             geometry=geometry,
             screenshot=obs.screenshot,
             preprocess_seconds=seconds,
+            prompt=prompt,
         )
 
     def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Generation], float]:
@@ -473,8 +502,8 @@ class Agent:
                     records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
                     stop = "call_user"
                 else:
-                    answers.append(self.ask(action.question))
-                    records.append(rec.model_copy(update={"executed": True}))
+                    answers.append(self.secrets.mask(self.ask(action.question)))
+                    records.append(rec.model_copy(update={"executed": True, "answer": answers[-1]}))
             elif self.safety.dry_run:
                 records.append(rec.model_copy(update={"skipped": "dry-run"}))
             elif action.type in LOOP_ACTIONS and action.type not in env_supported:
@@ -486,7 +515,7 @@ class Agent:
                     self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
                                                        screenshot=confirm_shot))
                     t0 = self.clock()
-                    obs, r, terminated, truncated, info = self.env.step(action)
+                    obs, r, terminated, truncated, info = self.env.step(self.secrets.reveal_action(action))
                 except ActionError as exc:  # refused, or the env's own check: nothing ran
                     error = exc
                     records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
@@ -529,8 +558,12 @@ class Agent:
         )
 
     def advance(self, ep: Episode, prepared: Prepared, gen: Generation, model_wall: float) -> StepRecord:
-        """Decide and act on one reply, record the step and update the episode; returns the record."""
-        raw = gen.text
+        """Decide and act on one reply, record the step and update the episode; returns the record.
+
+        The reply is masked before anything reads it: a model (or the oracle) that typed a secret's value
+        gets it parsed as the placeholder, which is substituted again only for ``env.step``.
+        """
+        raw = self.secrets.mask(gen.text)
         t0 = self.clock()
         decision: Decision | None = None
         execution: Execution | None = None
@@ -569,7 +602,9 @@ class Agent:
                 else not same_screen(prepared.screenshot, execution.obs.screenshot)
             ),
             tokens={"prompt": gen.prompt_tokens, "visual": gen.visual_tokens, "new": gen.new_tokens},
+            prompt=prepared.prompt,
         )
+        record = self.secrets.mask_model(record)
         if ep.recorder is not None:
             t1 = self.clock()
             record = ep.recorder.save_images(record, prepared.screenshot)
@@ -594,7 +629,11 @@ class Agent:
             parse_errors=ep.parse_errors,
             error=ep.error,
             answer=ep.answer,
+            system_prompt=ep.system_prompt,
         )
+        updates = self.secrets.mask_json(updates)
+        if ep.error is not None:
+            updates["error"] = self.secrets.mask_model(ep.error)
         if ep.recorder is not None:
             meta = ep.recorder.close(final_screen=ep.obs.screenshot, **updates)
             path: Path | None = ep.recorder.path
@@ -663,6 +702,7 @@ class Agent:
             changed = not ep.screens or not same_screen(ep.screens[-1], screenshot)
         if changed:
             ep.screens.append(screenshot)
+            ep.screen_files.append(f"step_{ep.index:03d}.png")  # the step whose prompt shows it first
 
     def _update(
         self,
@@ -695,7 +735,7 @@ class Agent:
             ep.parse_errors += isinstance(error, ActionParseError)
             ep.consecutive_errors += 1
             # The profile's feedback text adds how to reply; the message says what went wrong.
-            message = f"{type(error).__name__}: {error}"
+            message = self.secrets.mask(f"{type(error).__name__}: {error}")
         else:
             ep.consecutive_errors = 0
             message = None

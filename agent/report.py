@@ -1,162 +1,135 @@
-"""A static HTML report of a run: opens from disk (relative image paths, inline CSS, no script, no server).
+"""A static HTML report of a run: opens from disk (relative image paths, inline CSS, no server).
 
-Per episode: the task, the outcome, and each step with the model's thought, its raw reply, the parsed
-actions (model space and screen pixels), the annotated screenshot and the timings. For several episodes
-(an evaluation), a summary table per suite comes first.
+Per episode: the task, the outcome, the seed, the system prompt, and each step with its full screenshot
+and 1:1 crops around each action (report_step.py), the prompt as sent, the model's thought and raw reply,
+the parsed actions (model space and screen pixels), errors fed back, timings and tokens. Phone screens
+(portrait) are laid out side by side. A folder of several episodes (an evaluation) starts with an index,
+tables and plots (report_index.py) and keeps the episodes collapsed; only that page carries a few lines of
+inline script, for the index's filters.
 """
 
 from __future__ import annotations
 
-import html
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import quote
 
-from vlagent.agent.describe import describe
 from vlagent.agent.errors import TrajectoryError
-from vlagent.agent.metrics import SuiteSummary, summarize
+from vlagent.agent.report_html import duration_seconds, esc, fmt_seconds, outcome_badge, rel
+from vlagent.agent.report_index import FILTER_JS, env_label, overview_html, result_of
+from vlagent.agent.report_step import step_html
 from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode
 
 REPORT_NAME = "index.html"
 
 _CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.5em; }
+body { font: 14px/1.4 system-ui, "DejaVu Sans", sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.5em; } h3 small { color: #666; font-weight: normal; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #eee; }
 .episode { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5em 1em; margin: 1em 0; }
 .ok { color: #070; font-weight: bold; } .bad { color: #b00; font-weight: bold; } .na { color: #666; }
-.step { display: flex; gap: 1em; border-top: 1px solid #eee; padding: .75em 0; }
-.step img { max-width: 560px; width: 100%; border: 1px solid #ccc; }
+.unfair { color: #a60; font-weight: bold; }
+.step { border-top: 1px solid #eee; padding: .5em 0; } .step h3 { margin: .2em 0 .4em; }
+.step-body { display: flex; gap: 1em; }
+.step img.full { max-width: 560px; width: 100%; border: 1px solid #ccc; }
 .shot { flex: 0 0 560px; max-width: 560px; } .detail { flex: 1; min-width: 0; }
+.steps.portrait { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 1em; }
+.steps.portrait .step { border: 1px solid #eee; padding: .5em; } .steps.portrait .step-body { flex-direction: column; }
+.steps.portrait .shot { flex: none; max-width: none; }
+.steps.portrait img.full { width: 270px; max-width: 270px; }
+.crops { display: flex; flex-wrap: wrap; gap: .5em; margin-top: .4em; }
+.crop { margin: 0; } .crop img { display: block; border: 1px solid #999; max-width: none; }
+.crop figcaption { font-size: 12px; color: #555; }
 pre { white-space: pre-wrap; word-break: break-word; background: #f3f3f3; padding: .4em; margin: .2em 0; }
 .error { background: #fee; border-left: 4px solid #b00; padding: .3em .6em; }
-.timings td { font-variant-numeric: tabular-nums; }
+.timings td, .tokens td, .index td { font-variant-numeric: tabular-nums; }
+.timings th, .timings td, .tokens th, .tokens td { padding: .15em .35em; font-size: 12px; }
+.prompt { background: #f7f7ff; border: 1px solid #dde; padding: .2em .5em; margin: .3em 0; }
+.prompt .msg { border-top: 1px dashed #ccd; padding: .2em 0; }
+.filters { margin: .5em 0; } .filters label { margin-right: 1em; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; } .plot { background: #fff; border: 1px solid #ddd; }
+[hidden] { display: none !important; }
 """
 
 
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
+def _portrait(meta: EpisodeMeta) -> bool:
+    """A phone screen: tall and too big to show 1:1 (a 160x210 MiniWoB++ page is neither)."""
+    g = meta.geometry
+    if not (g.get("height") and g.get("width")):
+        return False
+    return meta.family == "mobile" or (g["height"] > g["width"] and g["width"] > 400)
 
 
-def _rel(target: Path, base: Path) -> str:
-    return quote(Path(os.path.relpath(target, base)).as_posix())
-
-
-def _outcome(meta: EpisodeMeta) -> str:
-    if meta.success is True:
-        css = "ok"
-    elif meta.success is False or meta.outcome in ("fail", "errors", "loop", "crashed", "model_error", "env_error"):
-        css = "bad"
-    else:
-        css = "na"
-    success = {True: "success", False: "no success", None: "success unknown"}[meta.success]
-    return f'<span class="{css}">{_e(meta.outcome or "running")} ({success})</span>'
-
-
-def _summary_table(rows: Sequence[SuiteSummary]) -> str:
-    head = (
-        "<tr><th>suite</th><th>episodes</th><th>success rate</th><th>mean steps</th>"
-        "<th>mean step time (ms)</th><th>overhead per step (ms)</th><th>parse-error rate</th><th>outcomes</th></tr>"
-    )
-    body = "".join(
-        f"<tr><td>{_e(r.suite)}</td><td>{r.episodes}</td><td>{r.success_rate:.1%} ({r.successes})</td>"
-        f"<td>{r.mean_steps:.2f}</td><td>{r.mean_step_seconds * 1000:.1f}</td><td>{r.mean_overhead_seconds * 1000:.1f}</td>"
-        f"<td>{r.parse_error_rate:.1%}</td>"
-        f"<td>{_e(', '.join(f'{k}: {v}' for k, v in sorted(r.outcomes.items())))}</td></tr>"
-        for r in rows
-    )
-    return f"<h2>Summary</h2><table>{head}{body}</table>"
-
-
-def _step_html(step: StepRecord, folder: Path, base: Path) -> str:
-    image = step.annotated or step.screenshot
-    shot = ""
-    if image:
-        # The thumbnail opens the image it shows (the annotated one: where the action landed); the raw
-        # screenshot, without the drawing over it, is a secondary link.
-        src = _rel(folder / image, base)
-        shot = f'<a href="{src}"><img src="{src}" alt="step {step.index} screenshot" loading="lazy"></a>'
-        if step.annotated and step.screenshot:
-            shot += f'<br><a class="raw" href="{_rel(folder / step.screenshot, base)}">raw screenshot</a>'
-    actions = "".join(
-        f"<tr><td>{_e(describe(a.model))}</td><td>{_e(describe(a.screen) if a.screen else '')}</td>"
-        f"<td>{'executed' if a.executed else _e(a.skipped or 'not executed')}</td></tr>"
-        for a in step.actions
-    )
-    actions_table = (
-        f"<table><tr><th>as the model wrote it</th><th>screen pixels</th><th>status</th></tr>{actions}</table>"
-        if actions
-        else ""
-    )
-    t = step.timings
-    phases = {"capture": t.capture, "preprocess": t.preprocess, "model": t.model, "parse": t.parse,
-              "execute": t.execute, "settle": t.settle, "record": t.record, "total": t.total}
-    timings = (  # milliseconds: the overhead phases take a few ms, which 4-decimal seconds hide
-        '<table class="timings"><caption>timings (ms)</caption><tr>'
-        + "".join(f"<th>{name}</th>" for name in phases)
-        + "</tr><tr>"
-        + "".join(f"<td>{seconds * 1000:.2f}</td>" for seconds in phases.values())
-        + "</tr></table>"
-    )
-    error = f'<div class="error">{_e(step.error.type)}: {_e(step.error.message)}</div>' if step.error else ""
-    thought = f"<p><b>Thought:</b> {_e(step.thought)}</p>" if step.thought else ""
-    status = f"reward {step.reward:g}" + (", terminated" if step.terminated else "") + (
-        ", truncated" if step.truncated else ""
-    )
+def _facts(meta: EpisodeMeta) -> str:
+    g = meta.geometry
+    screen = f"{g.get('width')}x{g.get('height')}" + (f" (scale {g['scale']:g})" if g.get("scale", 1) != 1 else "")
+    secrets = ", ".join(meta.secrets)
     return (
-        f'<div class="step" id="step-{step.index}"><div class="shot">{shot}</div><div class="detail">'
-        f"<h3>Step {step.index}</h3>{thought}<b>Raw reply:</b><pre>{_e(step.raw)}</pre>{error}"
-        f"{actions_table}<p>{_e(status)}</p>{timings}</div></div>"
+        f"<table><tr><th>env</th><td>{esc(env_label(meta))}</td><th>profile</th><td>{esc(meta.profile)}</td></tr>"
+        f"<tr><th>model</th><td>{esc(meta.model)}</td><th>backend</th><td>{esc(meta.backend)}</td></tr>"
+        f"<tr><th>seed</th><td>{esc(meta.seed)}</td><th>screen</th><td>{esc(screen)}</td></tr>"
+        f"<tr><th>steps</th><td>{meta.steps}</td><th>reward</th><td>{meta.total_reward:g}</td></tr>"
+        f"<tr><th>started</th><td>{esc(meta.started)}</td><th>duration</th>"
+        f"<td>{esc(fmt_seconds(duration_seconds(meta)))}</td></tr>"
+        + (f"<tr><th>secrets masked</th><td colspan=3>{esc(secrets)}</td></tr>" if secrets else "")
+        + "</table>"
     )
 
 
 def _episode_html(meta: EpisodeMeta, steps: Sequence[StepRecord], folder: Path, base: Path, *, open_: bool) -> str:
-    facts = (
-        f"<table><tr><th>env</th><td>{_e(meta.env)}</td><th>profile</th><td>{_e(meta.profile)}</td></tr>"
-        f"<tr><th>model</th><td>{_e(meta.model)}</td><th>backend</th><td>{_e(meta.backend)}</td></tr>"
-        f"<tr><th>steps</th><td>{meta.steps}</td><th>reward</th><td>{meta.total_reward:g}</td></tr>"
-        f"<tr><th>started</th><td>{_e(meta.started)}</td><th>ended</th><td>{_e(meta.ended)}</td></tr></table>"
-    )
-    answer = f"<p><b>Answer:</b> {_e(meta.answer)}</p>" if meta.answer else ""
-    error = f'<div class="error">{_e(meta.error.type)}: {_e(meta.error.message)}</div>' if meta.error else ""
+    answer = f"<p><b>Answer:</b> {esc(meta.answer)}</p>" if meta.answer else ""
+    error = f'<div class="error">{esc(meta.error.type)}: {esc(meta.error.message)}</div>' if meta.error else ""
     dry = " <b>(dry run: nothing executed)</b>" if meta.dry_run else ""
-    body = "".join(_step_html(s, folder, base) for s in steps)
+    system = (f'<details class="prompt"><summary>System prompt (sent with every step)</summary>'
+              f"<pre>{esc(meta.system_prompt)}</pre></details>" if meta.system_prompt else "")
+    portrait = _portrait(meta)
+    size = (int(meta.geometry["width"]), int(meta.geometry["height"])) if meta.geometry.get("width") else None
+    body = "".join(step_html(s, folder, base, size=size, portrait=portrait, system_prompt=meta.system_prompt)
+                   for s in steps)
     final = folder / "final.png"
     final_html = (
-        f'<p><b>Final screen:</b><br><img src="{_rel(final, base)}" alt="final screen" loading="lazy" '
-        f'style="max-width:560px;width:100%"></p>'
+        f'<p><b>Final screen:</b><br><a href="{rel(final, base)}"><img src="{rel(final, base)}" alt="final screen" '
+        f'loading="lazy" style="max-width:{270 if portrait else 560}px;width:100%"></a></p>'
         if final.exists()
         else ""
     )
+    layout = "steps portrait" if portrait else "steps"
     return (
-        f'<details class="episode" id="{_e(meta.episode_id)}"{" open" if open_ else ""}><summary>'
-        f"<b>{_e(meta.episode_id)}</b>: {_e(meta.task)}: {_outcome(meta)}{dry}</summary>"
-        f"{facts}{answer}{error}{body}{final_html}</details>"
+        f'<details class="episode" id="{esc(meta.episode_id)}" data-outcome="{esc(meta.outcome)}" '
+        f'data-result="{esc(result_of(meta))}" data-suite="{esc(meta.suite or "-")}"{" open" if open_ else ""}>'
+        "<summary>"
+        f"<b>{esc(meta.episode_id)}</b>: {esc(meta.task)}: {outcome_badge(meta)}{dry}</summary>"
+        f'{_facts(meta)}{answer}{error}{system}<div class="{layout}">{body}</div>{final_html}</details>'
     )
 
 
-def render_report(run_dir: Path, *, title: str | None = None, open_episodes: int = 20) -> str:
-    """The report's HTML for every episode folder under ``run_dir`` (image paths relative to it)."""
+def render_report(run_dir: Path, *, title: str | None = None, open_episodes: int | None = None) -> str:
+    """The report's HTML for every episode folder under ``run_dir`` (image paths relative to it).
+
+    ``open_episodes``: how many episodes start expanded (default: all of a single one, none under an index).
+    """
     run_dir = Path(run_dir)
     folders = find_episodes(run_dir)
     if not folders:
         raise TrajectoryError(f"no episodes (meta.json) under {run_dir}")
     episodes = [(f, *load_episode(f)) for f in folders]
-    parts = [f"<h1>{_e(title or f'vlagent run: {run_dir.name}')}</h1>"]
-    if len(episodes) > 1 or any(meta.suite for _, meta, _ in episodes):
-        parts.append(_summary_table(summarize((meta, steps) for _, meta, steps in episodes)))
+    several = len(episodes) > 1 or any(meta.suite for _, meta, _ in episodes)
+    opened = open_episodes if open_episodes is not None else (0 if several else 1)
+    parts = [f"<h1>{esc(title or f'vlagent run: {run_dir.name}')}</h1>"]
+    if several:
+        parts.append(overview_html(episodes))
     parts.append(f"<h2>Episodes ({len(episodes)})</h2>")
     parts.extend(
-        _episode_html(meta, steps, folder, run_dir, open_=i < open_episodes)
+        _episode_html(meta, steps, folder, run_dir, open_=i < opened)
         for i, (folder, meta, steps) in enumerate(episodes)
     )
+    script = f"<script>{FILTER_JS}</script>" if several else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title or run_dir.name)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{esc(title or run_dir.name)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(parts)
+        + script
         + "</body></html>\n"
     )
 

@@ -4,7 +4,7 @@
 
     EPISODE/
       meta.json              EpisodeMeta: model, profile, backend options, env, geometry, versions, outcome
-      steps.jsonl            one StepRecord per line, flushed after every step
+      steps.jsonl            one StepRecord per line (the prompt as sent included), flushed after every step
       step_000.png           the screenshot the model saw at step 0
       step_000_annotated.png the same with the action drawn on it
       final.png              the screen when the episode ended
@@ -40,6 +40,7 @@ from pydantic_core import PydanticSerializationError
 from vlagent.actions.models import Action
 from vlagent.agent.annotate import annotate
 from vlagent.agent.errors import TrajectoryError
+from vlagent.agent.prompt_record import PromptRecord
 from vlagent.model.chat import escape_surrogates
 
 #: Why an episode stopped.
@@ -188,6 +189,7 @@ class ActionRecord(BaseModel):
     executed: bool = False
     skipped: str | None = Field(default=None, description="why it did not run: dry-run, refused, episode ended")
     reward: float = 0.0
+    answer: str | None = Field(default=None, description="call_user: what the user answered")
 
     @property
     def summary(self) -> str:
@@ -240,6 +242,7 @@ class StepRecord(BaseModel):
     annotated: str | None = None
     screen_changed: bool | None = Field(default=None, description="whether the actions changed the screen")
     tokens: dict[str, int] = Field(default_factory=dict)
+    prompt: PromptRecord | None = Field(default=None, description="the chat as sent (system prompt in meta)")
 
     @property
     def ok(self) -> bool:
@@ -261,7 +264,7 @@ class EpisodeMeta(BaseModel):
     suite: str | None = None
     env: str = Field(description="the env spec, as `vlagent run --env` takes it")
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = Field(default=None, description="the env's reset seed (drawn when none was given)")
     family: str = "desktop"
     model: str = ""
     backend: str = ""
@@ -280,6 +283,8 @@ class EpisodeMeta(BaseModel):
     parse_errors: int = 0
     error: ErrorRecord | None = None
     answer: str | None = None
+    system_prompt: str | None = Field(default=None, description="the system prompt every step was sent")
+    secrets: list[str] = Field(default_factory=list, description="names of the secrets masked (never values)")
 
     @property
     def done(self) -> bool:

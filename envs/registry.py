@@ -40,12 +40,21 @@ class EnvSpecError(EnvError, ValueError):
     Example:
         >>> str(EnvSpecError("teleport"))
         'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP, robot:TASK'
+        >>> str(EnvSpecError("synthtic:login")).split("; use")[0]
+        'unknown env spec kind in synthtic:login; did you mean synthetic:login?'
     """
 
     def __init__(self, spec: str, reason: str | None = None) -> None:
+        from vlagent.actions.suggest import close_names
+
         self.spec = spec
         patterns = ", ".join(k.pattern for k in KINDS.values())
-        super().__init__(f"{reason or 'unknown env spec kind in ' + spec}; use {patterns}")
+        hint = ""
+        if reason is None:
+            head, colon, tail = spec.partition(":")
+            close = close_names(head.strip(), KINDS, n=1)
+            hint = f"; did you mean {close[0]}{colon}{tail}?" if close else ""
+        super().__init__(f"{reason or 'unknown env spec kind in ' + spec}{hint}; use {patterns}")
 
 
 class EnvUnavailable(EnvError):

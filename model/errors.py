@@ -18,7 +18,7 @@ from vlagent.actions.coords import QWEN2_VL_FACTOR
 from vlagent.actions.errors import ModelError
 
 #: The command the messages suggest for fetching weights (a placeholder for the user's own checkpoint).
-DOWNLOAD_HINT = "huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir {path}"
+DOWNLOAD_HINT = "hf download Qwen/Qwen2-VL-2B-Instruct --local-dir {path}"
 
 
 class ModelUnavailable(ModelError):
@@ -58,7 +58,7 @@ class ModelLoadError(ModelError):
     The message says what to do next (the download command, a lower ``max_pixels``).
 
     Example:
-        >>> "huggingface-cli download" in str(ModelLoadError.no_weights("/models/qwen"))
+        >>> "hf download" in str(ModelLoadError.no_weights("/models/qwen"))
         True
     """
 
@@ -78,7 +78,7 @@ class ModelLoadError(ModelError):
         return cls(
             f"could not fetch {hub_id!r} from the Hugging Face Hub (offline, HF_HUB_OFFLINE=1, or not in the "
             f"cache){extra}; download it where there is network with "
-            f"`huggingface-cli download {hub_id} --local-dir DIR` and pass DIR as the model"
+            f"`hf download {hub_id} --local-dir DIR` and pass DIR as the model"
         )
 
     @classmethod

@@ -221,8 +221,16 @@ def get_profile(name: str) -> ModelProfile:
         Traceback (most recent call last):
         ...
         vlagent.actions.errors.ProfileError: unknown profile 'gpt-4'; known profiles: json, qwen2-vl, qwen2.5-vl, showui, ui-tars, ui-tars-1.5
+        >>> get_profile("uitars")
+        Traceback (most recent call last):
+        ...
+        vlagent.actions.errors.ProfileError: unknown profile 'uitars'; did you mean ui-tars, ui-tars-1.5? known profiles: ...
     """
     try:
         return PROFILES[name]
     except KeyError:
-        raise ProfileError(f"unknown profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}") from None
+        from vlagent.actions.suggest import did_you_mean
+
+        raise ProfileError(
+            f"unknown profile {name!r}; {did_you_mean(name, PROFILES)}known profiles: {', '.join(sorted(PROFILES))}"
+        ) from None

@@ -22,7 +22,7 @@ def test_default_run_is_the_scripted_demo_and_says_how_to_run_a_real_model(tmp_p
                           env={**os.environ, "COLUMNS": "120"})
     assert proc.returncode == 0, proc.stderr
     assert "SCRIPTED ORACLE" in proc.stderr and "not a model" in proc.stderr
-    assert "huggingface-cli download Qwen/Qwen2-VL-7B-Instruct" in proc.stderr
+    assert "hf download Qwen/Qwen2-VL-7B-Instruct" in proc.stderr
     assert "17 GB" in proc.stderr and "vllm serve" in proc.stderr and "--backend openai" in proc.stderr
     lines = dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
     folder = tmp_path / lines["trajectory"].strip()

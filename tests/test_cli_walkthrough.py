@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -131,7 +132,9 @@ def test_the_run_help_examples_work_when_pasted(capsys, monkeypatch, tmp_path: P
     monkeypatch.setenv("COLUMNS", "250")  # one example per line, as a user copies it
     rc, out, _ = vlagent(capsys, monkeypatch, "run", "--help")
     assert rc == 0
-    examples = [line.strip() for line in out.splitlines() if line.strip().startswith("vlagent run")]
+    # An example may go on over lines ending in a backslash, as a shell takes it when pasted.
+    text = re.sub(r"\\\n\s*", "", out)
+    examples = [line.strip() for line in text.splitlines() if line.strip().startswith("vlagent run")]
     local = [e.split("  (")[0] for e in examples if "--backend openai" not in e]  # the openai one needs a server
     assert len(local) >= 2
     assert any("--profile ui-tars" in e for e in local)

@@ -93,7 +93,7 @@ def test_generate_missing_model_folder_is_a_model_load_error(tmp_path, shot_path
         app, ["generate", "--model", str(tmp_path / "nope"), "--image", str(shot_path), "x"]
     )
     assert isinstance(result.exception, ModelLoadError)
-    assert "huggingface-cli download" in str(result.exception)
+    assert "hf download" in str(result.exception)
 
 
 def test_generate_unreadable_image_exits_with_the_model_error_code(tmp_path):

@@ -172,14 +172,14 @@ def test_sampling_when_asked_still_returns_one_reply_per_chat(tiny_backend):
 # -------------------------------------------------------------------------------------------- errors
 def test_missing_folder_says_how_to_download(tmp_path):
     with pytest.raises(
-        ModelLoadError, match="huggingface-cli download Qwen/Qwen2-VL-2B-Instruct --local-dir"
+        ModelLoadError, match="hf download Qwen/Qwen2-VL-2B-Instruct --local-dir"
     ):
         TransformersBackend(tmp_path / "qwen2-vl", device="cpu")
 
 
 def test_folder_without_weights_says_how_to_download(tmp_path, tiny_qwen2vl_path):
     (tmp_path / "config.json").write_text((tiny_qwen2vl_path / "config.json").read_text())
-    with pytest.raises(ModelLoadError, match="no \\*.safetensors.*huggingface-cli download"):
+    with pytest.raises(ModelLoadError, match="no \\*.safetensors.*hf download"):
         TransformersBackend(tmp_path, device="cpu")
 
 

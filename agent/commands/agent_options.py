@@ -30,12 +30,12 @@ NOTE: no --backend/--model given, so this runs the SCRIPTED ORACLE ({SCRIPTED_SP
       has no ground truth it picks a random named action (gym games) or replies finished()
       (a desktop or phone).
 To run a real Qwen2-VL:
-  huggingface-cli download Qwen/Qwen2-VL-7B-Instruct --local-dir ~/models/Qwen2-VL-7B-Instruct
+  hf download Qwen/Qwen2-VL-7B-Instruct --local-dir ~/models/Qwen2-VL-7B-Instruct
   vlagent run --env synthetic:login --backend transformers --model ~/models/Qwen2-VL-7B-Instruct \\
       --profile qwen2-vl --max-pixels 1003520
   (GPU memory in bf16: about 17 GB for 7B, about 5 GB for Qwen/Qwen2-VL-2B-Instruct, plus the images)
 or serve it with vLLM and use the OpenAI-compatible backend:
-  vllm serve Qwen/Qwen2-VL-7B-Instruct --port 8000
+  vllm serve Qwen/Qwen2-VL-7B-Instruct --port 8000 --limit-mm-per-prompt '{{{{"image": 2}}}}'
   vlagent run --env synthetic:login --backend openai --model Qwen/Qwen2-VL-7B-Instruct \\
       --base-url http://localhost:8000/v1 --profile qwen2-vl
 """

@@ -33,27 +33,26 @@ def envs_command(
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="vlagent environments", show_lines=True)
-    table.add_column("spec", style="bold", no_wrap=True)
-    table.add_column("what it is")
-    table.add_column("needs")
-    table.add_column("here", no_wrap=True)
-    table.add_column("why / details")
-    # The synthetic apps come from one module, so their needs/availability/why are the same text: one row
-    # for all of them (the table stays short at 80 columns), each app's description under the table.
+    # One block per env, not a five-column table: at 80 columns the table cut the install hints
+    # ("pip install 'vlagent[desk…") and wrapped every cell into a tall narrow column.
+    console = Console()
     apps = [r for r in rows if r.name.startswith("synthetic:")]
     for r in rows:
         if r in apps[1:]:
             continue
         spec, description = r.spec, r.description
         if apps and r is apps[0]:
-            spec = "\n".join(a.spec for a in apps)
-            description = f"{KINDS['synthetic'].description} (apps listed below)"
+            spec = " | ".join(a.spec for a in apps)
+            description = KINDS["synthetic"].description
         here = "[green]yes[/]" if r.available else "[red]no[/]"
-        # escape(): "vlagent[desktop]" in a needs text is not rich markup
-        table.add_row(escape(spec), escape(description), escape(r.needs), here, escape(r.why))
-    console = Console()
-    console.print(table)
+        block = Table.grid(padding=(0, 1))
+        block.add_column(no_wrap=True, style="dim")
+        block.add_column(overflow="fold")  # a long word (a path, a pip extra) folds instead of "…"
+        block.add_row("needs", escape(r.needs))
+        block.add_row("here", f"{here}: {escape(r.why)}" if r.why else here)
+        console.print(f"[bold]{escape(spec)}[/]  {escape(description)}")
+        console.print(block)
+        console.print()
     if apps:
         listing = Table.grid(padding=(0, 2))
         listing.add_column(no_wrap=True)

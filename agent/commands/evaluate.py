@@ -89,8 +89,11 @@ def eval_(
                      "to resume."),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No banner and no progress bar: only the result lines.")
+    ] = False,
 ) -> None:
-    """Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
+    r"""Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
 
     A rerun with the same --out and options skips the episodes that already finished; with other options
     (model, profile, pixel budget, history images, step limits, episodes) it refuses. Ctrl+C stops after the
@@ -98,11 +101,13 @@ def eval_(
 
     Try:
 
-      vlagent eval --suite synthetic --profile ui-tars   (the scripted oracle on every synthetic app)
+      vlagent eval --suite synthetic --profile ui-tars   (the oracle on every app)
 
-      vlagent eval --suite gym:ALE/Pong-v5,miniwob:click-dialog,synthetic:login --episodes 3
+      vlagent eval --episodes 3 \
+          --suite gym:ALE/Pong-v5,miniwob:click-dialog,synthetic:login
 
-      vlagent eval --suite miniwob --episodes 20 --workers 8 --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1
+      vlagent eval --suite miniwob --episodes 20 --workers 8 --backend openai \
+          --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1
     """
     from vlagent.agent.evaluate import evaluate
     from vlagent.agent.suites import build_suites
@@ -117,7 +122,7 @@ def eval_(
     )
     specs = build_suites(suite, episodes, seed=seed)
     out = writable_folder(out or default_out(suite, choice.model, chosen.name))
-    if choice.scripted_default:
+    if choice.scripted_default and not quiet:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen.name), err=True)
     limits = {} if max_steps is None else {"max_steps": max_steps}
     results = evaluate(
@@ -126,7 +131,7 @@ def eval_(
         profile=chosen.name,
         out=out,
         workers=workers,
-        progress=progress,
+        progress=progress and not quiet,
         config={"suite": suite, "workers": workers},
         time_limit=time_limit,
         history_images=history_images,

@@ -54,6 +54,11 @@ def replay(
     interactive: Annotated[
         bool | None, typer.Option(help="Ask --confirm questions on this terminal (default: when stdin is one).")
     ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option("--secret", metavar="NAME=VALUE",
+                     help="The value of a secret the run used (records hold only <secret>NAME</secret>; repeatable)."),
+    ] = None,
 ) -> None:
     """Replay recorded screen-space actions, a dry run unless --execute; exits 1 when the replay diverges.
 
@@ -64,8 +69,11 @@ def replay(
     """
     from vlagent.agent.replay import episodes_to_replay, make_replay_env, replay_episode
     from vlagent.agent.safety import StopFlag
+    from vlagent.agent.secrets import SecretEnv, activate, parse_secrets
     from vlagent.agent.trajectory import read_meta
 
+    secrets = parse_secrets(secret or ())
+    activate(secrets)
     kwargs = parse_env_kwargs(env_kwargs) if env_kwargs else None
     interactive = sys.stdin.isatty() if interactive is None else interactive
     safety = build_safety(dry_run=dry_run, confirm=confirm, sensitive=sensitive, deny_hotkey=deny_hotkey,
@@ -77,9 +85,11 @@ def replay(
             meta = read_meta(folder)
             # Made here rather than by replay_episode, so that the stop hotkey listens on its display.
             environment = make_replay_env(meta, env, kwargs) if execute and not dry_run else None
+            # A recorded episode holds only placeholders: the env gets the secrets' values to type.
+            acting = SecretEnv(environment, secrets) if environment is not None and secrets else environment
             try:
                 with armed_stop_hotkey(environment, stop_hotkey, stop):
-                    rep = replay_episode(folder, execute=execute, env=environment, env_spec=env, env_kwargs=kwargs,
+                    rep = replay_episode(folder, execute=execute, env=acting, env_spec=env, env_kwargs=kwargs,
                                          safety=safety, keep_going=keep_going, tolerance=screen_tolerance, stop=stop)
             except KeyboardInterrupt:  # a second Ctrl+C, or Ctrl+C / end of input at a --confirm prompt
                 typer.echo(f"interrupted while replaying {folder}", err=True)
@@ -98,12 +108,14 @@ def replay(
 
 def _print_report(folder: Path, rep: ReplayReport, *, seeded: bool) -> None:
     """The plan, the divergences and why the replay stopped, as the command prints them."""
+    from vlagent.agent.secrets import mask_active
+
     mode = "executed" if rep.executed else "dry run (nothing executed; --execute to run)"
     typer.echo(f"{folder}: {len(rep.plan)} action(s) on {rep.env}, {mode}")
     for index, summary in rep.plan:
         typer.echo(f"  step {index}: {summary}")
     for d in rep.divergences:
-        typer.echo(f"  DIVERGED {d}")
+        typer.echo(mask_active(f"  DIVERGED {d}"))
     if rep.stopped:
         typer.echo(f"  stopped: {rep.stopped}")
     if rep.divergences and not seeded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import uuid
@@ -95,11 +96,11 @@ def run(
     ] = ConfirmChoice.never,
     sensitive: Annotated[
         list[str] | None,
-        typer.Option("--sensitive", help="Extra action type that --confirm sensitive asks about (repeatable)."),
+        typer.Option("--sensitive", metavar="TYPE", help="Extra action type that --confirm sensitive asks about (repeatable)."),
     ] = None,
     deny_hotkey: Annotated[
         list[str] | None,
-        typer.Option("--deny-hotkey", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
+        typer.Option("--deny-hotkey", metavar="KEYS", help="Key combination never sent, e.g. ctrl+w (repeatable; adds to the defaults)."),
     ] = None,
     stop_hotkey: Annotated[str, typer.Option(help=STOP_HOTKEY_HELP)] = DEFAULT_STOP_HOTKEY,
     interactive: Annotated[
@@ -107,8 +108,18 @@ def run(
         typer.Option(help="Answer the model's call_user on this terminal (default: when stdin is a terminal)."),
     ] = None,
     report: Annotated[bool, typer.Option(help="Write index.html next to the trajectory.")] = True,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option("--secret", metavar="NAME=VALUE",
+                     help="A value the model sees only as <secret>NAME</secret> and the records never hold "
+                     "(repeatable; also VLAGENT_SECRET_NAME variables)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No banner or notes: only the result lines.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line (trajectory, report, outcome, ...) instead.")
+    ] = False,
 ) -> None:
-    """Run one episode: screenshot -> model -> action -> execute, recorded step by step.
+    r"""Run one episode: screenshot -> model -> action -> execute, recorded step by step.
 
     Without --backend/--model it runs the built-in demo: the synthetic login app driven by the scripted
     oracle (not a model), printing how to run a real Qwen2-VL. Exits 0 whenever the episode ends,
@@ -118,18 +129,27 @@ def run(
 
       vlagent run   (the scripted demo on synthetic:login)
 
-      vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' --profile ui-tars
+      vlagent run --env synthetic:settings --env-kwargs '{"size": "phone"}' \
+          --profile ui-tars
 
-      vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
+      vlagent run --env desktop --task "Open the calculator" \
+          --backend openai --model Qwen/Qwen2-VL-7B-Instruct \
+          --base-url http://localhost:8000/v1 --confirm sensitive
+
+      vlagent run --secret pw=... \
+          --task "Sign in as 'ann' with password '<secret>pw</secret>'"
     """
     from vlagent.agent.batch import import_before_reset
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import StopFlag
+    from vlagent.agent.secrets import activate, parse_secrets
     from vlagent.envs.registry import EnvSpec, make_env
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
 
+    secrets = parse_secrets(secret or ())
+    activate(secrets)  # the CLI's error line is masked too
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
         timeout=timeout, max_retries=max_retries,
@@ -147,7 +167,7 @@ def run(
     safety = build_safety(dry_run=dry_run, confirm=confirm, sensitive=sensitive, deny_hotkey=deny_hotkey,
                           stop_hotkey=stop_hotkey, interactive=interactive)
     stop = StopFlag()
-    if choice.scripted_default:
+    if choice.scripted_default and not quiet:
         typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
     # The env first: a typo in --env should not wait for a 7B model to load.
     environment = make_env(env, **kwargs)
@@ -172,6 +192,7 @@ def run(
             env_spec=env,
             env_kwargs=kwargs,
             stop=stop,
+            secrets=secrets,
         )
         import_before_reset()  # else torch loads after env.reset, on the task's clock (MiniWoB++: 10 s)
         try:
@@ -187,14 +208,26 @@ def run(
     finally:
         environment.close()
     meta = result.meta
+    page = write_report(result.path) if report and result.path is not None else None
+    if json_out:
+        summary = {
+            "trajectory": str(result.path) if result.path else None, "report": str(page) if page else None,
+            "episode_id": meta.episode_id, "env": meta.env, "seed": meta.seed, "outcome": meta.outcome,
+            "success": meta.success, "steps": meta.steps, "reward": meta.total_reward, "errors": meta.errors,
+            "answer": meta.answer, "scripted": choice.scripted_default, "dry_run": dry_run,
+        }
+        typer.echo(secrets.mask(json.dumps(summary)))
+        return
     typer.echo(f"trajectory: {result.path}")
-    if report and result.path is not None:
-        typer.echo(f"report:     {write_report(result.path)}")
+    if page is not None:
+        typer.echo(f"report:     {page}")
     success = {True: "success", False: "no success", None: "success not reported by the env"}[meta.success]
     typer.echo(f"outcome:    {meta.outcome} ({success}) after {meta.steps} step(s), reward {meta.total_reward:g}"
                + (f", {meta.errors} unexecutable repl{'y' if meta.errors == 1 else 'ies'}" if meta.errors else ""))
     if meta.outcome == "interrupted" and stop.by:
         typer.echo(f"(stopped by {stop.by}, after the running action)")
+    if quiet:
+        return
     if choice.scripted_default:
         typer.echo("(driven by the scripted oracle, not a model)")
     if dry_run:  # else a dry run's usual "loop" outcome reads like a fault

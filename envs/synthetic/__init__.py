@@ -45,11 +45,15 @@ class UnknownAppError(EnvError):
     Example:
         >>> str(UnknownAppError("chess"))
         "no synthetic app 'chess'; apps: dialog, home, login, picker, settings"
+        >>> str(UnknownAppError("logn"))
+        "no synthetic app 'logn'; did you mean login, dialog? apps: dialog, home, login, picker, settings"
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"no synthetic app {name!r}; apps: {', '.join(sorted(APPS))}")
+        from vlagent.actions.suggest import did_you_mean
+
+        super().__init__(f"no synthetic app {name!r}; {did_you_mean(name, APPS)}apps: {', '.join(sorted(APPS))}")
 
 
 def availability() -> tuple[bool, str]:
