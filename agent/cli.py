@@ -31,6 +31,7 @@ def _register_commands() -> None:
         evaluate,
         generate,
         parse,
+        record,
         replay,
         report,
         run,

@@ -367,6 +367,15 @@ class DesktopEnv(LiveScreenEnv):
         self._last_obs: Observation | None = None
         self._done = False
 
+    @property
+    def x_connection(self) -> Any:
+        """The python-xlib connection this env injects its input through (XTEST), ``None`` off X11 or closed.
+
+        A demonstration recorder in the same process excludes the input of this connection, so the
+        agent's own actions are not recorded as the person's (``vlagent.agent.record``).
+        """
+        return self._input._own if self._input is not None else None
+
     # -- geometry ---------------------------------------------------------------------------------------
 
     def _refresh_monitors(self) -> None:

@@ -1,0 +1,255 @@
+"""Recording a person's demonstration as a trajectory folder, the format the agent writes and ``report`` reads.
+
+::
+
+    source thread(s)  X RECORD (envs/record_x11.py) or getevent (envs/record_android.py) -> input events
+    frame thread      FramePoller (envs/record_frames.py): the screen, polled, the last frames kept
+    this loop         events -> DesktopGestures / TouchGestures (agent/gestures.py) -> typed actions
+                      -> one step each, with the frame from just before the action's first event,
+                         written by the same EpisodeRecorder the agent uses (agent/trajectory.py)
+
+Each step holds one action in screen pixels (``ActionRecord.model`` and ``.screen`` are the same: a person
+has no model space), ``executed=True``, and ``info`` with ``source="human"``, when it started
+(``seconds`` since the recording began), how long it took and the screenshot's age. The reply text
+(``raw``) is written in a neutral form, the actions as JSON (:func:`neutral_reply`); :func:`render_reply`
+re-expresses a step in any profile's reply format through that profile parser's ``format()``, so the
+trainer learns from demonstrations as from the agent's own episodes. ``meta.json`` says ``model="human"``,
+``backend="record"``, no profile.
+
+The recording ends on Ctrl+C (SIGINT) or the stop hotkey (on a desktop; the combination itself is not
+recorded); the actions still being built are completed, a last ``finished`` step on the final screen is
+added (the person ended the demonstration there), and ``meta.json`` is closed with outcome ``finished``.
+
+Which input is recorded: everything the display or phone receives, synthetic input included; the recorder
+is not meant to run while the agent acts. Where both run in one process, :meth:`Recording.exclude_env`
+excludes the agent's own desktop input exactly (see :mod:`vlagent.envs.record_x11`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from vlagent.actions.coords import Geometry
+from vlagent.actions.models import Action, ActionListAdapter, Finished
+from vlagent.agent.gestures import DesktopGestures, Gesture, TouchGestures
+from vlagent.agent.safety import StopFlag
+from vlagent.agent.scripted import to_model_space
+from vlagent.agent.trajectory import ActionRecord, EpisodeMeta, EpisodeRecorder, StepRecord
+from vlagent.envs.errors import RecorderError
+from vlagent.envs.record_frames import Frame, FramePoller
+
+#: ``meta.model`` and ``meta.backend`` of a recorded demonstration.
+HUMAN_MODEL, RECORD_BACKEND = "human", "record"
+
+
+def neutral_reply(actions: list[Action]) -> str:
+    """The reply text of a recorded step: its actions (screen pixels) as JSON, no profile's format.
+
+    Example:
+        >>> from vlagent.actions.models import Key
+        >>> neutral_reply([Key(name="esc")])
+        '{"actions": [{"type": "key", "name": "esc"}]}'
+    """
+    return json.dumps({"actions": ActionListAdapter.dump_python(actions, mode="json", exclude_none=True)},
+                      ensure_ascii=False)
+
+
+def recorded_actions(step: StepRecord) -> list[Action]:
+    """A recorded step's actions in screen pixels."""
+    return [a.screen or a.model for a in step.actions]
+
+
+def is_demonstration(meta: EpisodeMeta) -> bool:
+    """Whether an episode folder holds a person's recording rather than a model's episode."""
+    return meta.model == HUMAN_MODEL and meta.backend == RECORD_BACKEND
+
+
+def render_reply(step: StepRecord, profile: Any, size: tuple[int, int], thought: str | None = None) -> str:
+    """A recorded step as ``profile``'s model would have written it (points in the profile's space).
+
+    ``size`` is the screenshot's ``(width, height)`` (``meta.geometry``); the profile's pixel budget gives
+    the resized image that ``resized`` spaces are measured in. An action the format cannot express raises
+    the parser's ``UnsupportedActionError``.
+    """
+    if isinstance(profile, str):
+        from vlagent.prompts import get_profile
+
+        profile = get_profile(profile)
+    parser = profile.make_parser()
+    geometry = Geometry.for_image(size[0], size[1], min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
+    return parser.format([to_model_space(a, geometry, parser.space) for a in recorded_actions(step)],
+                         thought=thought)
+
+
+class DemonstrationWriter:
+    """Writes gestures as steps of one episode folder (through :class:`EpisodeRecorder`)."""
+
+    def __init__(self, recorder: EpisodeRecorder, *, started: float) -> None:
+        self.recorder = recorder
+        self.started = started
+        self.steps = 0
+
+    def write(self, gesture: Gesture, screenshot: Image.Image, *, shot_at: float, extra: dict[str, Any] | None = None
+              ) -> StepRecord:
+        info: dict[str, Any] = {
+            "source": "human",
+            "seconds": round(gesture.start - self.started, 3),
+            "duration": round(gesture.end - gesture.start, 3),
+            "screenshot_age": round(max(gesture.start - shot_at, 0.0), 3),
+            **(extra or {}),
+        }
+        if gesture.modifiers:
+            info["modifiers"] = sorted(gesture.modifiers)
+        record = StepRecord(index=self.steps, raw=neutral_reply([gesture.action]),
+                            actions=[ActionRecord(model=gesture.action, screen=gesture.action, executed=True)],
+                            info=info, screenshot="")
+        self.steps += 1
+        return self.recorder.record(record, screenshot)
+
+    def close(self, final: Image.Image, *, stopped_by: str, at: float) -> EpisodeMeta:
+        """Add the ``finished`` step on the final screen and close ``meta.json`` (outcome ``finished``)."""
+        self.write(Gesture(Finished(), at, at), final, shot_at=at, extra={"stopped_by": stopped_by})
+        return self.recorder.close(final_screen=final, outcome="finished", steps=self.steps)
+
+
+class InputSource(Protocol):
+    """Where the events come from: started before the recording, closed at its end; ``stream_error`` once broken."""
+
+    stream_error: BaseException | None
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Recording:
+    """One recording in progress: a source of events, their coalescer, the frame poller and the writer.
+
+    Build it with :func:`desktop_recording` or :func:`android_recording`, then :meth:`run` until ``stop``.
+    """
+
+    source: InputSource
+    gestures: DesktopGestures | TouchGestures
+    poller: FramePoller
+    writer: DemonstrationWriter
+    events: queue.Queue[Any]
+    clock: Callable[[], float] = time.monotonic
+    also_close: Callable[[], None] = lambda: None
+
+    def exclude_env(self, env: Any) -> None:
+        """Do not record the input a desktop env in this process injects (the agent's own actions)."""
+        connection = getattr(getattr(env, "unwrapped", env), "x_connection", None)
+        exclude = getattr(self.source, "exclude", None)
+        if connection is None or exclude is None:
+            raise RecorderError("only a desktop env's input can be excluded from a desktop recording")
+        exclude(connection)
+
+    def run(self, stop: StopFlag, *, idle: float = 0.05) -> EpisodeMeta:
+        """Record until ``stop`` is requested (Ctrl+C, the stop hotkey, code); returns the closed meta."""
+        pinned: dict[float, Frame] = {}
+        try:
+            while not stop.requested:
+                try:
+                    done = self.gestures.feed(self.events.get(timeout=idle))
+                except queue.Empty:
+                    done = []
+                self._write(done + self.gestures.tick(self.clock()), pinned)
+                start = self.gestures.pending_start
+                if start is not None and start not in pinned:  # keep the frame from before it begins
+                    pinned[start] = self.poller.before(start)
+                if getattr(self.gestures, "stop_pressed", False):
+                    stop.request("the stop hotkey")
+                for part in (self.source, self.poller):
+                    if part.stream_error is not None:
+                        raise RecorderError(f"the recording broke: {part.stream_error}") from part.stream_error
+            while True:  # what arrived before the stop still counts
+                try:
+                    self._write(self.gestures.feed(self.events.get_nowait()), pinned)
+                except queue.Empty:
+                    break
+            self._write(self.gestures.flush(), pinned)
+        finally:
+            self.source.close()
+        final = self.poller.latest()
+        self.poller.close()
+        self.also_close()
+        return self.writer.close(self.poller.image(final), stopped_by=stop.by or "a stop request", at=self.clock())
+
+    def _write(self, gestures: list[Gesture], pinned: dict[float, Frame]) -> None:
+        for g in gestures:
+            frame = pinned.pop(g.start, None) or self.poller.before(g.start)
+            self.writer.write(g, self.poller.image(frame), shot_at=frame.finished)
+
+
+def _open_writer(out: Path, *, task: str, env: str, family: str, size: tuple[int, int], clock: Callable[[], float]
+                 ) -> DemonstrationWriter:
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
+    episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-record-{slug}-{uuid.uuid4().hex[:4]}"
+    geometry = Geometry(width=size[0], height=size[1], resized_width=size[0], resized_height=size[1])
+    meta = EpisodeMeta(episode_id=episode_id, task=task, env=env, family=family, model=HUMAN_MODEL,
+                 backend=RECORD_BACKEND, profile="", geometry=geometry.model_dump())
+    return DemonstrationWriter(EpisodeRecorder(Path(out) / episode_id, meta), started=clock())
+
+
+def desktop_recording(out: Path, *, task: str = "", monitor: int = 1, display: str | None = None,
+                      stop_hotkey: frozenset[str] | None = None, interval: float = 0.1,
+                      clock: Callable[[], float] = time.monotonic) -> Recording:
+    """A recording of X display ``display`` (default ``$DISPLAY``), monitor ``monitor`` (mss numbering)."""
+    from vlagent.envs.desktop import _display_name
+    from vlagent.envs.record_x11 import MonitorGrabber, X11InputRecorder
+
+    name = _display_name(display)
+    grabber = MonitorGrabber(name, monitor=monitor).open()
+    events: queue.Queue[Any] = queue.Queue()
+    gestures = DesktopGestures(ignore=[stop_hotkey] if stop_hotkey else ())
+    poller = FramePoller(grabber.grab, decode=grabber.decode, interval=interval, clock=clock)
+    listener = X11InputRecorder(name, on_input=events.put, origin=grabber.origin, size=grabber.size, clock=clock)
+    try:
+        poller.start()
+        listener.start()
+    except BaseException:
+        poller.close()
+        grabber.close()
+        raise
+    spec = "desktop" if monitor == 1 else f"desktop:{monitor}"
+    writer = _open_writer(out, task=task, env=spec, family="desktop", size=grabber.size, clock=clock)
+    return Recording(listener, gestures, poller, writer, events, clock=clock, also_close=grabber.close)
+
+
+def _png(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")
+
+
+def android_recording(out: Path, *, task: str = "", serial: str | None = None, adb_host: str = "127.0.0.1",
+                      adb_port: int | None = None, timeout: float = 10.0, interval: float = 0.25,
+                      clock: Callable[[], float] = time.monotonic) -> Recording:
+    """A recording of the phone ``serial`` (``getevent`` for input, ``screencap`` for the screen)."""
+    from vlagent.envs.android import AdbPhone
+    from vlagent.envs.record_android import GeteventRecorder
+
+    phone = AdbPhone(serial, adb_host, adb_port, timeout=timeout)
+    events: queue.Queue[Any] = queue.Queue()
+    source = GeteventRecorder(phone, on_input=events.put, clock=clock)
+    poller = FramePoller(phone.screencap, decode=_png, interval=interval, clock=clock)
+    poller.poll_once()
+    size = poller.image(poller.latest()).size
+    source.start()
+    assert source.size is not None
+    if size != source.size:
+        source.close()
+        raise RecorderError(f"the phone's screen is {size[0]}x{size[1]} but its panel is "
+                            f"{source.size[0]}x{source.size[1]}: rotate it back to its natural orientation "
+                            "(touches are reported in the panel's axes)")
+    poller.start()
+    writer = _open_writer(out, task=task, env=f"android:{phone.serial}", family="mobile", size=size, clock=clock)
+    return Recording(source, TouchGestures(), poller, writer, events, clock=clock)
