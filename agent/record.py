@@ -74,21 +74,51 @@ def is_demonstration(meta: EpisodeMeta) -> bool:
     return meta.model == HUMAN_MODEL and meta.backend == RECORD_BACKEND
 
 
+#: Arguments that say how much or how long, which many reply formats have no way to write.
+_MAGNITUDES = ("duration", "amount")
+
+
+def _default_magnitudes(action: Action) -> Action | None:
+    """The action with its duration/amount at the defaults, or ``None`` when they already are."""
+    fields = type(action).model_fields
+    updates = {name: fields[name].default for name in _MAGNITUDES
+               if name in fields and getattr(action, name) != fields[name].default}
+    return action.model_copy(update=updates) if updates else None
+
+
 def render_reply(step: StepRecord, profile: Any, size: tuple[int, int], thought: str | None = None) -> str:
     """A recorded step as ``profile``'s model would have written it (points in the profile's space).
 
     ``size`` is the screenshot's ``(width, height)`` (``meta.geometry``); the profile's pixel budget gives
-    the resized image that ``resized`` spaces are measured in. An action the format cannot express raises
-    the parser's ``UnsupportedActionError``.
+    the resized image that ``resized`` spaces are measured in. A format without a duration or amount
+    argument (Qwen2-VL's drag, ShowUI's scroll) gets the action with those at their defaults, which is
+    what its model would have written; an action the format cannot express at all (a double click in
+    ShowUI) raises the parser's ``UnsupportedActionError``, and the trainer leaves that step out.
+
+    Example:
+        >>> from vlagent.actions.coords import Point
+        >>> from vlagent.actions.models import Drag
+        >>> drag = Drag(start=Point(x=0, y=0, space="screen"), end=Point(x=399, y=0, space="screen"), duration=2.0)
+        >>> step = StepRecord(index=0, raw="", actions=[ActionRecord(model=drag, screen=drag)], screenshot="s.png")
+        >>> render_reply(step, "qwen2-vl", (800, 600))
+        'drag(<|box_start|>(1,1)<|box_end|>, <|box_start|>(499,1)<|box_end|>)'
     """
+    from vlagent.actions.errors import UnsupportedActionError
+
     if isinstance(profile, str):
         from vlagent.prompts import get_profile
 
         profile = get_profile(profile)
     parser = profile.make_parser()
     geometry = Geometry.for_image(size[0], size[1], min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
-    return parser.format([to_model_space(a, geometry, parser.space) for a in recorded_actions(step)],
-                         thought=thought)
+    actions = [to_model_space(a, geometry, parser.space) for a in recorded_actions(step)]
+    try:
+        return parser.format(actions, thought=thought)
+    except UnsupportedActionError:
+        plain = [_default_magnitudes(a) or a for a in actions]
+        if plain == actions:
+            raise
+        return parser.format(plain, thought=thought)
 
 
 class DemonstrationWriter:
@@ -190,8 +220,9 @@ class Recording:
             self.writer.write(g, self.poller.image(frame), shot_at=frame.finished)
 
 
-def _open_writer(out: Path, *, task: str, env: str, family: str, size: tuple[int, int], clock: Callable[[], float]
+def open_demonstration(out: Path, *, task: str, env: str, family: str, size: tuple[int, int], clock: Callable[[], float]
                  ) -> DemonstrationWriter:
+    """A new episode folder under ``out`` for a recording, its ``meta.json`` already written."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
     episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-record-{slug}-{uuid.uuid4().hex[:4]}"
     geometry = Geometry(width=size[0], height=size[1], resized_width=size[0], resized_height=size[1])
@@ -221,7 +252,7 @@ def desktop_recording(out: Path, *, task: str = "", monitor: int = 1, display: s
         grabber.close()
         raise
     spec = "desktop" if monitor == 1 else f"desktop:{monitor}"
-    writer = _open_writer(out, task=task, env=spec, family="desktop", size=grabber.size, clock=clock)
+    writer = open_demonstration(out, task=task, env=spec, family="desktop", size=grabber.size, clock=clock)
     return Recording(listener, gestures, poller, writer, events, clock=clock, also_close=grabber.close)
 
 
@@ -251,5 +282,5 @@ def android_recording(out: Path, *, task: str = "", serial: str | None = None, a
                             f"{source.size[0]}x{source.size[1]}: rotate it back to its natural orientation "
                             "(touches are reported in the panel's axes)")
     poller.start()
-    writer = _open_writer(out, task=task, env=f"android:{phone.serial}", family="mobile", size=size, clock=clock)
+    writer = open_demonstration(out, task=task, env=f"android:{phone.serial}", family="mobile", size=size, clock=clock)
     return Recording(source, TouchGestures(), poller, writer, events, clock=clock)
