@@ -169,6 +169,31 @@ class X11InputRecorder(XRecordListener):
 
     def on_start(self, control: Any) -> None:
         self._keymap = keyboard_map(control)
+        self._calibrate(control)
+
+    def _calibrate(self, control: Any) -> None:
+        """Learn the server clock's offset from one round trip, before any input is mapped with it.
+
+        The server stamps a ``PropertyNotify`` (ICCCM's way to read its time) when it handles the change;
+        the event is read back after that, so ``read time - stamp`` bounds the offset from above, as every
+        later event's arrival does, and is tight while the round trip is short. Without it the first
+        event's own delivery delay (a loaded machine) would shift the times, and so the screenshot chosen.
+        """
+        from Xlib import X, Xatom
+
+        window = control.screen().root.create_window(0, 0, 1, 1, 0, X.CopyFromParent,
+                                                     event_mask=X.PropertyChangeMask)
+        try:
+            window.change_property(control.intern_atom("_VLAGENT_RECORD_TIME"), Xatom.STRING, 8, b"")
+            control.flush()
+            while True:
+                event = control.next_event()
+                if event.type == X.PropertyNotify:
+                    self._aligner.local(event.time / 1000, arrived=self.clock())
+                    return
+        finally:
+            window.destroy()
+            control.flush()
 
     def on_fake_input(self, client: int, event_type: int, detail: int) -> None:
         with self._lock:
