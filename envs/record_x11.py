@@ -20,6 +20,13 @@ client with the id of the client that sent them, and drops the device event that
 excluded client produces (same type and detail, in stream order). That is an exact match, not a time
 window: a person's input during the agent's action is still recorded, and ``xdotool`` (another client) is.
 
+The X library: python-xlib's RECORD support as installed by ``python3-xlib`` 0.15, the distribution
+pyautogui already depends on. pynput's Xorg backend would work as well, but it depends on ``python-xlib``
+0.33, a second distribution that installs into the same ``Xlib/`` package: whichever is installed last
+wins, and uninstalling either deletes files the other still lists. RECORD through python-xlib gives
+everything needed (buttons, wheel, keys with modifiers, server timestamps, the clients' XTEST requests),
+so vlagent adds no input library and keeps the one pyautogui brings.
+
 Limits: characters a keyboard has no key for and that a program types by remapping a spare key code (as
 ``xdotool type`` does for non-ASCII text) are read with the keymap as it was at start, so they come out
 wrong or as ``x11:`` key names; a pointer outside the recorded monitor is not recorded.

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from xvfb_fixtures import requires_tk, requires_xvfb, tk_app, xvfb_factory  # noqa: F401
+from xvfb_fixtures import requires_tk, requires_xvfb, start_xvfb, tk_app, xvfb_factory  # noqa: F401
 
 from vlagent.actions.coords import Point
 from vlagent.actions.models import Click, TypeText
@@ -172,3 +172,20 @@ def test_ctrl_c_closes_the_recording_and_report_renders_it(server, tk_app, tmp_p
     assert report.returncode == 0, report.stderr
     html = Path(report.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8")
     assert "press OK" in html and "human" in html and steps[0].annotated in html and "click at" in html
+
+
+def test_a_display_without_record_is_one_error_line_and_no_folder(capsys, monkeypatch, tmp_path: Path,
+                                                                  xvfb_factory) -> None:  # noqa: F811
+    from vlagent.agent import cli
+
+    bare = start_xvfb(320, 240, tmp_path, extra_args=["-extension", "RECORD"])
+    try:
+        monkeypatch.setenv("DISPLAY", bare.display)
+        monkeypatch.setattr(sys, "argv", ["vlagent", "record", "--env", "desktop", "--out", str(tmp_path / "demos")])
+        with pytest.raises(SystemExit) as info:
+            cli.main()
+        err = capsys.readouterr().err
+        assert info.value.code == 4 and err.strip().splitlines()[-1].startswith("error: RecorderError:"), err
+        assert "RECORD" in err and not any((tmp_path / "demos").iterdir())
+    finally:
+        bare.stop()
