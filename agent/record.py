@@ -44,7 +44,7 @@ from vlagent.actions.models import Action, ActionListAdapter, Finished
 from vlagent.agent.gestures import DesktopGestures, Gesture, TouchGestures
 from vlagent.agent.safety import StopFlag
 from vlagent.agent.scripted import to_model_space
-from vlagent.agent.trajectory import ActionRecord, EpisodeMeta, EpisodeRecorder, StepRecord
+from vlagent.agent.trajectory import ActionRecord, EpisodeMeta, EpisodeRecorder, ErrorRecord, StepRecord
 from vlagent.envs.errors import RecorderError
 from vlagent.envs.record_frames import Frame, FramePoller
 
@@ -187,32 +187,44 @@ class Recording:
         """Record until ``stop`` is requested (Ctrl+C, the stop hotkey, code); returns the closed meta."""
         pinned: dict[float, Frame] = {}
         try:
-            while not stop.requested:
-                try:
-                    done = self.gestures.feed(self.events.get(timeout=idle))
-                except queue.Empty:
-                    done = []
-                self._write(done + self.gestures.tick(self.clock()), pinned)
-                start = self.gestures.pending_start
-                if start is not None and start not in pinned:  # keep the frame from before it begins
-                    pinned[start] = self.poller.before(start)
-                if getattr(self.gestures, "stop_pressed", False):
-                    stop.request("the stop hotkey")
-                for part in (self.source, self.poller):
-                    if part.stream_error is not None:
-                        raise RecorderError(f"the recording broke: {part.stream_error}") from part.stream_error
-            while True:  # what arrived before the stop still counts
-                try:
-                    self._write(self.gestures.feed(self.events.get_nowait()), pinned)
-                except queue.Empty:
-                    break
-            self._write(self.gestures.flush(), pinned)
-        finally:
+            self._record(stop, pinned, idle)
+        except BaseException as exc:  # a broken stream, a second Ctrl+C: close the folder, then let it surface
             self.source.close()
+            self.poller.close()
+            self.also_close()
+            outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "env_error"
+            final = self.poller.frames()[-1]
+            self.writer.recorder.close(final_screen=self.poller.image(final), outcome=outcome,
+                                       steps=self.writer.steps, error=ErrorRecord.of(exc, fed_back=False))
+            raise
+        self.source.close()
         final = self.poller.latest()
         self.poller.close()
         self.also_close()
         return self.writer.close(self.poller.image(final), stopped_by=stop.by or "a stop request", at=self.clock())
+
+    def _record(self, stop: StopFlag, pinned: dict[float, Frame], idle: float) -> None:
+        """Feed events to the coalescer and write what completes, until the stop; then finish what is left."""
+        while not stop.requested:
+            try:
+                done = self.gestures.feed(self.events.get(timeout=idle))
+            except queue.Empty:
+                done = []
+            self._write(done + self.gestures.tick(self.clock()), pinned)
+            start = self.gestures.pending_start
+            if start is not None and start not in pinned:  # keep the frame from before it begins
+                pinned[start] = self.poller.before(start)
+            if getattr(self.gestures, "stop_pressed", False):
+                stop.request("the stop hotkey")
+            for part in (self.source, self.poller):
+                if part.stream_error is not None:
+                    raise RecorderError(f"the recording broke: {part.stream_error}") from part.stream_error
+        while True:  # what arrived before the stop still counts
+            try:
+                self._write(self.gestures.feed(self.events.get_nowait()), pinned)
+            except queue.Empty:
+                break
+        self._write(self.gestures.flush(), pinned)
 
     def _write(self, gestures: list[Gesture], pinned: dict[float, Frame]) -> None:
         for g in gestures:
@@ -220,8 +232,8 @@ class Recording:
             self.writer.write(g, self.poller.image(frame), shot_at=frame.finished)
 
 
-def open_demonstration(out: Path, *, task: str, env: str, family: str, size: tuple[int, int], clock: Callable[[], float]
-                 ) -> DemonstrationWriter:
+def open_demonstration(out: Path, *, task: str, env: str, family: str, size: tuple[int, int],
+                       clock: Callable[[], float]) -> DemonstrationWriter:
     """A new episode folder under ``out`` for a recording, its ``meta.json`` already written."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)
     episode_id = f"{time.strftime('%Y%m%d-%H%M%S')}-record-{slug}-{uuid.uuid4().hex[:4]}"

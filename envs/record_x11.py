@@ -52,6 +52,8 @@ from vlagent.envs.x11_record import XRecordListener, key_name, keyboard_map, key
 _SHIFT, _LOCK, _CONTROL, _MOD1, _MOD4, _MOD5 = 1, 2, 4, 8, 64, 128
 _MODIFIER_BITS = ((_CONTROL, "ctrl"), (_MOD1, "alt"), (_SHIFT, "shift"), (_MOD4, "win"))
 _KEY_PRESS, _KEY_RELEASE, _BUTTON_PRESS, _BUTTON_RELEASE = 2, 3, 4, 5
+#: How long an excluded client's XTEST request waits for the event it produces before it is forgotten.
+EXCLUSION_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class X11InputRecorder(XRecordListener):
         self._aligner = ClockAligner(wrap=2**32 / 1000)
         self._keymap: dict[int, tuple[int, ...]] = {}
         self._excluded_clients: set[int] = set()
-        self._expected: collections.deque[tuple[int, int]] = collections.deque(maxlen=256)
+        self._expected: collections.deque[tuple[int, int, float]] = collections.deque(maxlen=256)
         self._lock = threading.Lock()
 
     def exclude(self, connection: Any) -> None:
@@ -205,13 +207,23 @@ class X11InputRecorder(XRecordListener):
     def on_fake_input(self, client: int, event_type: int, detail: int) -> None:
         with self._lock:
             if client in self._excluded_clients and _KEY_PRESS <= event_type <= _BUTTON_RELEASE:
-                self._expected.append((event_type, detail))
+                self._expected.append((event_type, detail, self.clock()))
 
     def _is_excluded(self, event_type: int, detail: int) -> bool:
+        """Whether the event is one an excluded client's request announced (each announcement matches once).
+
+        The event follows its request in the stream at once; an announcement older than
+        :data:`EXCLUSION_SECONDS` matched nothing (the server dropped the event) and is forgotten, so it
+        cannot swallow a person's identical event later.
+        """
+        now = self.clock()
         with self._lock:
-            if (event_type, detail) in self._expected:
-                self._expected.remove((event_type, detail))  # the first (oldest) match
-                return True
+            while self._expected and now - self._expected[0][2] > EXCLUSION_SECONDS:
+                self._expected.popleft()
+            for i, (kind, what, _) in enumerate(self._expected):
+                if (kind, what) == (event_type, detail):
+                    del self._expected[i]
+                    return True
         return False
 
     def on_event(self, event: Any) -> None:

@@ -24,6 +24,13 @@ needs_adb = pytest.mark.skipif(shutil.which("adb") is None, reason="Debian's adb
 pytestmark = [needs_adb, pytest.mark.adb, pytest.mark.timeout(60)]
 
 
+def wait_for_stream(phone: Phone) -> None:
+    deadline = time.monotonic() + 10
+    while not phone.getevent_streams:  # the recorder's getevent stream reached the phone
+        assert time.monotonic() < deadline, "the recorder never opened getevent -lt"
+        time.sleep(0.02)
+
+
 def test_getevent_lines_become_taps_swipes_long_presses_and_keys(adb_server, attach_phone, tmp_path: Path) -> None:
     phone = Phone(natural_size=(540, 1200), touch_max=(4095, 8191))  # raw axes differ from the pixels
     device = attach_phone(phone)
@@ -32,10 +39,7 @@ def test_getevent_lines_become_taps_swipes_long_presses_and_keys(adb_server, att
     stop = StopFlag()
     thread = threading.Thread(target=recording.run, args=(stop,), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not phone.getevent_streams:  # the recorder's getevent stream reached the phone
-        assert time.monotonic() < deadline, "the recorder never opened getevent -lt"
-        time.sleep(0.02)
+    wait_for_stream(phone)
     time.sleep(0.3)
     settings = phone.icon_center("com.android.settings")
     phone.person_touch([settings])  # opens Settings
@@ -78,3 +82,29 @@ def test_a_rotated_phone_is_refused(adb_server, attach_phone, tmp_path: Path) ->
     device = attach_phone(Phone(natural_size=(540, 1200), rotation=1))
     with pytest.raises(RecorderError, match="natural orientation"):
         android_recording(tmp_path / "demos", serial=device.serial, adb_port=adb_server.port)
+
+
+def test_a_phone_unplugged_mid_recording_closes_the_folder(adb_server, attach_phone, tmp_path: Path) -> None:
+    phone = Phone(natural_size=(540, 1200))
+    device = attach_phone(phone)
+    recording = android_recording(tmp_path / "demos", serial=device.serial, adb_port=adb_server.port, interval=0.1)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            recording.run(StopFlag())
+        except RecorderError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_for_stream(phone)
+    phone.person_touch([(270, 600)])
+    time.sleep(0.3)
+    device.kill()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and errors and "broke" in str(errors[0])
+    (folder,) = find_episodes(tmp_path / "demos")
+    meta, steps = load_episode(folder)
+    assert meta.outcome == "env_error" and meta.ended is not None and meta.error is not None
+    assert [recorded_actions(s)[0].type for s in steps] == ["click"]  # what was recorded before is kept
