@@ -108,3 +108,33 @@ def test_a_phone_unplugged_mid_recording_closes_the_folder(adb_server, attach_ph
     meta, steps = load_episode(folder)
     assert meta.outcome == "env_error" and meta.ended is not None and meta.error is not None
     assert [recorded_actions(s)[0].type for s in steps] == ["click"]  # what was recorded before is kept
+
+
+def test_vlagent_record_on_a_phone_until_ctrl_c(adb_server, attach_phone, tmp_path: Path, capsys, monkeypatch) -> None:
+    import os
+    import signal
+    import sys
+
+    from vlagent.agent import cli
+
+    phone = Phone(natural_size=(540, 1200))
+    device = attach_phone(phone)
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    monkeypatch.setattr(sys, "argv", ["vlagent", "record", "--env", f"android:{device.serial}", "--task", "open Notes",
+                                      "--out", str(tmp_path / "demos")])
+
+    def person() -> None:
+        wait_for_stream(phone)
+        phone.person_touch([phone.icon_center("org.vlagent.notes")])
+        time.sleep(0.4)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C in the recorder's terminal
+
+    threading.Thread(target=person, daemon=True).start()
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    out, err = capsys.readouterr()
+    assert info.value.code == 0, err
+    meta, steps = load_episode(Path(out.strip().splitlines()[-1]))
+    assert meta.task == "open Notes" and meta.outcome == "finished"
+    assert [recorded_actions(s)[0].type for s in steps] == ["click", "finished"]
+    assert steps[-1].info["stopped_by"] == "Ctrl+C" and phone.launches == ["org.vlagent.notes"]
