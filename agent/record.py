@@ -44,7 +44,13 @@ from vlagent.actions.models import Action, ActionListAdapter, Finished
 from vlagent.agent.gestures import DesktopGestures, Gesture, TouchGestures
 from vlagent.agent.safety import StopFlag
 from vlagent.agent.scripted import to_model_space
-from vlagent.agent.trajectory import ActionRecord, EpisodeMeta, EpisodeRecorder, ErrorRecord, StepRecord
+from vlagent.agent.trajectory import (
+    ActionRecord,
+    EpisodeMeta,
+    EpisodeRecorder,
+    ErrorRecord,
+    StepRecord,
+)
 from vlagent.envs.errors import RecorderError
 from vlagent.envs.record_frames import Frame, FramePoller
 
@@ -122,7 +128,20 @@ def render_reply(step: StepRecord, profile: Any, size: tuple[int, int], thought:
 
 
 class DemonstrationWriter:
-    """Writes gestures as steps of one episode folder (through :class:`EpisodeRecorder`)."""
+    """Writes gestures as steps of one episode folder (through :class:`EpisodeRecorder`).
+
+    Example:
+        >>> import tempfile
+        >>> from vlagent.actions.models import Key
+        >>> writer = open_demonstration(Path(tempfile.mkdtemp()), task="t", env="desktop", family="desktop",
+        ...                             size=(64, 48), clock=lambda: 0.0)
+        >>> screen = Image.new("RGB", (64, 48))
+        >>> writer.write(Gesture(Key(name="esc"), 0.5, 0.5), screen, shot_at=0.4).info["screenshot_age"]
+        0.1
+        >>> meta = writer.close(screen, stopped_by="Ctrl+C", at=1.0)
+        >>> meta.outcome, meta.steps, is_demonstration(meta)
+        ('finished', 2, True)
+    """
 
     def __init__(self, recorder: EpisodeRecorder, *, started: float) -> None:
         self.recorder = recorder
@@ -153,7 +172,13 @@ class DemonstrationWriter:
 
 
 class InputSource(Protocol):
-    """Where the events come from: started before the recording, closed at its end; ``stream_error`` once broken."""
+    """Where the events come from: started before the recording, closed at its end; ``stream_error`` once broken.
+
+    Example:
+        >>> from vlagent.envs.record_android import GeteventRecorder
+        >>> GeteventRecorder(phone=None, on_input=print).stream_error is None
+        True
+    """
 
     stream_error: BaseException | None
 
@@ -165,6 +190,21 @@ class Recording:
     """One recording in progress: a source of events, their coalescer, the frame poller and the writer.
 
     Build it with :func:`desktop_recording` or :func:`android_recording`, then :meth:`run` until ``stop``.
+
+    Example:
+        >>> import tempfile
+        >>> from vlagent.agent.trajectory import load_episode
+        >>> from vlagent.envs.record_x11 import KeyEvent
+        >>> poller = FramePoller(lambda: b"", decode=lambda data: Image.new("RGB", (64, 48)), interval=60).start()
+        >>> writer = open_demonstration(Path(tempfile.mkdtemp()), task="t", env="desktop", family="desktop",
+        ...                             size=(64, 48), clock=lambda: 0.0)
+        >>> events = queue.Queue()
+        >>> events.put(KeyEvent(time=1.0, press=True, key="esc"))
+        >>> source = type("Source", (), {"stream_error": None, "close": lambda self: None})()
+        >>> stop = StopFlag(); stop.request("the example")
+        >>> meta = Recording(source, DesktopGestures(), poller, writer, events).run(stop)
+        >>> [s.raw for s in load_episode(writer.recorder.path)[1]]
+        ['{"actions": [{"type": "key", "name": "esc"}]}', '{"actions": [{"type": "finished"}]}']
     """
 
     source: InputSource
