@@ -20,9 +20,10 @@ The recording ends on Ctrl+C (SIGINT) or the stop hotkey (on a desktop; the comb
 recorded); the actions still being built are completed, a last ``finished`` step on the final screen is
 added (the person ended the demonstration there), and ``meta.json`` is closed with outcome ``finished``.
 
-Which input is recorded: everything the display or phone receives, synthetic input included; the recorder
-is not meant to run while the agent acts. Where both run in one process, :meth:`Recording.exclude_env`
-excludes the agent's own desktop input exactly (see :mod:`vlagent.envs.record_x11`).
+Which input is recorded: everything the display or phone receives, synthetic input included, except, on a
+desktop, the input of vlagent's own desktop env, which marks its X connection as the agent's (exactly,
+event by event, in this process or another; see :mod:`vlagent.envs.record_x11`). On a phone the agent's
+``input`` commands cannot be told apart from a person's touches: do not run both on one phone.
 """
 
 from __future__ import annotations
@@ -215,14 +216,6 @@ class Recording:
     clock: Callable[[], float] = time.monotonic
     also_close: Callable[[], None] = lambda: None
 
-    def exclude_env(self, env: Any) -> None:
-        """Do not record the input a desktop env in this process injects (the agent's own actions)."""
-        connection = getattr(getattr(env, "unwrapped", env), "x_connection", None)
-        exclude = getattr(self.source, "exclude", None)
-        if connection is None or exclude is None:
-            raise RecorderError("only a desktop env's input can be excluded from a desktop recording")
-        exclude(connection)
-
     def run(self, stop: StopFlag, *, idle: float = 0.05) -> EpisodeMeta:
         """Record until ``stop`` is requested (Ctrl+C, the stop hotkey, code); returns the closed meta."""
         pinned: dict[float, Frame] = {}
@@ -257,8 +250,9 @@ class Recording:
             if getattr(self.gestures, "stop_pressed", False):
                 stop.request("the stop hotkey")
             for part in (self.source, self.poller):
-                if part.stream_error is not None:
-                    raise RecorderError(f"the recording broke: {part.stream_error}") from part.stream_error
+                error = part.stream_error
+                if error is not None:  # the display or phone went away
+                    raise RecorderError(f"the recording broke: {type(error).__name__}: {error}") from error
         while True:  # what arrived before the stop still counts
             try:
                 self._write(self.gestures.feed(self.events.get_nowait()), pinned)

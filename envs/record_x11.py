@@ -13,12 +13,15 @@ Two parts, both for ``vlagent record --env desktop``:
   action (see that module for what "just before" means and its limits).
 
 Synthetic input: XTEST input (``xdotool``, pyautogui, the agent's own) reaches RECORD exactly as a
-keyboard's does, so it is recorded. The rule: the recorder records everything by default and is not run
-alongside the agent. When the agent runs in the same process, its env's X connection is excluded with
-:meth:`X11InputRecorder.exclude`: the recorder then also records the XTEST ``FakeInput`` requests of every
-client with the id of the client that sent them, and drops the device event that each request from an
-excluded client produces (same type and detail, in stream order). That is an exact match, not a time
-window: a person's input during the agent's action is still recorded, and ``xdotool`` (another client) is.
+keyboard's does. The rule: input from a client marked as the agent's is never recorded, all other input
+is. vlagent's desktop env marks its X connection (:func:`vlagent.envs.x11_record.mark_agent`: a window of
+its own carrying a property, gone when the connection goes), so the agent is excluded whether it runs in
+the recorder's process or another one. To tell the agent's events apart, the recorder also records the
+XTEST ``FakeInput`` requests of every client with the id of the client that sent them; the device event
+that a request from a marked client produces (same type and detail, next in the stream) is dropped. That
+is an exact match, not a time window: a person's input during the agent's action is still recorded, and
+so is ``xdotool``'s (an unmarked client, the "person" of the tests). Whether a client is marked is looked
+up once per client, on a third connection of the listener's own, and forgotten when the client goes.
 
 The X library: python-xlib's RECORD support as installed by ``python3-xlib`` 0.15, the distribution
 pyautogui already depends on. pynput's Xorg backend would work as well, but it depends on ``python-xlib``
@@ -46,7 +49,7 @@ from PIL import Image
 
 from vlagent.envs.errors import DependencyNotInstalled, RecorderError
 from vlagent.envs.record_clock import ClockAligner
-from vlagent.envs.x11_record import XRecordListener, key_name, keyboard_map, keysym_x_name
+from vlagent.envs.x11_record import XRecordListener, agent_clients, key_name, keyboard_map, keysym_x_name
 
 #: X modifier state bits (X.h): Shift, Lock, Control, Mod1 (Alt), Mod4 (Super), Mod5 (AltGr on most maps).
 _SHIFT, _LOCK, _CONTROL, _MOD1, _MOD4, _MOD5 = 1, 2, 4, 8, 64, 128
@@ -167,14 +170,30 @@ class X11InputRecorder(XRecordListener):
         self.excluded_events = 0
         self._aligner = ClockAligner(wrap=2**32 / 1000)
         self._keymap: dict[int, tuple[int, ...]] = {}
-        self._excluded_clients: set[int] = set()
+        self._agents: dict[int, bool] = {}  # client id base -> marked as the agent's
+        self._lookup: Any = None  # the connection is_agent asks on, used only by the stream thread
         self._expected: collections.deque[tuple[int, int, float]] = collections.deque(maxlen=256)
         self._lock = threading.Lock()
 
-    def exclude(self, connection: Any) -> None:
-        """Do not record the input that the python-xlib connection ``connection`` injects through XTEST."""
-        with self._lock:
-            self._excluded_clients.add(int(connection.display.info.resource_id_base))
+    def is_agent(self, client: int) -> bool:
+        """Whether ``client`` marked itself as the agent's (looked up once while it lives)."""
+        if client not in self._agents:
+            if self._lookup is None:
+                from Xlib.display import Display
+
+                self._lookup = Display(self.display)
+            self._agents[client] = client in agent_clients(self._lookup)
+        return self._agents[client]
+
+    def on_client_died(self, client: int) -> None:
+        self._agents.pop(client, None)
+
+    def close(self) -> None:
+        super().close()  # the stream thread has ended: nothing uses the lookup connection any more
+        lookup, self._lookup = self._lookup, None
+        if lookup is not None:
+            with contextlib.suppress(Exception):
+                lookup.close()
 
     def on_start(self, control: Any) -> None:
         self._keymap = keyboard_map(control)
@@ -205,8 +224,8 @@ class X11InputRecorder(XRecordListener):
             control.flush()
 
     def on_fake_input(self, client: int, event_type: int, detail: int) -> None:
-        with self._lock:
-            if client in self._excluded_clients and _KEY_PRESS <= event_type <= _BUTTON_RELEASE:
+        if _KEY_PRESS <= event_type <= _BUTTON_RELEASE and self.is_agent(client):
+            with self._lock:
                 self._expected.append((event_type, detail, self.clock()))
 
     def _is_excluded(self, event_type: int, detail: int) -> bool:

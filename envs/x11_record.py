@@ -11,8 +11,10 @@ Shared by the stop hotkey (:mod:`vlagent.envs.stop_hotkey`) and the demonstratio
   it is seen; a server without RECORD, or one that never starts streaming, is the listener's ``error``
   class (a :class:`~vlagent.envs.errors.DeviceError`).
 - Subclasses choose what is recorded (``device_events``: a range of core event types; ``fake_input``: the
-  XTEST ``FakeInput`` requests of every client, with the id of the client that sent them) and get each
-  event with :meth:`on_event`, each request with :meth:`on_fake_input`, on the listener's thread.
+  XTEST ``FakeInput`` requests of every client, with the id of the client that sent them, and the
+  clients that disconnect) and get each event with :meth:`on_event`, each request with
+  :meth:`on_fake_input`, each disconnection with :meth:`on_client_died`, on the listener's thread.
+- :func:`mark_agent` marks a connection as the agent's; :func:`agent_clients` lists the marked clients.
 
 Key codes are named from their unshifted keysym, read once at start (:func:`keycode_names`).
 
@@ -84,6 +86,43 @@ def keycode_names(display: Any) -> dict[int, str]:
     return {code: key_name(keysym_x_name(syms[0])) for code, syms in keyboard_map(display).items() if syms and syms[0]}
 
 
+#: The property on a window that a connection creates to say "my XTEST input is the agent's" (see mark_agent).
+AGENT_MARK = "_VLAGENT_AGENT_INPUT"
+
+
+def mark_agent(display: Any) -> Any:
+    """Mark the python-xlib connection ``display`` as the agent's: its XTEST input is not a person's.
+
+    The mark is an unmapped 1x1 input-only window, created by that connection and carrying the
+    :data:`AGENT_MARK` property. A window's id lies in the id range of the client that made it, so a
+    recorder finds the agent's clients from the windows alone (:func:`agent_clients`), in this process or
+    any other, and the mark disappears with the connection (the server destroys a client's windows when it
+    goes), so a later client that gets the same id range is never mistaken for the agent.
+    """
+    from Xlib import X, Xatom
+
+    window = display.screen().root.create_window(0, 0, 1, 1, 0, 0, window_class=X.InputOnly)
+    window.change_property(display.intern_atom(AGENT_MARK), Xatom.STRING, 8, b"vlagent")
+    display.flush()
+    return window
+
+
+def agent_clients(display: Any) -> set[int]:
+    """The resource id bases of the clients that marked themselves with :func:`mark_agent`."""
+    from Xlib import X
+
+    atom = display.intern_atom(AGENT_MARK, only_if_exists=True)
+    if not atom:
+        return set()
+    mask = display.display.info.resource_id_mask
+    out: set[int] = set()
+    for window in display.screen().root.query_tree().children:
+        with contextlib.suppress(Exception):  # a window destroyed meanwhile
+            if window.get_full_property(atom, X.AnyPropertyType) is not None:
+                out.add(window.id & ~mask)
+    return out
+
+
 class XRecordListener:
     """Streams the X server's input events (and optionally XTEST requests) to hooks on a background thread.
 
@@ -133,6 +172,9 @@ class XRecordListener:
     def on_fake_input(self, client: int, event_type: int, detail: int) -> None:
         """One XTEST ``FakeInput`` request from client ``client`` (its resource id base)."""
 
+    def on_client_died(self, client: int) -> None:
+        """Client ``client`` disconnected (reported when ``fake_input`` is on), so its id range may be reused."""
+
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> XRecordListener:
@@ -167,7 +209,7 @@ class XRecordListener:
             "core_requests": (0, 0), "core_replies": (0, 0), "ext_requests": ext_requests,
             "ext_replies": (0, 0, 0, 0), "delivered_events": (0, 0),
             "device_events": self.device_events, "errors": (0, 0),
-            "client_started": False, "client_died": False,
+            "client_started": False, "client_died": self.fake_input,
         }])
         self.control.sync()  # the context must exist before the data connection enables it
         self._thread = threading.Thread(target=self._stream, name=f"vlagent-xrecord-{type(self).__name__}",
@@ -193,6 +235,9 @@ class XRecordListener:
 
         if reply.category == record.StartOfData:
             self._ready.set()
+            return
+        if reply.category == record.ClientDied:
+            self.on_client_died(reply.id_base)
             return
         if reply.client_swapped:
             return

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from xvfb_fixtures import requires_tk, requires_xvfb, start_xvfb, tk_app, xvfb_factory  # noqa: F401
 
-from vlagent.actions.coords import Point
-from vlagent.actions.models import Click, TypeText
+from vlagent.actions.models import TypeText
 from vlagent.agent.record import desktop_recording, is_demonstration, recorded_actions
 from vlagent.agent.safety import DEFAULT_STOP_HOTKEY, StopFlag, parse_combo
 from vlagent.agent.trajectory import find_episodes, load_episode
@@ -114,26 +113,34 @@ def test_xdotool_input_becomes_typed_actions_at_the_right_pixels(server, tk_app,
     assert shots[0].size == (800, 600) and (folder / "final.png").exists()
 
 
-def test_the_agents_own_input_is_not_recorded(server, tk_app, tmp_path: Path) -> None:  # noqa: F811
-    from vlagent.envs.desktop import DesktopEnv
+AGENT = """
+import sys
+from vlagent.actions.coords import Point
+from vlagent.actions.models import Click, TypeText
+from vlagent.envs.desktop import DesktopEnv
 
+x, y = int(sys.argv[1]), int(sys.argv[2])
+env = DesktopEnv()
+env.reset(options={"task": "t"})
+env.step(Click(point=Point(x=x, y=y, space="screen")))
+env.step(TypeText(text="Agent, typing"))
+env.close()
+"""
+
+
+def test_the_agents_own_input_is_not_recorded(server, tk_app, tmp_path: Path) -> None:  # noqa: F811
     app = tk_app(server)
-    env = DesktopEnv(display=server.display)
-    try:
-        env.reset(options={"task": "t"})
-        recording, stop, thread, _ = start_recording(server, tmp_path)
-        recording.exclude_env(env)
-        entry, cancel = app.center("entry"), app.center("cancel")
-        env.step(Click(point=Point(x=entry[0], y=entry[1], space="screen")))  # the agent, through XTEST
-        env.step(TypeText(text="Agent, typing"))
-        xdo(server.display, "mousemove", str(cancel[0]), str(cancel[1]), "click", "1")  # the person
-        app.wait_new(lambda evs: sum(e["ev"] == "release" for e in evs) == 2)  # both clicks reached the window
-        app.wait_new(lambda evs: any(e["ev"] == "entry" and e["text"] == "Agent, typing" for e in evs))
-        time.sleep(0.6)
-        stop.request("the test")
-        thread.join(timeout=20)
-    finally:
-        env.close()
+    recording, stop, thread, _ = start_recording(server, tmp_path)
+    entry, cancel = app.center("entry"), app.center("cancel")
+    # The agent, in a process of its own, through XTEST: the desktop env marks its X connection.
+    subprocess.run([sys.executable, "-c", AGENT, str(entry[0]), str(entry[1])], check=True, timeout=60,
+                   env={**os.environ, "DISPLAY": server.display})
+    xdo(server.display, "mousemove", str(cancel[0]), str(cancel[1]), "click", "1")  # the person
+    app.wait_new(lambda evs: sum(e["ev"] == "release" for e in evs) == 2)  # both clicks reached the window
+    app.wait_new(lambda evs: any(e["ev"] == "entry" and e["text"] == "Agent, typing" for e in evs))
+    time.sleep(0.6)
+    stop.request("the test")
+    thread.join(timeout=20)
     (folder,) = find_episodes(tmp_path / "demos")
     _, steps = load_episode(folder)
     actions = [recorded_actions(s)[0] for s in steps]
