@@ -23,7 +23,8 @@ added (the person ended the demonstration there), and ``meta.json`` is closed wi
 Which input is recorded: everything the display or phone receives, synthetic input included, except, on a
 desktop, the input of vlagent's own desktop env, which marks its X connection as the agent's (exactly,
 event by event, in this process or another; see :mod:`vlagent.envs.record_x11`). On a phone the agent's
-``input`` commands cannot be told apart from a person's touches: do not run both on one phone.
+``input`` commands enter Android's input framework above the kernel devices ``getevent`` reads, so they
+are not recorded either.
 """
 
 from __future__ import annotations

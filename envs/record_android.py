@@ -19,6 +19,9 @@ thread, one line per kernel input event::
 - Timestamps are seconds since the phone booted; :class:`~vlagent.envs.record_clock.ClockAligner` maps them
   onto this process's clock so they can be compared with the times of the screenshots.
 
+Only the kernel's input devices are read, so what ``input tap``/``swipe``/``keyevent`` inject (the agent's
+actions, through Android's input framework) is not recorded; ``sendevent`` writes to the devices and would be.
+
 Limits: the raw axes are in the panel's natural orientation, so a rotated screen is recorded wrongly
 (the recorder refuses a phone whose screenshot is not in the natural orientation); typing on the
 on-screen keyboard is recorded as taps, which is what the person did.
