@@ -118,7 +118,10 @@ def render_reply(step: StepRecord, profile: Any, size: tuple[int, int], thought:
 
         profile = get_profile(profile)
     parser = profile.make_parser()
-    geometry = Geometry.for_image(size[0], size[1], min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
+    if parser.space == "resized":  # only this space needs smart_resize (which imports transformers)
+        geometry = Geometry.for_image(size[0], size[1], min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
+    else:
+        geometry = Geometry(width=size[0], height=size[1], resized_width=size[0], resized_height=size[1])
     actions = [to_model_space(a, geometry, parser.space) for a in recorded_actions(step)]
     try:
         return parser.format(actions, thought=thought)

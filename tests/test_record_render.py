@@ -82,7 +82,9 @@ def test_recorded_steps_render_in_a_profiles_format_and_parse_back(demonstration
     size = (meta.geometry["width"], meta.geometry["height"])
     chosen = get_profile(profile)
     parser = chosen.make_parser()
-    geometry = Geometry.for_image(*size, min_pixels=chosen.min_pixels, max_pixels=chosen.max_pixels)
+    geometry = (Geometry.for_image(*size, min_pixels=chosen.min_pixels, max_pixels=chosen.max_pixels)
+                if parser.space == "resized" else Geometry(width=size[0], height=size[1], resized_width=size[0],
+                                                           resized_height=size[1]))
     for step in steps:
         (recorded,) = recorded_actions(step)
         reply = render_reply(step, profile, size)
