@@ -30,9 +30,12 @@ wins, and uninstalling either deletes files the other still lists. RECORD throug
 everything needed (buttons, wheel, keys with modifiers, server timestamps, the clients' XTEST requests),
 so vlagent adds no input library and keeps the one pyautogui brings.
 
-Limits: characters a keyboard has no key for and that a program types by remapping a spare key code (as
-``xdotool type`` does for non-ASCII text) are read with the keymap as it was at start, so they come out
-wrong or as ``x11:`` key names; a pointer outside the recorded monitor is not recorded.
+Key codes are read with the keymap read at start, kept up to date from the ``ChangeKeyboardMapping``
+requests of every client, recorded in the same stream: ``xdotool type`` gives a spare key code each
+character the keyboard lacks just before pressing it, and the recorder reads that press with that map.
+
+Limits: layout switches through XKB requests (``setxkbmap``) and text committed by an input method (XIM,
+IBus) are not seen; a pointer outside the recorded monitor is not recorded.
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ class X11InputRecorder(XRecordListener):
 
     device_events = (_KEY_PRESS, _BUTTON_RELEASE)
     fake_input = True
+    keymap_changes = True
     error = RecorderError
     purpose = "recording a demonstration"
 
@@ -187,6 +191,10 @@ class X11InputRecorder(XRecordListener):
 
     def on_client_died(self, client: int) -> None:
         self._agents.pop(client, None)
+
+    def on_keymap_change(self, first: int, keysyms: list[tuple[int, ...]]) -> None:
+        for offset, syms in enumerate(keysyms):  # in stream order, so each key event reads the map it met
+            self._keymap[first + offset] = syms
 
     def close(self) -> None:
         super().close()  # the stream thread has ended: nothing uses the lookup connection any more

@@ -39,6 +39,8 @@ START_TIMEOUT = 5.0
 #: XTEST's FakeInput request (minor opcode 2): its event type and detail are bytes 4 and 5.
 FAKE_INPUT_MINOR = 2
 _FAKE_INPUT_HEAD = struct.Struct("=BBHBB")
+#: The core ChangeKeyboardMapping request's opcode.
+CHANGE_KEYBOARD_MAPPING = 100
 
 
 @functools.cache
@@ -138,6 +140,8 @@ class XRecordListener:
     device_events: ClassVar[tuple[int, int]] = (2, 3)
     #: Whether XTEST ``FakeInput`` requests are recorded too (:meth:`on_fake_input`).
     fake_input: ClassVar[bool] = False
+    #: Whether ``ChangeKeyboardMapping`` requests are recorded too (:meth:`on_keymap_change`).
+    keymap_changes: ClassVar[bool] = False
     #: The error raised when the listener cannot start.
     error: ClassVar[type[DeviceError]] = DeviceError
     #: What the listener is for, in messages ("the stop hotkey").
@@ -172,6 +176,9 @@ class XRecordListener:
     def on_fake_input(self, client: int, event_type: int, detail: int) -> None:
         """One XTEST ``FakeInput`` request from client ``client`` (its resource id base)."""
 
+    def on_keymap_change(self, first: int, keysyms: list[tuple[int, ...]]) -> None:
+        """A client remapped key codes ``first, first + 1, ...`` to ``keysyms`` (``xdotool type`` does, per character)."""
+
     def on_client_died(self, client: int) -> None:
         """Client ``client`` disconnected (reported when ``fake_input`` is on), so its id range may be reused."""
 
@@ -205,8 +212,9 @@ class XRecordListener:
             if info is not None:
                 self._xtest = info.major_opcode
                 ext_requests = (self._xtest, self._xtest, FAKE_INPUT_MINOR, FAKE_INPUT_MINOR)
+        core_requests = (CHANGE_KEYBOARD_MAPPING, CHANGE_KEYBOARD_MAPPING) if self.keymap_changes else (0, 0)
         self._context = self.control.record_create_context(0, [record.AllClients], [{
-            "core_requests": (0, 0), "core_replies": (0, 0), "ext_requests": ext_requests,
+            "core_requests": core_requests, "core_replies": (0, 0), "ext_requests": ext_requests,
             "ext_replies": (0, 0, 0, 0), "delivered_events": (0, 0),
             "device_events": self.device_events, "errors": (0, 0),
             "client_started": False, "client_died": self.fake_input,
@@ -246,12 +254,22 @@ class XRecordListener:
             while len(data) >= 32:  # one 32-byte core event after another
                 event, data = rq.EventField(None).parse_binary_value(data, self._data.display, None, None)
                 self.on_event(event)
-        elif reply.category == record.FromClient and self._xtest is not None:
+        elif reply.category == record.FromClient:
             while len(data) >= _FAKE_INPUT_HEAD.size:  # requests: length in 4-byte units at bytes 2-3
                 major, minor, length, event_type, detail = _FAKE_INPUT_HEAD.unpack_from(data)
+                request, data = data[:max(length, 1) * 4], data[max(length, 1) * 4:]
                 if major == self._xtest and minor == FAKE_INPUT_MINOR:
                     self.on_fake_input(reply.id_base, event_type, detail)
-                data = data[max(length, 1) * 4:]
+                elif major == CHANGE_KEYBOARD_MAPPING and self.keymap_changes:
+                    self._keymap_request(request)
+
+    def _keymap_request(self, request: bytes) -> None:
+        """Parse ``ChangeKeyboardMapping``: count, first key code, keysyms per code, then the keysyms."""
+        count, first, per = request[1], request[4], request[5]
+        if per == 0 or len(request) < 8 + count * per * 4:
+            return
+        syms = struct.unpack_from(f"={count * per}I", request, 8)
+        self.on_keymap_change(first, [tuple(syms[i * per:(i + 1) * per]) for i in range(count)])
 
     def close(self) -> None:
         """Stop recording and close both connections (safe to call twice, or after a failed start)."""

@@ -113,6 +113,18 @@ def test_xdotool_input_becomes_typed_actions_at_the_right_pixels(server, tk_app,
     assert shots[0].size == (800, 600) and (folder / "final.png").exists()
 
 
+def test_text_typed_by_remapping_spare_key_codes_is_read_with_the_new_map(server, tmp_path: Path) -> None:
+    # xdotool gives each character the keyboard lacks (ü, ß, CJK) a spare key code just before pressing it.
+    recording, stop, thread, _ = start_recording(server, tmp_path)
+    xdo(server.display, "type", "--delay", "30", "Grüße, 日本語!")
+    time.sleep(0.3)
+    stop.request("the test")
+    thread.join(timeout=20)
+    (folder,) = find_episodes(tmp_path / "demos")
+    _, steps = load_episode(folder)
+    assert [recorded_actions(s)[0] for s in steps[:-1]] == [TypeText(text="Grüße, 日本語!")]
+
+
 AGENT = """
 import sys
 from vlagent.actions.coords import Point
