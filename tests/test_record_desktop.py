@@ -125,6 +125,29 @@ def test_text_typed_by_remapping_spare_key_codes_is_read_with_the_new_map(server
     assert [recorded_actions(s)[0] for s in steps[:-1]] == [TypeText(text="Grüße, 日本語!")]
 
 
+def test_on_a_second_monitor_points_are_that_monitors_pixels(tmp_path: Path, xvfb_factory) -> None:  # noqa: F811
+    from xvfb_fixtures import add_randr_monitors
+
+    wide = start_xvfb(1280, 400, tmp_path)  # its own server: the monitors split its screen
+    try:
+        add_randr_monitors(wide, [("LEFT", 0, 0, 640, 400), ("RIGHT", 640, 0, 640, 400)])
+        recording, stop, thread, _ = start_recording(wide, tmp_path, monitor=2)
+        xdo(wide.display, "mousemove", "100", "100", "click", "1")  # on the left monitor: not recorded
+        time.sleep(0.5)
+        xdo(wide.display, "mousemove", "1000", "300", "click", "3")
+        time.sleep(0.5)
+        stop.request("the test")
+        thread.join(timeout=20)
+        assert recording.source.outside == 1
+    finally:
+        wide.stop()
+    (folder,) = find_episodes(tmp_path / "demos")
+    meta, steps = load_episode(folder)
+    (click, _) = (recorded_actions(s)[0] for s in steps)
+    assert meta.env == "desktop:2" and (meta.geometry["width"], meta.geometry["height"]) == (640, 400)
+    assert (click.point.x, click.point.y, click.button) == (360, 300, "right")
+
+
 AGENT = """
 import sys
 from vlagent.actions.coords import Point
