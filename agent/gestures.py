@@ -114,6 +114,7 @@ class _Scroll:
 @dataclass
 class _Text:
     start: float
+    last: float
     chars: list[str] = field(default_factory=list)
 
 
@@ -251,8 +252,9 @@ class DesktopGestures:
         if e.char is not None:
             out = self._flush_click() + self._flush_scroll()
             if self._text is None:
-                self._text = _Text(e.time)
+                self._text = _Text(e.time, e.time)
             self._text.chars.append(e.char)
+            self._text.last = e.time
             return out
         if e.key == "backspace" and self._text is not None and self._text.chars:
             self._text.chars.pop()
@@ -282,7 +284,7 @@ class DesktopGestures:
         t, self._text = self._text, None
         if t is None or not t.chars:
             return []
-        return [Gesture(TypeText(text="".join(t.chars), submit=submit), t.start, end or t.start)]
+        return [Gesture(TypeText(text="".join(t.chars), submit=submit), t.start, end or t.last)]
 
     def _flush_all(self) -> list[Gesture]:
         return self._flush_click() + self._flush_scroll() + self._flush_text()
