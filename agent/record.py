@@ -298,12 +298,13 @@ def desktop_recording(out: Path, *, task: str = "", monitor: int = 1, display: s
     try:
         poller.start()
         listener.start()
+        spec = "desktop" if monitor == 1 else f"desktop:{monitor}"
+        writer = open_demonstration(out, task=task, env=spec, family="desktop", size=grabber.size, clock=clock)
     except BaseException:
+        listener.close()
         poller.close()
         grabber.close()
         raise
-    spec = "desktop" if monitor == 1 else f"desktop:{monitor}"
-    writer = open_demonstration(out, task=task, env=spec, family="desktop", size=grabber.size, clock=clock)
     return Recording(listener, gestures, poller, writer, events, clock=clock, also_close=grabber.close)
 
 
@@ -324,14 +325,18 @@ def android_recording(out: Path, *, task: str = "", serial: str | None = None, a
     source = GeteventRecorder(phone, on_input=events.put, clock=clock)
     poller = FramePoller(phone.screencap, decode=_png, interval=interval, clock=clock)
     poller.poll_once()
-    size = poller.image(poller.latest()).size
+    size = poller.image(poller.frames()[-1]).size
     source.start()
-    assert source.size is not None
-    if size != source.size:
+    try:
+        panel = source.size or size
+        if size != panel:
+            raise RecorderError(f"the phone's screen is {size[0]}x{size[1]} but its panel is {panel[0]}x{panel[1]}: "
+                                "rotate it back to its natural orientation (touches are reported in the panel's axes)")
+        poller.start()
+        writer = open_demonstration(out, task=task, env=f"android:{phone.serial}", family="mobile", size=size,
+                                    clock=clock)
+    except BaseException:
         source.close()
-        raise RecorderError(f"the phone's screen is {size[0]}x{size[1]} but its panel is "
-                            f"{source.size[0]}x{source.size[1]}: rotate it back to its natural orientation "
-                            "(touches are reported in the panel's axes)")
-    poller.start()
-    writer = open_demonstration(out, task=task, env=f"android:{phone.serial}", family="mobile", size=size, clock=clock)
+        poller.close()
+        raise
     return Recording(source, TouchGestures(), poller, writer, events, clock=clock)
