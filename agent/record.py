@@ -152,6 +152,8 @@ class DemonstrationWriter:
         self.recorder = recorder
         self.started = started
         self.steps = 0
+        #: Called with each step once written (the CLI shows the person what was recorded).
+        self.on_step: Callable[[StepRecord], None] | None = None
 
     def write(self, gesture: Gesture, screenshot: Image.Image, *, shot_at: float, extra: dict[str, Any] | None = None
               ) -> StepRecord:
@@ -168,7 +170,10 @@ class DemonstrationWriter:
                             actions=[ActionRecord(model=gesture.action, screen=gesture.action, executed=True)],
                             info=info, screenshot="")
         self.steps += 1
-        return self.recorder.record(record, screenshot)
+        record = self.recorder.record(record, screenshot)
+        if self.on_step is not None:
+            self.on_step(record)
+        return record
 
     def close(self, final: Image.Image, *, stopped_by: str, at: float) -> EpisodeMeta:
         """Add the ``finished`` step on the final screen and close ``meta.json`` (outcome ``finished``)."""

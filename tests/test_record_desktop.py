@@ -211,6 +211,7 @@ def test_ctrl_c_closes_the_recording_and_report_renders_it(server, tk_app, tmp_p
     assert meta.outcome == "finished" and meta.ended is not None
     assert [recorded_actions(s)[0].type for s in steps] == ["click", "finished"]
     assert steps[-1].info["stopped_by"] == "Ctrl+C"
+    assert f"step 0: click at ({ok[0]}, {ok[1]})" in stderr.decode()  # shown to the person as it was recorded
 
     report = subprocess.run([VLAGENT, "report", str(folder)], env=env,
                             capture_output=True, text=True, timeout=60)

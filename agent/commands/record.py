@@ -61,6 +61,7 @@ def record(
         raise typer.BadParameter(f"recording works on desktop and android envs, not {spec.kind}", param_hint="--env")
     folder = recording.writer.recorder.path
     typer.echo(f"recording into {folder}; press {how} to stop", err=True)
+    recording.writer.on_step = lambda step: typer.echo(f"  step {step.index}: {step.actions[0].summary}", err=True)
     with stop.on_sigint():
         try:
             meta = recording.run(stop)
