@@ -23,7 +23,8 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   ├── DependencyNotInstalled       an optional package or program is missing
     │   ├── DeviceError                  the screen, phone or browser failed or vanished
     │   │   ├── MiniWoBError             (envs/miniwob.py)
-    │   │   └── StopHotkeyError          (envs/stop_hotkey.py) the stop hotkey cannot be armed (no RECORD)
+    │   │   ├── StopHotkeyError          (envs/stop_hotkey.py) the stop hotkey cannot be armed (no RECORD)
+    │   │   └── RecorderError            (envs/errors.py) a demonstration cannot be recorded
     │   ├── FailSafeTriggered            (envs/desktop.py) the pointer hit pyautogui's fail-safe corner
     │   ├── GymEnvError                  (envs/gym_adapter.py) the wrapped env cannot be adapted
     │   ├── ResetNeeded                  step before reset or after the episode ended

@@ -35,6 +35,7 @@ def _register_commands() -> None:
         evaluate,
         generate,
         parse,
+        record,
         replay,
         report,
         run,

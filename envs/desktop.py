@@ -26,6 +26,9 @@ whether it ``settled``, after how many ``polls``, and ``timings`` (:class:`vlage
 ``act`` (the input; on reset, re-measuring the monitors), ``settle`` (the polling) and ``capture`` (the
 grab of the returned frame and its conversion to an image).
 
+Recording: the env's X connection is marked as the agent's (:func:`vlagent.envs.x11_record.mark_agent`),
+so a demonstration recorder on the same display never records the env's input as a person's.
+
 Displays: pyautogui opens its X connection once, at import, on ``$DISPLAY``. Each env opens its own
 connection to its display (``display=``, default ``$DISPLAY``), which is swapped into pyautogui (with the
 fail-safe corners of that screen) under a lock for the duration of each action, so an env never acts
@@ -74,6 +77,7 @@ from vlagent.envs.base import (
 )
 from vlagent.envs.errors import DependencyNotInstalled, DeviceError, check_env_kwargs
 from vlagent.envs.settle import SettlePolicy
+from vlagent.envs.x11_record import mark_agent
 from vlagent.envs.x11_text import XTestTyper
 
 NEEDS = "an X11 display ($DISPLAY) and the packages mss and pyautogui (pip install 'vlagent[desktop]')"
@@ -272,6 +276,7 @@ class _Input:
                 from Xlib.display import Display
 
                 self._own = Display(display)
+                mark_agent(self._own)  # a demonstration recorder does not take this input for a person's
             except Exception as exc:  # Xlib's connection and auth errors
                 raise DeviceError(f"cannot connect to X display {display!r}: {_x_hint(exc)}") from exc
             screen = self._own.screen()

@@ -34,6 +34,15 @@ class DeviceError(EnvError):
     """
 
 
+class RecorderError(DeviceError):
+    """A demonstration cannot be recorded: no X display or RECORD extension, no touchscreen, a broken stream.
+
+    Example:
+        >>> isinstance(RecorderError("no RECORD"), DeviceError)
+        True
+    """
+
+
 class AppNotFound(ActionError):
     """``open_app`` named an app the env cannot launch; an action error, so the loop shows it to the model.
 

@@ -25,6 +25,15 @@ empty directory, with shell functions standing in for the phone's programs (``in
 tests see exactly the argv an Android shell would see, and an injection (``;``, ``$()``, backticks) shows
 up as a different or extra command. The programs then act on :class:`Phone`, a synthetic phone drawn
 with Pillow: a home screen with app icons at known positions, app screens, recents, rotation.
+
+A person's input, for the recorder tests: ``getevent -pl`` describes two input devices (the keys on
+``/dev/input/event0``, a touchscreen on ``/dev/input/event2`` whose raw axes span ``0..touch_max``, not
+the pixels), and ``shell:getevent -lt`` is a stream that stays open, as on a phone, and carries the lines
+of :meth:`Phone.person_touch` and :meth:`Phone.person_key` (the kernel's multi-touch protocol B:
+tracking id, positions, ``SYN_REPORT``; ``ffffffff`` lifts the finger), stamped in seconds since the
+phone's boot. Each gesture also acts on the phone (a tap opens the icon under it), so the screenshots a
+recorder takes change as they would. No real phone was available to capture such a stream; the line
+format is getevent's ``-l -t`` output as AOSP's getevent.c prints it.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import queue
 import socket
 import struct
 import subprocess
@@ -88,7 +98,8 @@ APPS: tuple[App, ...] = (
     App("com.android.contacts", "Contacts", (60, 160, 90)),
 )
 APP_BY_PACKAGE = {a.package: a for a in APPS}
-SHELL_PROGRAMS = ("input", "am", "ime", "monkey", "wm", "getprop", "screencap", "settings")
+SHELL_PROGRAMS = ("input", "am", "ime", "monkey", "wm", "getprop", "screencap", "settings", "getevent")
+KEY_DEVICE, TOUCH_DEVICE = "/dev/input/event0", "/dev/input/event2"
 
 
 def decode_input_text(arg: str) -> str:
@@ -175,11 +186,77 @@ class Phone:
     swipes: list[tuple[float, float, float, float, int]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     launches: list[str] = field(default_factory=list)
+    touch_max: tuple[int, int] = (4095, 4095)  # the touchscreen's raw ABS_MT_POSITION_X/Y maxima
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.shell = DeviceShell()
         self._png_cache: tuple[tuple, bytes] | None = None
+        self.booted = time.monotonic() - 4321.0  # getevent stamps seconds since boot
+        self.getevent_streams: list[queue.Queue[bytes]] = []
+        self._tracking_id = 100
+
+    # ------------------------------------------------------------------ a person's input, as getevent shows it
+    def getevent_pl(self) -> bytes:
+        """``getevent -pl``: the key device and the touchscreen with its raw axis ranges."""
+        mx, my = self.touch_max
+        return (
+            f"add device 1: {KEY_DEVICE}\n  name:     \"gpio-keys\"\n  events:\n"
+            "    KEY (0001): KEY_VOLUMEDOWN        KEY_VOLUMEUP          KEY_POWER             KEY_BACK\n"
+            "                KEY_HOMEPAGE          KEY_APPSELECT\n  input props:\n    <none>\n"
+            f"add device 2: {TOUCH_DEVICE}\n  name:     \"vlagent_touchscreen\"\n  events:\n"
+            "    KEY (0001): BTN_TOUCH\n"
+            "    ABS (0003): ABS_MT_SLOT           : value 0, min 0, max 9, fuzz 0, flat 0, resolution 0\n"
+            "                ABS_MT_TOUCH_MAJOR    : value 0, min 0, max 255, fuzz 0, flat 0, resolution 0\n"
+            f"                ABS_MT_POSITION_X     : value 0, min 0, max {mx}, fuzz 0, flat 0, resolution 0\n"
+            f"                ABS_MT_POSITION_Y     : value 0, min 0, max {my}, fuzz 0, flat 0, resolution 0\n"
+            "                ABS_MT_TRACKING_ID    : value 0, min 0, max 65535, fuzz 0, flat 0, resolution 0\n"
+            "  input props:\n    INPUT_PROP_DIRECT\n"
+        ).encode()
+
+    def _emit(self, device: str, lines: list[tuple[str, str, str]]) -> None:
+        """Send ``(type, code, value)`` lines, stamped now, to every open ``getevent -lt`` stream."""
+        stamp = time.monotonic() - self.booted
+        text = "".join(f"[{stamp:14.6f}] {device}: {t:<12} {c:<20} {v}\n" for t, c, v in lines)
+        for q in list(self.getevent_streams):
+            q.put(text.encode())
+
+    def _raw(self, x: float, y: float) -> tuple[str, str]:
+        w, h = self.size
+        return (f"{round(x * (self.touch_max[0] + 1) / w):08x}", f"{round(y * (self.touch_max[1] + 1) / h):08x}")
+
+    def person_touch(self, path: list[tuple[float, float]], *, hold: float = 0.05, step: float = 0.02) -> None:
+        """A finger down at ``path[0]``, moved through the rest, lifted after ``hold`` seconds; then acts."""
+        self._tracking_id += 1
+        rx, ry = self._raw(*path[0])
+        started = time.monotonic()
+        self._emit(TOUCH_DEVICE, [("EV_ABS", "ABS_MT_TRACKING_ID", f"{self._tracking_id:08x}"),
+                                  ("EV_ABS", "ABS_MT_POSITION_X", rx), ("EV_ABS", "ABS_MT_POSITION_Y", ry),
+                                  ("EV_KEY", "BTN_TOUCH", "DOWN"), ("EV_SYN", "SYN_REPORT", "00000000")])
+        for x, y in path[1:]:
+            time.sleep(step)  # the finger's speed, part of the gesture being played
+            rx, ry = self._raw(x, y)
+            self._emit(TOUCH_DEVICE, [("EV_ABS", "ABS_MT_POSITION_X", rx), ("EV_ABS", "ABS_MT_POSITION_Y", ry),
+                                      ("EV_SYN", "SYN_REPORT", "00000000")])
+        time.sleep(max(hold - (time.monotonic() - started), 0.0))
+        self._emit(TOUCH_DEVICE, [("EV_ABS", "ABS_MT_TRACKING_ID", "ffffffff"), ("EV_KEY", "BTN_TOUCH", "UP"),
+                                  ("EV_SYN", "SYN_REPORT", "00000000")])
+        with self.lock:
+            (x1, y1), (x2, y2) = path[0], path[-1]
+            if len(path) == 1:
+                if hold < 0.5:
+                    self.tap(x1, y1)
+            else:
+                self.swipe(x1, y1, x2, y2, int(hold * 1000))
+
+    def person_key(self, name: str) -> None:
+        """A hardware key (``KEY_BACK``) pressed and released; BACK, HOME and APPSELECT act on the phone."""
+        for value in ("DOWN", "UP"):
+            self._emit(KEY_DEVICE, [("EV_KEY", name, value), ("EV_SYN", "SYN_REPORT", "00000000")])
+        codes = {"KEY_BACK": "KEYCODE_BACK", "KEY_HOMEPAGE": "KEYCODE_HOME", "KEY_APPSELECT": "KEYCODE_APP_SWITCH"}
+        if name in codes:
+            with self.lock:
+                self.key(codes[name])
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -356,6 +433,8 @@ class Phone:
                 return "".join(f"[{k}]: [{v}]\n" for k, v in props.items()).encode()
             if prog == "ime":
                 return self._ime(args)
+            if prog == "getevent" and args == ["-pl"]:
+                return self.getevent_pl()
             if prog == "settings" and args == ["get", "secure", "default_input_method"]:
                 return (self.ime + "\n").encode()
             if prog == "am" and args[:1] == ["broadcast"]:
@@ -501,6 +580,13 @@ class _Transport:
             # AUTH_RSAPUBLICKEY: a phone would show the "Allow USB debugging?" dialog; nobody answers it.
         elif command == A_OPEN and self.online:
             service = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            if service == "shell:getevent -lt":  # a stream that stays open: served from the phone's queue
+                stream = _Stream(self.next_id, arg0)
+                self.next_id += 1
+                self.streams[stream.local] = stream
+                self.send(A_OKAY, stream.local, arg0)
+                threading.Thread(target=self._serve_getevent, args=(stream,), daemon=True).start()
+                return
             for prefix in ("shell:", "exec:"):
                 if service.startswith(prefix) and len(service) > len(prefix):
                     stream = _Stream(self.next_id, arg0)
@@ -538,6 +624,27 @@ class _Transport:
         if not stream.closed:
             self.streams.pop(stream.local, None)
             self.send(A_CLSE, stream.local, stream.remote)
+
+
+    def _serve_getevent(self, stream: _Stream) -> None:
+        """``getevent -lt``: the device list, then each line the person's gestures emit, until closed."""
+        feed: queue.Queue[bytes] = queue.Queue()
+        phone = self.device.phone
+        phone.getevent_streams.append(feed)
+        feed.put(b"add device 1: " + KEY_DEVICE.encode() + b'\n  name:     "gpio-keys"\n'
+                 b"add device 2: " + TOUCH_DEVICE.encode() + b'\n  name:     "vlagent_touchscreen"\n')
+        try:
+            while not stream.closed and self.device._alive:
+                try:
+                    chunk = feed.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                stream.acked.clear()
+                self.send(A_WRTE, stream.local, stream.remote, chunk)
+                if not stream.acked.wait(10):
+                    return
+        finally:
+            phone.getevent_streams.remove(feed)
 
 
 class LoopbackDevice:
