@@ -74,7 +74,10 @@ def _summary_table(rows: Sequence[SuiteSummary]) -> str:
 def _step_html(step: StepRecord, folder: Path, base: Path) -> str:
     image = step.annotated or step.screenshot
     shot = ""
-    if image:
+    if image and not (folder / image).exists():
+        # Screenshots are encoded after their step's line is written; a run killed meanwhile never wrote it.
+        shot = '<p class="missing">screenshot not written (the run ended before it was encoded)</p>'
+    elif image:
         # The thumbnail opens the image it shows (the annotated one: where the action landed); the raw
         # screenshot, without the drawing over it, is a secondary link.
         src = _rel(folder / image, base)
