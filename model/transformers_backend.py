@@ -473,7 +473,6 @@ class TransformersBackend:
             t0 = time.perf_counter()
             rendered.append(self._render(chat, opts, i))
             own.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
         rows = self._token_ids(rendered)
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
@@ -484,7 +483,6 @@ class TransformersBackend:
         mm = np.zeros_like(ids)
         mm[ids == self.image_token_id] = 1
         mm[ids == self.video_token_id] = 2
-        shared = (time.perf_counter() - t0) / len(chats)
         embeds, image_seconds, encode_seconds = self._vision(rendered)
         inputs: dict[str, Any] = {
             "input_ids": torch.from_numpy(ids).to(self.device),
@@ -496,10 +494,14 @@ class TransformersBackend:
             inputs["image_grid_thw"] = torch.tensor(grids, dtype=torch.long, device=self.device)
             inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(embeds))}
         host = time.perf_counter() - t_start - encode_seconds
+        # Each chat is charged its own template and images; the work common to the batch (tokenising,
+        # padding, cache lookups, building the inputs) is split evenly, so the charges add up to `host`.
+        charged = [own[i] + image_seconds.get(i, 0.0) for i in range(len(chats))]
+        common = max(host - sum(charged), 0.0) / len(chats)
         infos = []
         for i, (chat, row) in enumerate(zip(rendered, rows, strict=True)):
             infos.append({
-                "preprocess_seconds": own[i] + shared + image_seconds.get(i, 0.0),
+                "preprocess_seconds": charged[i] + common,
                 "prompt_tokens": len(row),
                 "visual_tokens": sum(visual_tokens_for_grid(r.grid, self.merge_size) for r in chat.images),
                 "resized_sizes": [(r.grid[2] * self.patch_size, r.grid[1] * self.patch_size) for r in chat.images],
