@@ -261,7 +261,7 @@ class Counting:
         self.backend = backend
         self.name = backend.name
         self.calls = self.chats = self.new_tokens = 0
-        self.seconds = 0.0
+        self.seconds = self.own_preprocess = self.batch_preprocess = 0.0
 
     def __getattr__(self, attr: str) -> Any:  # model_ref and the like, for the episode's meta
         return getattr(self.backend, attr)
@@ -273,6 +273,9 @@ class Counting:
         self.calls += 1
         self.chats += len(chats)
         self.new_tokens += sum(g.new_tokens for g in gens)
+        # Each chat's own preprocessing, and the call's whole host work that every chat in it waited for.
+        self.own_preprocess += sum(g.preprocess_seconds for g in gens)
+        self.batch_preprocess += sum(float(g.extra.get("batch_preprocess_seconds", g.preprocess_seconds)) for g in gens)
         return gens
 
 
@@ -306,7 +309,7 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
         for rep in range(repeats):
             for mode in modes if rep % 2 == 0 else modes[::-1]:  # alternate the order: drift hits both alike
                 backend.calls = backend.chats = backend.new_tokens = 0
-                backend.seconds = 0.0
+                backend.seconds = backend.own_preprocess = backend.batch_preprocess = 0.0
                 t0 = time.perf_counter()
                 if mode == "sequential":
                     results: list[EpisodeResult] = []
@@ -327,7 +330,9 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
                       f"{backend.calls} generate calls for {backend.chats} chats "
                       f"({backend.seconds / backend.calls * 1000:.0f} ms/call, {backend.seconds / seconds:.0%} of wall), "
                       f"model calls per episode {per_episode}, {backend.new_tokens} tokens generated, "
-                      f"outcomes {outcomes}")
+                      f"outcomes {outcomes}; per chat: own preprocessing "
+                      f"{backend.own_preprocess / backend.chats * 1000:.0f} ms, the other chats' "
+                      f"{(backend.batch_preprocess - backend.own_preprocess) / backend.chats * 1000:.0f} ms")
     seq, bat = best[modes[0]], best[modes[1]]
     print(f"  best of {repeats}: sequential {seq:.2f} episodes/s, {modes[1]} {bat:.2f} episodes/s, "
           f"ratio batched/sequential {bat / seq:.2f}x")
