@@ -14,9 +14,9 @@ the file can be read while the episode runs. ``meta.json`` is written at the sta
 rewritten atomically at the end.
 
 PNG encoding is the costliest part of recording (30-40 ms per 1920x1080 image, plus drawing the annotated
-copy), so by default the loop only queues a step's images (microseconds) and a writer thread at the
-lowest OS priority encodes them: on a 2-core machine the loop's own work, the model call included, always
-runs first and the encoding fills the idle time. No step waits for an earlier step's images; only
+copy), so by default the loop only queues a step's images and a writer process at a lower OS priority
+encodes them: on a 2-core machine the loop's own work, the model call included, runs first and the
+encoding fills the idle time (a process, because an encoding thread holds the GIL between zlib calls). No step waits for an earlier step's images; only
 ``close`` waits for the episode's. Each PNG is written to a temporary name and renamed when complete,
 so a file that exists is whole. A kill -9 therefore loses at most the images still queued or being
 encoded; their steps are in ``steps.jsonl`` and the report marks their screenshots as never written.
@@ -28,10 +28,12 @@ import datetime as dt
 import functools
 import importlib.metadata
 import math
+import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,28 +64,59 @@ PNG_COMPRESS_LEVEL = 1  # fast: screenshots are flat GUI images and compress wel
 _VERSION_PACKAGES = ("vlagent", "torch", "transformers", "pillow", "numpy", "gymnasium", "pydantic", "openai")
 
 
-_WRITER: ThreadPoolExecutor | None = None
+_WRITER: Executor | None = None
 _WRITER_LOCK = threading.Lock()
-#: Steps' image jobs queued before the loop waits (memory: each holds a screenshot and its drawing).
-MAX_PENDING_IMAGE_JOBS = 32
+#: Steps' image jobs one episode may have queued before its loop waits (each holds a screenshot).
+MAX_PENDING_IMAGE_JOBS = 16
+#: The writer's niceness: below the loop (CFS gives a nice-10 process ~10% against a nice-0 one), not so
+#: low that a machine busy with other work starves it and ``close`` waits for minutes.
+WRITER_NICENESS = 10
 
 
-def _lower_priority() -> None:
-    """Run this thread at the lowest CPU priority (Linux schedules threads separately; elsewhere a no-op)."""
+def _start_writer(parent: int) -> None:
+    """In the writer process: a lower priority, and an exit as soon as the loop's process is gone.
+
+    A forked worker holds its own end of the job pipe, so it would never see the parent's death on its
+    own: without the watchdog a kill -9 of the loop would leave it waiting forever.
+    """
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        os.nice(WRITER_NICENESS)
     except (AttributeError, OSError):
         pass
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
 
-def _image_writer() -> ThreadPoolExecutor:
-    """One small low-priority pool shared by every recorder (zlib releases the GIL while it compresses)."""
+    threading.Thread(target=watch, name="vlagent-png-watchdog", daemon=True).start()
+
+
+def _image_writer() -> Executor:
+    """The process that encodes every recorder's PNGs, started on first use (fork: no re-import of ``__main__``).
+
+    A process, not a thread: Pillow's encoder holds the GIL between its zlib calls, so an encoding thread
+    slowed the loop's own Python work several-fold; the process costs the loop one pickled frame (a
+    memory copy) per image. One worker: on a 2-core machine a second encoder would compete with the loop.
+    """
     global _WRITER
     with _WRITER_LOCK:
         if _WRITER is None:
-            _WRITER = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="vlagent-png",
-                                         initializer=_lower_priority)
+            workers = max(1, min(2, (os.cpu_count() or 1) - 1))
+            try:
+                _WRITER = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                              initializer=_start_writer, initargs=(os.getpid(),))
+            except (OSError, ValueError):  # no fork here (or no processes allowed): a thread still helps
+                _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-png")
         return _WRITER
+
+
+def _write_step_images(folder: str, name: str, screenshot: Image.Image, annotated: str | None,
+                       drawn: list[Action], error: str | None) -> None:
+    """Encode one step's screenshot and its annotated copy (runs in the writer)."""
+    save_png(screenshot, Path(folder) / f"{name}.png")
+    if annotated is not None:
+        save_png(annotate(screenshot, drawn, error=error), Path(folder) / annotated)
 
 
 def save_png(image: Image.Image, path: Path) -> None:
@@ -347,18 +380,14 @@ class EpisodeRecorder:
         drawn = [a.screen or a.model for a in record.actions]
         error = f"{record.error.type}: {record.error.message}" if record.error else None
 
-        def write() -> None:
-            save_png(screenshot, self.path / f"{name}.png")
-            if annotated is not None:
-                save_png(annotate(screenshot, drawn, error=error), self.path / annotated)
-
+        job = (str(self.path), name, screenshot, annotated, drawn, error)
         self._collect_finished()
         if self.background_images:
             if len(self._pending) >= MAX_PENDING_IMAGE_JOBS:  # the writer fell far behind: let it catch up
                 self._pending.pop(0).result()
-            self._pending.append(_image_writer().submit(write))
+            self._pending.append(_image_writer().submit(_write_step_images, *job))
         else:
-            write()
+            _write_step_images(*job)
         return record.model_copy(update={"screenshot": f"{name}.png", "annotated": annotated})
 
     def _collect_finished(self) -> None:

@@ -7,6 +7,7 @@ flushed to ``steps.jsonl``, while no image has been encoded; closing the episode
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ def test_steps_go_on_while_the_writer_is_stuck_and_close_waits_for_every_image(t
         written.append(path.name)
 
     monkeypatch.setattr(trajectory, "save_png", held_back)
+    # The writer runs in this process here (a thread) so that the test can hold it back; the recorder's
+    # logic, which this test is about, is the same with the writer process.
+    pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(trajectory, "_image_writer", lambda: pool)
     lines_seen: list[int] = []
 
     class Backend:
