@@ -7,6 +7,14 @@ cannot build ``Qwen2VLProcessor`` without torchvision while the PIL image proces
 (``Qwen2VLImageProcessorPil``) needs nothing beyond Pillow. The arithmetic is the processor's own: one
 ``<|image_pad|>`` per merged patch, ``mm_token_type_ids`` marking them for M-RoPE.
 
+One call, for all its chats::
+
+    render     chat template per chat (one pad per image), each image keyed by its pixels and budget
+    tokenise   all texts at once; each pad repeated for its image's tokens (no expanded text)
+    vision     cached embeddings for images seen before; the new ones preprocessed in parallel
+               (model/preprocess.py, into one reused buffer) and encoded in one vision-tower call
+    generate   model.generate with the embeddings as ``mm_encoder_outputs`` and ``image_grid_thw``
+
 torch and transformers are imported when a backend is built, never when this module is imported.
 """
 
@@ -365,7 +373,7 @@ class TransformersBackend:
         jobs = [(r, buffer[s : s + n]) for r, s, n in zip(refs, starts, rows, strict=True)]
         seconds = list(self._map(lambda job: self._timed(self._exact_pixels, *job)[0], jobs))
         values = as_tensor(buffer, self._dtype_name)
-        return values.to(self.device, non_blocking=True), seconds
+        return values.to(self.device), seconds
 
     def _exact_pixels(self, ref: _ImageRef, out: Any) -> None:
         try:

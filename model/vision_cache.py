@@ -148,6 +148,6 @@ class VisionCache:
         return len(self._entries)
 
     def stats(self) -> dict[str, int]:
-        """Hits, misses, evictions, entries and bytes held: what ``vlagent generate --json`` reports."""
+        """Hits, misses, evictions, entries and bytes held (the benchmarks and gpu_check print them)."""
         return {"hits": self.hits, "misses": self.misses, "evictions": self.evictions,
                 "entries": len(self._entries), "bytes": self.nbytes}
