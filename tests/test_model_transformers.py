@@ -276,3 +276,11 @@ def test_cuda_out_of_memory_suggests_a_lower_max_pixels(tiny_backend, monkeypatc
     opts = GenerationOptions(max_new_tokens=1, max_pixels=4096 * 28 * 28)
     with pytest.raises(ModelLoadError, match=r"CUDA out of memory.*lower max_pixels \(now 3211264\)"):
         tiny_backend.generate([Chat.simple("x", [draw_screenshot(64, 64)])], opts)
+
+
+def test_preprocess_mode_and_cache_size_are_checked(tiny_qwen2vl_path, tiny_backend):
+    assert tiny_backend.preprocess == "exact"  # auto on CPU: bit-identical host path
+    with pytest.raises(ModelRejected, match="unknown preprocess 'gpu'"):
+        TransformersBackend(tiny_qwen2vl_path, device="cpu", preprocess="gpu")
+    with pytest.raises(ModelRejected, match="vision_cache_mb must be >= 0"):
+        TransformersBackend(tiny_qwen2vl_path, device="cpu", vision_cache_mb=-1)
