@@ -9,12 +9,14 @@
    what it spent inside the model (ViT + generate); ``all threads`` adds the PNG writer's. The reference
    path (transformers' processor, no cache) and the fast path run interleaved, min of --repeats episodes.
    Then a prompt with 5 screenshots (4 seen before) against one with 1, both paths.
-2. ``--mode scripted``: loop overhead and throughput with the scripted oracle as the model (no image work
+2. ``--mode record``: the loop thread's cost of recording a 1920x1080 step with the writer process vs
+   writing inline, and how much the encoding slows CPU-bound loop work running meanwhile.
+3. ``--mode scripted``: loop overhead and throughput with the scripted oracle as the model (no image work
    at all: what the loop itself costs), sequential vs batched, bare and with a simulated model latency.
-3. ``--mode tiny``: sequential vs batched episodes with the tiny real Qwen2-VL on CPU; per chat, its own
+4. ``--mode tiny``: sequential vs batched episodes with the tiny real Qwen2-VL on CPU; per chat, its own
    preprocessing vs the time it waited for the other chats' preprocessing in the same call.
 
-Run: .venv/bin/python bench/bench_loop.py [--mode host|scripted|tiny|all] [--repeats 3] [--history 2]
+Run: .venv/bin/python bench/bench_loop.py [--mode host|record|scripted|tiny|all] [--repeats 3] [--history 2]
 The machine may be loaded (2 cores shared): read the ratios, measured side by side, not absolute times.
 """
 
@@ -254,6 +256,57 @@ def history_scaling(setups: dict[str, tuple[Agent, OracleReplies, ModelClock]], 
           " prompt's tokens whatever the runtime does)")
 
 
+# ---------------------------------------------------------------------------------------------- recording
+def recording(args: argparse.Namespace) -> None:
+    """The loop thread's cost of recording a 1920x1080 step, and how much the encoding slows the loop.
+
+    Between steps the loop thread does ``--record-work`` ms of pure-Python work (standing in for the
+    model call and the loop); a writer that competes for the GIL or the cores shows as that work taking
+    longer. Inline writing (``background_images=False``) is the baseline.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from model_helpers import app_screenshot
+
+    from vlagent.agent.trajectory import EpisodeMeta, EpisodeRecorder, StepRecord
+
+    shots = [app_screenshot(app, "desktop") for app in ("settings", "login", "dialog", "home", "picker")]
+    work = args.record_work / 1e3
+
+    def busy() -> float:
+        t0, x = time.perf_counter(), 0
+        while time.perf_counter() - t0 < work:
+            x += 1
+        return x  # iterations done in `work` seconds: fewer when something else holds the GIL or the core
+
+    print(f"\n== recording 1920x1080 steps (2 PNGs each), {args.record_steps} steps, {args.record_work:.0f} ms of "
+          f"loop work between steps, min/mean of {args.repeats} interleaved runs ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        results: dict[str, list[tuple[float, float, float]]] = {"writer process": [], "inline": []}
+        for rep in range(args.repeats):
+            for label in list(results) if rep % 2 == 0 else list(results)[::-1]:
+                rec = EpisodeRecorder(Path(tmp) / f"{label}-{rep}".replace(" ", "-"),
+                                      EpisodeMeta(episode_id="e", task="t", env="x"),
+                                      background_images=label == "writer process")
+                main_cpu, loops = [], []
+                for i in range(args.record_steps):
+                    c0 = time.thread_time()
+                    record = rec.save_images(StepRecord(index=i, raw="wait()", screenshot=""), shots[i % len(shots)])
+                    rec.write_step(record)
+                    main_cpu.append(time.thread_time() - c0)
+                    loops.append(busy())
+                t0 = time.perf_counter()
+                rec.close()
+                results[label].append((statistics.fmean(main_cpu), statistics.fmean(loops), time.perf_counter() - t0))
+        base_loops = max(r[1] for r in results["inline"])
+        for label, runs in results.items():
+            cpu = min(r[0] for r in runs)
+            loops = max(r[1] for r in runs)
+            print(f"{label}: loop-thread CPU {cpu * 1e3:.2f} ms/step, loop work done {loops / base_loops:.2f}x of "
+                  f"inline's, close waited {min(r[2] for r in runs) * 1e3:.0f} ms for the images still queued")
+
+
 class Counting:
     """Wraps a backend to count its ``generate`` calls, the chats sent and the tokens it generated."""
 
@@ -340,13 +393,15 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("host", "scripted", "tiny", "all"), default="host",
+    ap.add_argument("--mode", choices=("host", "record", "scripted", "tiny", "all"), default="host",
                     help="host work per step with the tiny model (default), scripted oracle (loop overhead, "
                          "simulated latency), batched throughput with the tiny model, or all")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per configuration; min is kept")
     ap.add_argument("--history", type=int, default=2, help="screenshots per prompt (the current one included)")
     ap.add_argument("--host-episodes", type=int, default=2)
     ap.add_argument("--host-app", default="login")
+    ap.add_argument("--record-steps", type=int, default=8)
+    ap.add_argument("--record-work", type=float, default=100.0, help="ms of loop work between recorded steps")
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.05, help="simulated seconds per model call")
@@ -361,6 +416,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.mode in ("host", "all"):
         host_work(args)
+    if args.mode in ("record", "all"):
+        recording(args)
     if args.mode in ("scripted", "all"):
         scripted(args)
     if args.mode in ("tiny", "all"):
