@@ -30,6 +30,7 @@ import importlib.metadata
 import math
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -74,7 +75,7 @@ WRITER_NICENESS = 10
 
 
 def _start_writer(parent: int) -> None:
-    """In the writer process: a lower priority, and an exit as soon as the loop's process is gone.
+    """In the writer process: a lower priority, deaf to Ctrl+C, and an exit as soon as the loop's process is gone.
 
     A forked worker holds its own end of the job pipe, so it would never see the parent's death on its
     own: without the watchdog a kill -9 of the loop would leave it waiting forever.
@@ -83,6 +84,9 @@ def _start_writer(parent: int) -> None:
         os.nice(WRITER_NICENESS)
     except (AttributeError, OSError):
         pass
+    # Ctrl+C reaches the whole process group: the loop stops after its step and closes the episode, which
+    # waits for these images; the writer must not die of the same signal first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
