@@ -436,9 +436,13 @@ class TransformersBackend:
         encode_seconds = 0.0
         if new:
             owners, refs = zip(*new.values(), strict=True)
+            t0 = time.perf_counter()
             values, seconds = self._pixel_values(refs)
+            # Images ran in parallel: each chat is charged its images' share of the section's wall time,
+            # so the charges add up to the time the call spent (not to the threads' sum).
+            scale = (time.perf_counter() - t0) / max(sum(seconds), 1e-12)
             for i, sec in zip(owners, seconds, strict=True):
-                own[i] = own.get(i, 0.0) + sec
+                own[i] = own.get(i, 0.0) + sec * scale
             grids = torch.tensor([r.grid for r in refs], dtype=torch.long, device=self.device)
             t0 = time.perf_counter()
             with torch.inference_mode():
