@@ -63,6 +63,13 @@ def test_digest_follows_content_not_identity():
     assert image_digest(shot) != image_digest(changed)
     assert image_digest(shot) != image_digest(shot.convert("RGBA"))  # same colours, other bytes/mode
     assert image_digest(Image.new("RGB", (4, 2))) != image_digest(Image.new("RGB", (2, 4)))
+    # Paletted: same indexes, other colours (or another transparent index) is another picture.
+    paletted = shot.convert("P")
+    recoloured = paletted.copy()
+    recoloured.putpalette([255 - v for v in paletted.getpalette()])
+    transparent = paletted.copy()
+    transparent.info["transparency"] = 0
+    assert len({image_digest(paletted), image_digest(recoloured), image_digest(transparent)}) == 3
 
 
 class VisionCalls:
