@@ -579,7 +579,8 @@ class Agent:
         timings = StepTimings(
             capture=ep.capture_seconds,
             preprocess=prepared.preprocess_seconds + gen.preprocess_seconds,
-            model=max(model_wall - gen.preprocess_seconds, 0.0),
+            # A batched call also ran the other chats' preprocessing before the model: not this chat's model time.
+            model=max(model_wall - float(gen.extra.get("batch_preprocess_seconds", gen.preprocess_seconds)), 0.0),
             parse=parse_seconds,
             execute=execution.execute_seconds if execution else 0.0,
             settle=execution.settle_seconds if execution else 0.0,

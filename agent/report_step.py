@@ -156,7 +156,10 @@ def step_html(
     """The HTML of one step; ``size`` is the screenshot's (from the episode's geometry)."""
     image = step.annotated or step.screenshot
     shot = crops = ""
-    if image:
+    if image and not (folder / image).exists():
+        # Screenshots are encoded after their step's line is written; a run killed meanwhile never wrote it.
+        shot = '<p class="missing">screenshot not written (the run ended before it was encoded)</p>'
+    elif image:
         # The full screenshot opens the image it shows (the annotated one: where the action landed) at
         # full size; the raw screenshot, without the drawing over it, is a secondary link.
         src = rel(folder / image, base)

@@ -13,10 +13,13 @@
 the file can be read while the episode runs. ``meta.json`` is written at the start (``ended`` empty) and
 rewritten atomically at the end.
 
-PNG encoding is the costliest part of recording (tens of milliseconds per 1920x1080 image), so by default
-a step's two images are encoded on a background thread while the loop goes on to the next model call;
-the next step waits for them before queueing its own, and ``close`` waits for the last. A crash can
-therefore also lose the images of the last finished step (its line in ``steps.jsonl`` is already there).
+PNG encoding is the costliest part of recording (30-40 ms per 1920x1080 image, plus drawing the annotated
+copy), so by default the loop only queues a step's images and a writer process at a lower OS priority
+encodes them: on a 2-core machine the loop's own work, the model call included, runs first and the
+encoding fills the idle time (a process, because an encoding thread holds the GIL between zlib calls). No step waits for an earlier step's images; only
+``close`` waits for the episode's. Each PNG is written to a temporary name and renamed when complete,
+so a file that exists is whole. A kill -9 therefore loses at most the images still queued or being
+encoded; their steps are in ``steps.jsonl`` and the report marks their screenshots as never written.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ import datetime as dt
 import functools
 import importlib.metadata
 import math
+import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,17 +69,69 @@ PNG_COMPRESS_LEVEL = 1  # fast: screenshots are flat GUI images and compress wel
 _VERSION_PACKAGES = ("vlagent", "torch", "transformers", "pillow", "numpy", "gymnasium", "pydantic", "openai")
 
 
-_WRITER: ThreadPoolExecutor | None = None
+_WRITER: Executor | None = None
 _WRITER_LOCK = threading.Lock()
+#: Steps' image jobs one episode may have queued before its loop waits (each holds a screenshot).
+MAX_PENDING_IMAGE_JOBS = 16
+#: The writer's niceness: below the loop (CFS gives a nice-10 process ~10% against a nice-0 one), not so
+#: low that a machine busy with other work starves it and ``close`` waits for minutes.
+WRITER_NICENESS = 10
 
 
-def _image_writer() -> ThreadPoolExecutor:
-    """One small pool shared by every recorder (zlib releases the GIL, so two threads really overlap)."""
+def _start_writer(parent: int) -> None:
+    """In the writer process: a lower priority, deaf to Ctrl+C, and an exit as soon as the loop's process is gone.
+
+    A forked worker holds its own end of the job pipe, so it would never see the parent's death on its
+    own: without the watchdog a kill -9 of the loop would leave it waiting forever.
+    """
+    try:
+        os.nice(WRITER_NICENESS)
+    except (AttributeError, OSError):
+        pass
+    # Ctrl+C reaches the whole process group: the loop stops after its step and closes the episode, which
+    # waits for these images; the writer must not die of the same signal first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="vlagent-png-watchdog", daemon=True).start()
+
+
+def _image_writer() -> Executor:
+    """The process that encodes every recorder's PNGs, started on first use (fork: no re-import of ``__main__``).
+
+    A process, not a thread: Pillow's encoder holds the GIL between its zlib calls, so an encoding thread
+    slowed the loop's own Python work several-fold; the process costs the loop one pickled frame (a
+    memory copy) per image. One worker: on a 2-core machine a second encoder would compete with the loop.
+    """
     global _WRITER
     with _WRITER_LOCK:
         if _WRITER is None:
-            _WRITER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vlagent-png")
+            workers = max(1, min(2, (os.cpu_count() or 1) - 1))
+            try:
+                _WRITER = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                              initializer=_start_writer, initargs=(os.getpid(),))
+            except (OSError, ValueError):  # no fork here (or no processes allowed): a thread still helps
+                _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-png")
         return _WRITER
+
+
+def _write_step_images(folder: str, shot: str, screenshot: Image.Image, annotated: str | None,
+                       drawn: list[Action], error: str | None) -> None:
+    """Encode one step's screenshot and its annotated copy (runs in the writer)."""
+    save_png(screenshot, Path(folder) / shot)
+    if annotated is not None:
+        save_png(annotate(screenshot, drawn, error=error), Path(folder) / annotated)
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    """Write ``image`` as a PNG at ``path``, whole or not at all (temporary name, then an atomic rename)."""
+    tmp = path.with_name(path.name + ".part")
+    image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    os.replace(tmp, path)
 
 
 def now() -> str:
@@ -357,34 +415,46 @@ class EpisodeRecorder:
         self.meta = meta
         self.annotate_images = annotate_images
         self.background_images = background_images
-        self._pending: Future[None] | None = None
+        self._pending: list[Future[None]] = []
         self._steps = (self.path / "steps.jsonl").open("w", encoding="utf-8")
         _write_atomic(self.path / "meta.json", to_json(meta, indent=2))
 
     def save_images(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
-        """Write (or queue) the step's screenshot and its annotated copy; returns the record with their names."""
+        """Queue (or write) the step's screenshot and its annotated copy; returns the record with their names.
+
+        The names are in the record at once, so its ``steps.jsonl`` line can be flushed before the PNGs
+        exist. A write that failed earlier in the episode is raised here (or by :meth:`close`).
+        """
         shot = screenshot_name(record.index)
         annotated = annotated_name(record.index) if self.annotate_images else None
         drawn = [a.screen or a.model for a in record.actions]
         error = f"{record.error.type}: {record.error.message}" if record.error else None
 
-        def write() -> None:
-            screenshot.save(self.path / shot, compress_level=PNG_COMPRESS_LEVEL)
-            if annotated is not None:
-                annotate(screenshot, drawn, error=error).save(self.path / annotated, compress_level=PNG_COMPRESS_LEVEL)
-
-        self.wait_images()
+        job = (str(self.path), shot, screenshot, annotated, drawn, error)
+        self._collect_finished()
         if self.background_images:
-            self._pending = _image_writer().submit(write)
+            if len(self._pending) >= MAX_PENDING_IMAGE_JOBS:  # the writer fell far behind: let it catch up
+                self._pending.pop(0).result()
+            self._pending.append(_image_writer().submit(_write_step_images, *job))
         else:
-            write()
+            _write_step_images(*job)
         return record.model_copy(update={"screenshot": shot, "annotated": annotated})
 
+    def _collect_finished(self) -> None:
+        """Forget the jobs that are done, re-raising the first that failed."""
+        still = []
+        for job in self._pending:
+            if job.done():
+                job.result()
+            else:
+                still.append(job)
+        self._pending = still
+
     def wait_images(self) -> None:
-        """Block until queued images are on disk (re-raising a write error)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Block until every queued image of this episode is on disk (re-raising a write error)."""
+        pending, self._pending = self._pending, []
+        for job in pending:
+            job.result()
 
     def write_step(self, record: StepRecord) -> None:
         """Append one line to ``steps.jsonl`` and flush it to the OS."""
@@ -400,7 +470,7 @@ class EpisodeRecorder:
         """Write ``final.png`` and the finished ``meta.json`` (``ended`` set, plus ``updates``)."""
         self.wait_images()
         if final_screen is not None:
-            final_screen.save(self.path / "final.png", compress_level=PNG_COMPRESS_LEVEL)
+            save_png(final_screen, self.path / "final.png")
         self.meta = self.meta.model_copy(update={"ended": now(), **updates})
         EpisodeMeta.model_validate(self.meta.model_dump())  # refuse to write a meta that would not read back
         self._steps.close()

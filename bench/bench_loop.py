@@ -1,18 +1,23 @@
-"""Loop overhead and batched-episode throughput, with the scripted oracle standing in for the model.
+"""Per-step host work and batched-episode throughput, with the real image work counted.
 
-1. Per-step overhead at 1920x1080: everything but the model (env capture and acting, prompt building,
-   parsing, coordinate conversion, recording PNGs and JSONL), per phase, with and without recording.
-2. Episode throughput, sequential (one episode at a time) vs batched (W episodes, one backend call per
-   step): with the bare scripted oracle (pure overhead) and with a simulated model whose call costs a
-   fixed latency whatever the batch size (as one batched forward pass on a GPU roughly does).
-3. ``--mode tiny``: the same comparison with a real model, the tiny random-weight Qwen2-VL through the
-   transformers backend on CPU: N episodes one ``Agent.run`` after another vs W alive at once with one
-   ``backend.generate`` per step for all of them. Its replies do not parse (random weights), so every
-   episode makes exactly ``--tiny-steps`` model calls in both modes (``max_retries`` is set above it), and
-   the figures compare like with like.
+1. ``--mode host`` (default): the real per-step host work at 1920x1080 with the transformers backend and
+   the tiny random-weight Qwen2-VL: image preprocessing, vision cache, tokenising, the loop, recording.
+   The tiny model's replies are replaced by the scripted oracle's *after* the real generate call (every
+   image goes through the real processor and ViT, the episode still progresses, so each step brings a new
+   screenshot and the prompt carries ``--history`` of them). Every phase is named and the phases sum to
+   the step's wall time (``other`` is what no phase claims). Host CPU is the loop thread's CPU time minus
+   what it spent inside the model (ViT + generate); ``all threads`` adds the PNG writer's. The reference
+   path (transformers' processor, no cache) and the fast path run interleaved, min of --repeats episodes.
+   Then a prompt with 5 screenshots (4 seen before) against one with 1, both paths.
+2. ``--mode record``: the loop thread's cost of recording a 1920x1080 step with the writer process vs
+   writing inline, and how much the encoding slows CPU-bound loop work running meanwhile.
+3. ``--mode scripted``: loop overhead and throughput with the scripted oracle as the model (no image work
+   at all: what the loop itself costs), sequential vs batched, bare and with a simulated model latency.
+4. ``--mode tiny``: sequential vs batched episodes with the tiny real Qwen2-VL on CPU; per chat, its own
+   preprocessing vs the time it waited for the other chats' preprocessing in the same call.
 
-Run: .venv/bin/python bench/bench_loop.py [--mode scripted|tiny|all] [--episodes 24] [--workers 8] [--latency 0.05]
-     .venv/bin/python bench/bench_loop.py --mode tiny [--tiny-episodes 16] [--tiny-workers 4] [--tiny-steps 3] [--tiny-repeats 3]
+Run: .venv/bin/python bench/bench_loop.py [--mode host|record|scripted|tiny|all] [--repeats 3] [--history 2]
+The machine may be loaded (2 cores shared): read the ratios, measured side by side, not absolute times.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vlagent.agent.batch import EpisodeJob, run_batched
@@ -34,6 +40,7 @@ from vlagent.envs.synthetic import APPS
 from vlagent.model.chat import Chat, Generation, GenerationOptions
 
 PHASES = ("capture", "preprocess", "model", "parse", "execute", "settle", "record")
+FHD_BUDGET = 1280 * 28 * 28
 
 
 class Oracle:
@@ -92,6 +99,215 @@ def throughput(episodes: int, workers: int, latency: float) -> dict[str, float]:
             "model_calls": backend.calls, "success": sum(bool(e.success) for e in res.episodes) / episodes}
 
 
+# ------------------------------------------------------------------------------------ host work per step
+class ModelClock:
+    """Wraps the model's compute entry points to add up the loop thread's CPU and wall time inside them."""
+
+    def __init__(self, model: Any) -> None:
+        self.cpu = self.wall = 0.0
+        for attr in ("generate", "get_image_features"):
+            setattr(model, attr, self._timed(getattr(model, attr)))
+
+    def _timed(self, fn: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.cpu += time.thread_time() - c0
+                self.wall += time.perf_counter() - w0
+        return call
+
+
+class OracleReplies:
+    """The real backend does all its work on each chat; the oracle's reply then replaces the model's text."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.model_ref = backend.model_ref
+        self.policy = OraclePolicy()
+        self.last: list[Generation] = []
+
+    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
+        gens = self.backend.generate(chats, options)
+        self.last = gens
+        return [Generation(text=self.policy.reply(c), prompt_tokens=g.prompt_tokens, visual_tokens=g.visual_tokens,
+                           new_tokens=g.new_tokens, preprocess_seconds=g.preprocess_seconds,
+                           generate_seconds=g.generate_seconds, extra=g.extra) for c, g in zip(chats, gens, strict=True)]
+
+
+HOST_PHASES = ("capture", "prompt", "images+tokens", "vision", "model", "parse", "execute", "settle", "record",
+               "other")
+
+
+def host_episode(agent: Agent, backend: OracleReplies, clock: ModelClock, seed: int) -> list[dict[str, float]]:
+    """One episode through the loop's own phases (as Agent.run does), measured step by step."""
+    # Screens repeat across episodes of one app; the cache is per episode here so that every episode
+    # measures what one episode alone costs (an episode's first prompt brings all its images new).
+    backend.backend.vision_cache.clear()
+    ep = agent.start("", seed=seed)
+    rows = []
+    try:
+        while ep.stop is None:
+            c0, p0, w0 = time.thread_time(), time.process_time(), time.perf_counter()
+            m_cpu, m_wall = clock.cpu, clock.wall
+            prepared = agent.prepare(ep)
+            gens, wall = agent.generate([prepared])
+            record = agent.advance(ep, prepared, gens[0], wall)
+            step_wall = time.perf_counter() - w0
+            model_cpu, model_wall = clock.cpu - m_cpu, clock.wall - m_wall
+            g, t = backend.last[0], record.timings
+            vision = float(g.extra.get("vision_seconds", 0.0))
+            row = {"capture": t.capture, "prompt": prepared.preprocess_seconds, "images+tokens": g.preprocess_seconds,
+                   "vision": vision, "model": t.model - vision, "parse": t.parse, "execute": t.execute,
+                   "settle": t.settle, "record": t.record}
+            # The capture of this step's screenshot happened in the previous step's act (or the reset).
+            row["other"] = step_wall - sum(row.values()) + t.capture
+            row["wall"] = step_wall + t.capture
+            row["host_cpu"] = time.thread_time() - c0 - model_cpu
+            row["all_cpu"] = time.process_time() - p0 - model_cpu  # includes torch's own threads in the model
+            row["model_wall"] = model_wall
+            row["images"] = len(prepared.chat.images)
+            rows.append(row)
+    finally:
+        agent.finish(ep)
+    return rows
+
+
+def host_work(args: argparse.Namespace) -> None:
+    import torch
+
+    from vlagent.model import make_backend
+    from vlagent.model.tiny import build_tiny_qwen2vl
+
+    print(f"== host work per step: synthetic:{args.host_app} at 1920x1080, max_pixels {FHD_BUDGET} (1280*28*28), "
+          f"{args.history} screenshots per prompt, tiny Qwen2-VL on CPU (torch threads {torch.get_num_threads()}), "
+          f"recorded; min over {args.repeats} interleaved runs of {args.host_episodes} episodes ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_tiny_qwen2vl(Path(tmp) / "tiny", seed=0)
+        configs = {
+            "reference (transformers processor, no cache)": {"preprocess": "transformers", "vision_cache_mb": 0},
+            "fast path + vision cache": {},
+        }
+        setups = {}
+        for label, kw in configs.items():
+            backend = make_backend("transformers", str(folder), device="cpu", **kw)
+            clock = ModelClock(backend.model)
+            wrapped = OracleReplies(backend)
+            agent = Agent(wrapped, "qwen2-vl", make_env(f"synthetic:{args.host_app}", size="desktop"),
+                          history_images=args.history, max_pixels=FHD_BUDGET, max_steps=20,
+                          gen_options=GenerationOptions(max_new_tokens=args.tiny_max_new_tokens),
+                          recorder=TrajectoryStore(Path(tmp) / label.split()[0]))
+            host_episode(agent, wrapped, clock, seed=999)  # warm-up
+            setups[label] = (agent, wrapped, clock)
+        best: dict[str, dict[str, float]] = {}
+        for rep in range(args.repeats):
+            for label in list(setups) if rep % 2 == 0 else list(setups)[::-1]:
+                agent, wrapped, clock = setups[label]
+                rows = [r for seed in range(args.host_episodes) for r in host_episode(agent, wrapped, clock, seed)]
+                rows = [r for r in rows if r["images"] == args.history] or rows  # steady state: a full history
+                mean = {k: statistics.fmean(r[k] for r in rows) for k in rows[0]}
+                if label not in best or mean["host_cpu"] < best[label]["host_cpu"]:
+                    best[label] = mean | {"steps": len(rows)}
+        for label, m in best.items():
+            print(f"{label}: host CPU {m['host_cpu'] * 1e3:.1f} ms/step (loop thread, model excluded), "
+                  f"all threads {m['all_cpu'] * 1e3:.1f} ms, wall {m['wall'] * 1e3:.1f} ms/step over {m['steps']} steps")
+            print("  phases (ms, sum = wall): " + ", ".join(f"{p} {m[p] * 1e3:.2f}" for p in HOST_PHASES))
+        ref, fast = (best[k]["host_cpu"] for k in configs)
+        print(f"host CPU ratio reference/fast: {ref / fast:.2f}x (target: fast <= 50 ms/step)")
+        history_scaling(setups, args.repeats)
+
+
+def history_scaling(setups: dict[str, tuple[Agent, OracleReplies, ModelClock]], repeats: int) -> None:
+    """A prompt carrying 5 screenshots, 4 of them seen the step before, against one carrying 1."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from model_helpers import app_screenshot
+
+    shots = [app_screenshot(app, "desktop") for app in ("settings", "login", "dialog", "home", "picker", "settings")]
+    shots[-1] = shots[-1].rotate(180)  # a sixth, different screen
+    opts = GenerationOptions(max_new_tokens=4, max_pixels=FHD_BUDGET)
+    print("\n== one step's backend call with 1 vs 5 screenshots (4 of them in the previous step's prompt), "
+          f"wall ms, min of {repeats} ==")
+    for label, (_, wrapped, _) in setups.items():
+        backend = wrapped.backend
+        best: dict[int, dict[str, float]] = {}
+        for rep in range(repeats):
+            for n in (1, 5) if rep % 2 == 0 else (5, 1):
+                history = shots[rep % 2: rep % 2 + 4]
+                new = shots[5].rotate(rep + 1 + n)  # a screenshot no earlier prompt had
+                backend.generate([Chat.simple("Step before.", history)], opts)  # the previous step
+                chat = Chat.simple("Next step.", [*history, new] if n == 5 else [new])
+                t0 = time.perf_counter()
+                (g,) = backend.generate([chat], opts)
+                wall = time.perf_counter() - t0
+                vision = float(g.extra["vision_seconds"])
+                row = {"wall": wall, "host": g.preprocess_seconds, "vision": vision,
+                       "lm": g.generate_seconds - vision}
+                if n not in best or wall < best[n]["wall"]:
+                    best[n] = row
+        one, five = best[1], best[5]
+        parts = ", ".join(f"{k} {one[k] * 1e3:.0f} -> {five[k] * 1e3:.0f} ms ({five[k] / max(one[k], 1e-9):.2f}x)"
+                          for k in ("host", "vision", "lm"))
+        print(f"{label}: step {one['wall'] * 1e3:.0f} -> {five['wall'] * 1e3:.0f} ms, "
+              f"ratio {five['wall'] / one['wall']:.2f}x; {parts}")
+    print("(host = preprocessing + tokenising; vision = the ViT; lm = prefill + decoding, which grows with the"
+          " prompt's tokens whatever the runtime does)")
+
+
+# ---------------------------------------------------------------------------------------------- recording
+def recording(args: argparse.Namespace) -> None:
+    """The loop thread's cost of recording a 1920x1080 step, and how much the encoding slows the loop.
+
+    Between steps the loop thread does ``--record-work`` ms of pure-Python work (standing in for the
+    model call and the loop); a writer that competes for the GIL or the cores shows as that work taking
+    longer. Inline writing (``background_images=False``) is the baseline.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from model_helpers import app_screenshot
+
+    from vlagent.agent.trajectory import EpisodeMeta, EpisodeRecorder, StepRecord
+
+    shots = [app_screenshot(app, "desktop") for app in ("settings", "login", "dialog", "home", "picker")]
+    work = args.record_work / 1e3
+
+    def busy() -> float:
+        t0, x = time.perf_counter(), 0
+        while time.perf_counter() - t0 < work:
+            x += 1
+        return x  # iterations done in `work` seconds: fewer when something else holds the GIL or the core
+
+    print(f"\n== recording 1920x1080 steps (2 PNGs each), {args.record_steps} steps, {args.record_work:.0f} ms of "
+          f"loop work between steps, min/mean of {args.repeats} interleaved runs ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        results: dict[str, list[tuple[float, float, float]]] = {"writer process": [], "inline": []}
+        for rep in range(args.repeats):
+            for label in list(results) if rep % 2 == 0 else list(results)[::-1]:
+                rec = EpisodeRecorder(Path(tmp) / f"{label}-{rep}".replace(" ", "-"),
+                                      EpisodeMeta(episode_id="e", task="t", env="x"),
+                                      background_images=label == "writer process")
+                main_cpu, loops = [], []
+                for i in range(args.record_steps):
+                    c0 = time.thread_time()
+                    record = rec.save_images(StepRecord(index=i, raw="wait()", screenshot=""), shots[i % len(shots)])
+                    rec.write_step(record)
+                    main_cpu.append(time.thread_time() - c0)
+                    loops.append(busy())
+                t0 = time.perf_counter()
+                rec.close()
+                results[label].append((statistics.fmean(main_cpu), statistics.fmean(loops), time.perf_counter() - t0))
+        base_loops = max(r[1] for r in results["inline"])
+        for label, runs in results.items():
+            cpu = min(r[0] for r in runs)
+            loops = max(r[1] for r in runs)
+            print(f"{label}: loop-thread CPU {cpu * 1e3:.2f} ms/step, loop work done {loops / base_loops:.2f}x of "
+                  f"inline's, close waited {min(r[2] for r in runs) * 1e3:.0f} ms for the images still queued")
+
+
 class Counting:
     """Wraps a backend to count its ``generate`` calls, the chats sent and the tokens it generated."""
 
@@ -99,7 +315,7 @@ class Counting:
         self.backend = backend
         self.name = backend.name
         self.calls = self.chats = self.new_tokens = 0
-        self.seconds = 0.0
+        self.seconds = self.own_preprocess = self.batch_preprocess = 0.0
 
     def __getattr__(self, attr: str) -> Any:  # model_ref and the like, for the episode's meta
         return getattr(self.backend, attr)
@@ -111,6 +327,9 @@ class Counting:
         self.calls += 1
         self.chats += len(chats)
         self.new_tokens += sum(g.new_tokens for g in gens)
+        # Each chat's own preprocessing, and the call's whole host work that every chat in it waited for.
+        self.own_preprocess += sum(g.preprocess_seconds for g in gens)
+        self.batch_preprocess += sum(float(g.extra.get("batch_preprocess_seconds", g.preprocess_seconds)) for g in gens)
         return gens
 
 
@@ -144,7 +363,7 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
         for rep in range(repeats):
             for mode in modes if rep % 2 == 0 else modes[::-1]:  # alternate the order: drift hits both alike
                 backend.calls = backend.chats = backend.new_tokens = 0
-                backend.seconds = 0.0
+                backend.seconds = backend.own_preprocess = backend.batch_preprocess = 0.0
                 t0 = time.perf_counter()
                 if mode == "sequential":
                     results: list[EpisodeResult] = []
@@ -165,7 +384,9 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
                       f"{backend.calls} generate calls for {backend.chats} chats "
                       f"({backend.seconds / backend.calls * 1000:.0f} ms/call, {backend.seconds / seconds:.0%} of wall), "
                       f"model calls per episode {per_episode}, {backend.new_tokens} tokens generated, "
-                      f"outcomes {outcomes}")
+                      f"outcomes {outcomes}; per chat: own preprocessing "
+                      f"{backend.own_preprocess / backend.chats * 1000:.0f} ms, the other chats' "
+                      f"{(backend.batch_preprocess - backend.own_preprocess) / backend.chats * 1000:.0f} ms")
     seq, bat = best[modes[0]], best[modes[1]]
     print(f"  best of {repeats}: sequential {seq:.2f} episodes/s, {modes[1]} {bat:.2f} episodes/s, "
           f"ratio batched/sequential {bat / seq:.2f}x")
@@ -173,8 +394,15 @@ def tiny_throughput(episodes: int, workers: int, steps: int, max_new_tokens: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("scripted", "tiny", "all"), default="scripted",
-                    help="scripted oracle (overhead, simulated latency), the tiny real Qwen2-VL, or both")
+    ap.add_argument("--mode", choices=("host", "record", "scripted", "tiny", "all"), default="host",
+                    help="host work per step with the tiny model (default), scripted oracle (loop overhead, "
+                         "simulated latency), batched throughput with the tiny model, or all")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per configuration; min is kept")
+    ap.add_argument("--history", type=int, default=2, help="screenshots per prompt (the current one included)")
+    ap.add_argument("--host-episodes", type=int, default=2)
+    ap.add_argument("--host-app", default="login")
+    ap.add_argument("--record-steps", type=int, default=8)
+    ap.add_argument("--record-work", type=float, default=100.0, help="ms of loop work between recorded steps")
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.05, help="simulated seconds per model call")
@@ -187,6 +415,10 @@ def main() -> None:
     ap.add_argument("--tiny-app", default="login", help="synthetic app")
     ap.add_argument("--tiny-repeats", type=int, default=3, help="runs of each mode, alternating; best is kept")
     args = ap.parse_args()
+    if args.mode in ("host", "all"):
+        host_work(args)
+    if args.mode in ("record", "all"):
+        recording(args)
     if args.mode in ("scripted", "all"):
         scripted(args)
     if args.mode in ("tiny", "all"):

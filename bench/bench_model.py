@@ -2,7 +2,8 @@
 
 1. Per screenshot (the synthetic settings app at 1920x1080, login at 1080x2400) at three pixel
    budgets (the checkpoint default 12845056, 1280*28*28, 256*28*28): visual tokens and preprocessing
-   time (resize + patchify + template + tokenise, as TransformersBackend does it), median of --repeats.
+   time (resize + patchify + template + tokenise, as TransformersBackend does it, the vision cache
+   emptied before each call), median of --repeats.
 2. Tiny random-weight Qwen2-VL, 8 chats: one batched generate vs 8 generates one at a time; total,
    prefill (+ first token) and per-decoding-step time, and the ratios.
 
@@ -44,6 +45,7 @@ def bench_preprocess(backend: TransformersBackend, repeats: int) -> None:
             opts = GenerationOptions(max_new_tokens=1, max_pixels=max_pixels)
             prep, prefill, gen = [], [], None
             for _ in range(repeats):
+                backend.vision_cache.clear()  # a screenshot seen for the first time, as each step's new one is
                 gen = backend.generate([Chat.simple("Where is the OK button?", [shot])], opts)[0]
                 prep.append(gen.preprocess_seconds)
                 prefill.append(gen.generate_seconds)
@@ -83,7 +85,10 @@ def bench_batching(backend: TransformersBackend, chats: int, new_tokens: int, re
     for name, run in (("batched", batched), ("one-by-one", one_by_one)):
         totals, firsts, out = [], [], None
         for _ in range(repeats):
+            # Fresh images each time: this compares batching, not the vision cache.
+            backend.vision_cache.clear()
             t_full, out = _timed(lambda run=run: run(full))
+            backend.vision_cache.clear()
             t_first, _ = _timed(lambda run=run: run(prefill))
             totals.append(t_full)
             firsts.append(t_first)

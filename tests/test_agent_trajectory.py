@@ -89,8 +89,21 @@ def test_a_crash_mid_episode_keeps_every_finished_step(tmp_path: Path) -> None:
     meta, steps = load_episode(tmp_path / "crash")
     assert meta.ended is None and meta.outcome is None
     assert [s.index for s in steps] == [0, 1]
-    # Images are encoded in the background: those of every step but the last finished one are on disk.
-    assert (tmp_path / "crash" / steps[0].screenshot).exists() and (tmp_path / "crash" / steps[0].annotated).exists()
+    # Images are encoded in the background after their step's line: the kill may have lost some, but every
+    # PNG that exists is whole (written under a temporary name, then renamed), and the report says which
+    # screenshots were never written.
+    from PIL import Image
+
+    from vlagent.agent.report import write_report
+
+    folder = tmp_path / "crash"
+    written = [folder / n for s in steps for n in (s.screenshot, s.annotated) if (folder / n).exists()]
+    for png in written:
+        with Image.open(png) as im:
+            im.load()
+    missing = sum(not (folder / (s.annotated or s.screenshot)).exists() for s in steps)
+    html = write_report(folder).read_text(encoding="utf-8")
+    assert html.count("screenshot not written") == missing
 
     # A line torn by a crash mid-write is left out; the complete ones still read.
     with (tmp_path / "crash" / "steps.jsonl").open("a") as f:

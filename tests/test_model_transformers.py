@@ -276,3 +276,24 @@ def test_cuda_out_of_memory_suggests_a_lower_max_pixels(tiny_backend, monkeypatc
     opts = GenerationOptions(max_new_tokens=1, max_pixels=4096 * 28 * 28)
     with pytest.raises(ModelLoadError, match=r"CUDA out of memory.*lower max_pixels \(now 3211264\)"):
         tiny_backend.generate([Chat.simple("x", [draw_screenshot(64, 64)])], opts)
+
+
+def test_preprocess_mode_and_cache_size_are_checked(tiny_qwen2vl_path, tiny_backend):
+    assert tiny_backend.preprocess == "exact"  # auto on CPU: bit-identical host path
+    with pytest.raises(ModelRejected, match="unknown preprocess 'gpu'"):
+        TransformersBackend(tiny_qwen2vl_path, device="cpu", preprocess="gpu")
+    with pytest.raises(ModelRejected, match="vision_cache_mb must be >= 0"):
+        TransformersBackend(tiny_qwen2vl_path, device="cpu", vision_cache_mb=-1)
+
+
+def test_each_chat_is_charged_its_share_and_the_shares_add_up_to_the_call(tiny_qwen2vl_path):
+    # The loop's `model` phase is the call's wall time minus the call's host work; each chat's `preprocess`
+    # is its own share. The shares must add up to the host work, or a batched step's phases would not sum.
+    backend = TransformersBackend(tiny_qwen2vl_path, device="cpu")
+    chats = [Chat.simple("a", [draw_screenshot(640, 480), draw_screenshot(320, 200)]),
+             Chat.simple("b, text only"), Chat.simple("c", [draw_screenshot(500, 400)])]
+    gens = backend.generate(chats, GenerationOptions(max_new_tokens=2))
+    total = gens[0].extra["batch_preprocess_seconds"]
+    assert all(g.extra["batch_preprocess_seconds"] == total for g in gens)
+    assert sum(g.preprocess_seconds for g in gens) == pytest.approx(total, rel=1e-6)
+    assert gens[0].preprocess_seconds > gens[1].preprocess_seconds  # two images vs none
