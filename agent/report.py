@@ -76,7 +76,7 @@ def _step_html(step: StepRecord, folder: Path, base: Path) -> str:
     shot = ""
     if image and not (folder / image).exists():
         # Screenshots are encoded after their step's line is written; a run killed meanwhile never wrote it.
-        shot = '<p class="missing">screenshot not written (the run ended before it was encoded)</p>'
+        shot = '<p class="missing">screenshot not written (still being encoded, or the run ended first)</p>'
     elif image:
         # The thumbnail opens the image it shows (the annotated one: where the action landed); the raw
         # screenshot, without the drawing over it, is a secondary link.
