@@ -80,7 +80,7 @@ AskFn = Callable[[str], str]
 class TrajectoryStore:
     """Where episodes are written: one folder per episode under ``root``.
 
-    ``background_images`` encodes PNGs on a background thread while the loop goes on (see trajectory.py);
+    ``background_images`` encodes PNGs in a writer process while the loop goes on (see trajectory.py);
     turn it off to have every step's images on disk before the next model call.
 
     Example:

@@ -158,7 +158,7 @@ def step_html(
     shot = crops = ""
     if image and not (folder / image).exists():
         # Screenshots are encoded after their step's line is written; a run killed meanwhile never wrote it.
-        shot = '<p class="missing">screenshot not written (the run ended before it was encoded)</p>'
+        shot = '<p class="missing">screenshot not written (still being encoded, or the run ended first)</p>'
     elif image:
         # The full screenshot opens the image it shows (the annotated one: where the action landed) at
         # full size; the raw screenshot, without the drawing over it, is a secondary link.
