@@ -40,7 +40,9 @@ from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profi
 
 #: Seeds at or above this are evaluation seeds; no training sample is ever drawn from them.
 HELDOUT_SEED = 10_000
-SampleKind = Literal["episode", "grounding"]
+#: ``episode``/``grounding``: the synthetic apps; ``target``/``distractors``: the curriculum's button screens.
+SampleKind = Literal["episode", "grounding", "target", "distractors"]
+SAMPLE_KINDS: tuple[str, ...] = ("target", "distractors", "grounding", "episode")
 #: Steps whose actions were skipped for one of these reasons never reached the env: not a demonstration.
 _NOT_EXECUTED = ("dry-run", "nobody to ask", "not executable")
 
@@ -198,6 +200,24 @@ def trajectory_samples(
 
 
 # ------------------------------------------------------------------------------------------ synthetic
+class PointOracle(OraclePolicy):
+    """The oracle with boxes left out of its clicks: every click reply names one point, two numbers.
+
+    The apps' oracle writes a widget's box when its centre is the click point and the point alone
+    otherwise; a small model learns one shape of reply, with half the digits, faster.
+
+    Example:
+        >>> PointOracle().name
+        'scripted-oracle-points'
+    """
+
+    name = "scripted-oracle-points"
+
+    def next_action(self, metadata: dict[str, Any]) -> Action:
+        action = super().next_action(metadata)
+        return action.model_copy(update={"box": None}) if getattr(action, "box", None) is not None else action
+
+
 def _check_seeds(seed: int, count: int) -> None:
     if seed < 0 or seed + count > HELDOUT_SEED:
         raise TrainingDataError(
@@ -254,11 +274,14 @@ def synthetic_samples(
     max_steps: int = 30,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    points_only: bool = False,
 ) -> DataReport:
     """Samples from ``episodes`` oracle episodes of the synthetic apps (cycling apps x sizes, seeds from ``seed``).
 
     ``episode`` samples are every step of the oracle's episode as the loop prompts it (history included);
-    ``grounding`` samples name each widget of the first screen. The pixel budget defaults to the profile's.
+    ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
+    ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``. The pixel
+    budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
 
     Example:
         >>> r = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(320, 240)], kinds=["episode"])
@@ -276,11 +299,21 @@ def synthetic_samples(
         raise TrainingDataError("no synthetic apps or sizes to draw samples from")
     rounds = -(-episodes // len(combos))
     _check_seeds(seed, rounds)
-    unknown = [k for k in kinds if k not in ("episode", "grounding")]
+    unknown = [k for k in kinds if k not in SAMPLE_KINDS]
     if unknown or not kinds:
-        raise TrainingDataError(f"sample kinds are episode and grounding, got {list(kinds)}")
-    policy = OraclePolicy()
+        raise TrainingDataError(f"sample kinds are {', '.join(SAMPLE_KINDS)}; got {list(kinds)}")
+    policy = PointOracle() if points_only else OraclePolicy()
     report = DataReport()
+    for kind in ("target", "distractors"):
+        if kind in kinds:
+            from vlagent.agent.curriculum import canvas_samples
+
+            for i, size in enumerate(sizes):
+                share = episodes // len(sizes) + (1 if i < episodes % len(sizes) else 0)
+                report.samples.extend(canvas_samples(prof, kind, share, seed=seed + i, size=size,  # type: ignore[arg-type]
+                                                     min_pixels=min_pixels, max_pixels=max_pixels, policy=policy))
+    if not {"episode", "grounding"} & set(kinds):
+        return report
     envs: dict[tuple[str, Any], Any] = {}
     try:
         for k in range(episodes):

@@ -35,7 +35,11 @@ def train(
     synthetic: Annotated[int, typer.Option(min=0, help="Oracle episodes of the synthetic apps to add.")] = 0,
     synthetic_apps: Annotated[str, typer.Option(help="Comma-separated synthetic apps (default: all).")] = "",
     synthetic_sizes: Annotated[str, typer.Option(help="Comma-separated sizes: desktop, phone, 4k, WxH.")] = "desktop",
-    grounding: Annotated[bool, typer.Option(help="Add one 'Click the X' sample per widget of each first screen.")] = True,
+    kinds: Annotated[
+        str, typer.Option(help="Synthetic sample kinds: episode, grounding ('Click the X' per widget), target, "
+                          "distractors (the nano curriculum's button screens).")
+    ] = "episode,grounding",
+    points_only: Annotated[bool, typer.Option(help="Synthetic clicks as a point, never a box (small models).")] = False,
     synthetic_seed: Annotated[int, typer.Option(min=0, help="First seed of the synthetic episodes (< 10000).")] = 0,
     profile: Annotated[str, typer.Option(help="The reply format to train: qwen2-vl, ui-tars, showui, ...")] = DEFAULT_PROFILE,
     include_failed: Annotated[bool, typer.Option(help="Also train on episodes that ended in failure.")] = False,
@@ -62,6 +66,7 @@ def train(
     eval_episodes: Annotated[int, typer.Option(min=1, help="Held-out episodes per evaluation (seeds >= 10000).")] = 10,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint under --out.")] = True,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads.")] = None,
+    cache_mb: Annotated[int, typer.Option(min=0, help="Memory for preprocessed samples (re-encoded past it).")] = 2048,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Fine-tune a Qwen2-VL on recorded episodes and/or the synthetic apps' ground truth.
@@ -88,9 +93,10 @@ def train(
     apps = _csv(synthetic_apps) or None
     sizes = _sizes(synthetic_sizes)
     if synthetic:
-        kinds = ("episode", "grounding") if grounding else ("episode",)
-        report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes, kinds=kinds,
-                                        history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels))
+        report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
+                                        kinds=_csv(kinds),  # type: ignore[arg-type]
+                                        history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels,
+                                        points_only=points_only))
     typer.echo(f"{len(report.samples)} samples; {len(report.skipped)} steps or episodes left out", err=True)
     for line in report.skipped[:5]:
         typer.echo(f"  left out: {line}", err=True)
@@ -101,7 +107,7 @@ def train(
         schedule=schedule, weight_decay=weight_decay, seed=seed, lora=lora, lora_rank=lora_rank,  # type: ignore[arg-type]
         lora_alpha=lora_alpha, device=device, dtype=dtype, gradient_checkpointing=gradient_checkpointing,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
-        threads=threads,
+        threads=threads, cache_mb=cache_mb,
     )
     hook = None
     if eval_every:
@@ -118,3 +124,27 @@ def train(
     typer.echo(f"model: {result.model_dir}")
     typer.echo(f"run it: vlagent run --env synthetic:login --backend transformers --model {result.model_dir} "
                f"--profile {profile}")
+
+
+#: The compact screen the nano model is trained and evaluated on: every app fits and the oracle finishes.
+NANO_SIZE = "512x384"
+
+
+@app.command("nano-model")
+def nano_model(
+    folder: Annotated[Path, typer.Argument(help="Where to write the untrained checkpoint.")],
+    seed: Annotated[int, typer.Option(help="Seeds the initial weights.")] = 0,
+    profile: Annotated[str, typer.Option(help="The prompt format its vocabulary is trained on.")] = DEFAULT_PROFILE,
+    sizes: Annotated[str, typer.Option(help="Screen sizes of the prompts the vocabulary sees.")] = NANO_SIZE,
+) -> None:
+    """Write the UNTRAINED nano Qwen2-VL (a few million parameters, its own vocabulary); train it with `train`.
+
+    The vocabulary is trained on the prompts and replies of the synthetic apps (seeds below 10000).
+    """
+    from vlagent.agent.curriculum import tokenizer_corpus
+    from vlagent.agent.training_data import SAMPLE_KINDS, synthetic_samples
+    from vlagent.model.nano import build_nano_qwen2vl
+
+    report = synthetic_samples(profile, 25, sizes=_sizes(sizes), kinds=SAMPLE_KINDS)  # type: ignore[arg-type]
+    out = build_nano_qwen2vl(writable_folder(folder, "FOLDER"), tokenizer_corpus(report.samples), seed=seed)
+    typer.echo(str(out))

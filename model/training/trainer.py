@@ -78,7 +78,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     eval_every: int = 0
     max_length: int | None = None
-    cache_encoded: int = 4096
+    cache_mb: int = 2048
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -89,7 +89,7 @@ class TrainConfig:
             raise TrainingError(f"lr must be a positive number, got {self.lr}")
         if self.schedule not in ("constant", "cosine"):
             raise TrainingError(f"schedule must be constant or cosine, got {self.schedule!r}")
-        for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_encoded"):
+        for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -230,10 +230,13 @@ def digit_token_ids(tokenizer: Any) -> list[int]:
 
 
 class _EncodedCache:
-    """Encoded samples kept for reuse (image preprocessing is most of the data cost), up to ``limit``."""
+    """Encoded samples kept for reuse (image preprocessing is most of the data cost), up to ``limit_mb``.
 
-    def __init__(self, encoder: SampleEncoder, samples: Sequence[TrainingSample], limit: int) -> None:
-        self.encoder, self.samples, self.limit = encoder, samples, limit
+    Samples past the budget are encoded again each time they are drawn: the same tensors, more CPU.
+    """
+
+    def __init__(self, encoder: SampleEncoder, samples: Sequence[TrainingSample], limit_mb: int) -> None:
+        self.encoder, self.samples, self.budget = encoder, samples, limit_mb * 2**20
         self._kept: dict[int, EncodedSample] = {}
 
     def __getitem__(self, i: int) -> EncodedSample:
@@ -241,8 +244,9 @@ class _EncodedCache:
         if hit is not None:
             return hit
         encoded = self.encoder.encode(self.samples[i])
-        if len(self._kept) < self.limit:
+        if encoded.nbytes <= self.budget:
             self._kept[i] = encoded
+            self.budget -= encoded.nbytes
         return encoded
 
 
@@ -378,7 +382,7 @@ class Trainer:
         model = ld.model
         encoder = SampleEncoder(ld.tokenizer, ld.image_processor, image_token_id=model.config.image_token_id,
                                 video_token_id=model.config.video_token_id, max_length=cfg.max_length)
-        cache = _EncodedCache(encoder, self.samples, cfg.cache_encoded)
+        cache = _EncodedCache(encoder, self.samples, cfg.cache_mb)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
