@@ -327,16 +327,18 @@ def synthetic_samples(
             ep = agent.start("", seed=ep_seed)
             if "grounding" in kinds:
                 report.samples.extend(_grounding_samples(agent, ep, prof, policy, source))
+            if "episode" not in kinds:
+                continue
             steps: list[TrainingSample] = []
             while ep.stop is None:
                 prepared = agent.prepare(ep)
                 gen = policy.generate([prepared.chat])[0]
                 steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}"))
                 agent.advance(ep, prepared, gen, 0.0)
-            if not ep.success:
-                report.skip(source, f"the oracle did not finish ({ep.stop})")
-            elif "episode" in kinds:
+            if ep.success:
                 report.samples.extend(steps)
+            else:
+                report.skip(source, f"the oracle did not finish ({ep.stop})")
     finally:
         for env in envs.values():
             env.close()

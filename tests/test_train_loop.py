@@ -131,3 +131,20 @@ def test_cli_trains_exports_and_resumes(tiny_qwen2vl_path, tmp_path):
     assert again.exit_code == 0, again.output + repr(again.exception)
     assert "resumed from step 2" in again.output
     assert len((out / "train_log.jsonl").read_text().splitlines()) == 3
+
+
+def test_eval_hook_runs_vlagent_eval_on_heldout_seeds_and_logs_success(tiny_qwen2vl_path, samples, tmp_path):
+    from vlagent.agent.train_eval import heldout_eval_hook
+    from vlagent.agent.training_data import HELDOUT_SEED
+
+    out = tmp_path / "run"
+    hook = heldout_eval_hook(out, profile="qwen2-vl", episodes=2, apps=["dialog"], sizes=[SIZE], max_steps=2,
+                             device="cpu")
+    result = Trainer(tiny_qwen2vl_path, samples, out, _cfg(steps=2, eval_every=2), on_eval=hook).run(export=False)
+    figures = result.evals[0]
+    assert figures["step"] == 2 and figures["eval"]["episodes"] == 2
+    assert 0.0 <= figures["eval"]["success_rate"] <= 1.0
+    results = json.loads(Path(figures["eval"]["results"]).read_text())
+    assert sorted(e["seed"] for e in results["episodes"]) == [HELDOUT_SEED, HELDOUT_SEED + 1]
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert any("eval" in line for line in logged)
