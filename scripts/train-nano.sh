@@ -9,8 +9,8 @@
 # can run in the background for hours: `nohup bash scripts/train-nano.sh > runs/nano.log 2>&1 &`.
 # Training seeds are all below 10000; evaluation uses 10000 and up.
 #
-# Knobs: NANO_OUT (runs/nano), NANO_THREADS (all cores), NANO_SCALE (multiplies every stage's steps:
-# NANO_SCALE=0.02 is a smoke run of the whole pipeline). Time: the script prints the measured samples/s of
+# Knobs: NANO_OUT (runs/nano), NANO_THREADS (all cores), NANO_SCALE (multiplies every stage's steps and
+# sample counts: NANO_SCALE=0.002 is a few-minute smoke run of the whole pipeline). Time: the script prints the measured samples/s of
 # each stage at its end; on 1 thread of this project's 2-core CI machine a step of 8 samples at 512x384
 # (252 visual tokens, ~530 tokens a sample) took ~4-8 s, so the full schedule (27,000 steps) is days on one
 # core and hours on a many-core machine or a GPU (`--device cuda` is added by NANO_DEVICE=cuda).
@@ -26,23 +26,24 @@ COMMON=(--profile qwen2-vl --synthetic-sizes 512x384 --points-only --batch-size 
 
 scaled() { python3 -c "import sys; print(max(1, round($1 * float(sys.argv[1]))))" "$SCALE"; }
 
-stage() {  # NAME BASE STEPS LR [train options...]
-  local name=$1 base=$2 steps lr=$4
+stage() {  # NAME BASE STEPS LR SAMPLES [train options...]
+  local name=$1 base=$2 steps lr=$4 samples
   steps=$(scaled "$3")
-  shift 4
+  samples=$(scaled "$5")
+  shift 5
   if [ -f "$OUT/$name/done" ]; then echo "stage $name: done"; return; fi
   echo "stage $name: $steps steps from $base"
   local t0=$SECONDS
-  $V train --model "$base" --out "$OUT/$name" --steps "$steps" --lr "$lr" "${COMMON[@]}" "$@"
+  $V train --model "$base" --out "$OUT/$name" --steps "$steps" --lr "$lr" --synthetic "$samples" "${COMMON[@]}" "$@"
   echo "stage $name: $((SECONDS - t0)) s"
   touch "$OUT/$name/done"
 }
 
 [ -f "$OUT/init/config.json" ] || $V nano-model "$OUT/init" --seed 0
-stage 1-target      "$OUT/init"                3000 1e-3 --synthetic 3000 --kinds target --warmup 200
-stage 2-distractors "$OUT/1-target/model"      6000 1e-3 --synthetic 2000 --kinds target,distractors --schedule cosine
-stage 3-grounding   "$OUT/2-distractors/model" 6000 5e-4 --synthetic 400 --kinds grounding,distractors --schedule cosine
-stage 4-episodes    "$OUT/3-grounding/model"  12000 3e-4 --synthetic 600 --kinds episode,grounding --schedule cosine \
-                    --eval-every 2000 --eval-episodes 25
+stage 1-target      "$OUT/init"                3000 1e-3 3000 --kinds target --warmup 200
+stage 2-distractors "$OUT/1-target/model"      6000 1e-3 2000 --kinds target,distractors --schedule cosine
+stage 3-grounding   "$OUT/2-distractors/model" 6000 5e-4  400 --kinds grounding,distractors --schedule cosine
+stage 4-episodes    "$OUT/3-grounding/model"  12000 3e-4  600 --kinds episode,grounding --schedule cosine \
+                    --eval-every "$(scaled 2000)" --eval-episodes 25
 echo "nano checkpoint: $OUT/4-episodes/model"
 echo "held-out success per eval: grep eval $OUT/4-episodes/train_log.jsonl"

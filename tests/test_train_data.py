@@ -54,6 +54,12 @@ def _record(root: Path, profile: str, policy, *, app: str, size, seed: int) -> P
     return result.path
 
 
+def _record_replies(folder: Path) -> list[str]:
+    from vlagent.agent.trajectory import read_steps
+
+    return [s.raw for s in read_steps(folder)]
+
+
 def _same_chat(a, b) -> None:
     assert [m.role for m in a.messages] == [m.role for m in b.messages]
     for ma, mb in zip(a.messages, b.messages, strict=True):
@@ -68,10 +74,11 @@ def _same_chat(a, b) -> None:
                 assert (pa.min_pixels, pa.max_pixels) == (pb.min_pixels, pb.max_pixels)
 
 
-@pytest.mark.parametrize("target", ["qwen2-vl", "showui"])
-def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile(tmp_path, target):
+@pytest.mark.parametrize(("source", "target"), [("ui-tars", "qwen2-vl"), ("ui-tars", "showui"),
+                                                ("qwen2-vl", "ui-tars-1.5")])
+def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile(tmp_path, source, target):
     app, size = LOGIN
-    folder = _record(tmp_path, "ui-tars", _FirstReplyGarbled(), app=app, size=size, seed=4)
+    folder = _record(tmp_path, source, _FirstReplyGarbled(), app=app, size=size, seed=4)
     report = episode_samples(folder, target)
     live = synthetic_samples(target, 1, seed=4, apps=[app], sizes=[size], kinds=["episode"])
 
@@ -85,7 +92,7 @@ def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile
     # The replies are in the target's own syntax and parse back with its parser.
     parser = get_profile(target).make_parser()
     assert all(parser.parse(s.reply).actions for s in report.samples)
-    assert "Action:" not in report.samples[0].reply
+    assert report.samples[0].reply != _record_replies(folder)[1]  # rewritten, not copied
 
 
 def test_failed_episodes_are_left_out_unless_asked_for(tmp_path):

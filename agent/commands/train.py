@@ -64,7 +64,9 @@ def train(
     keep_checkpoints: Annotated[int, typer.Option(min=1, help="Newest checkpoints kept.")] = 2,
     eval_every: Annotated[int, typer.Option(min=0, help="Steps between held-out evaluations (0: never).")] = 0,
     eval_episodes: Annotated[int, typer.Option(min=1, help="Held-out episodes per evaluation (seeds >= 10000).")] = 10,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint under --out.")] = True,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the newest checkpoint under --out (--no-resume deletes them).")
+    ] = True,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads.")] = None,
     cache_mb: Annotated[int, typer.Option(min=0, help="Memory for preprocessed samples (re-encoded past it).")] = 2048,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
@@ -78,7 +80,7 @@ def train(
 
     Try:
 
-      vlagent tiny-model /tmp/tiny && vlagent train --model /tmp/tiny --synthetic 20 --out runs/train-tiny --steps 100
+      vlagent tiny-model /tmp/tiny && vlagent train --model /tmp/tiny --synthetic 20 --synthetic-sizes 512x384 --out runs/train-tiny --steps 100
 
       vlagent train --model ~/models/Qwen2-VL-2B-Instruct --data runs/ --lora --lr 2e-4 --out runs/train-2b
     """

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from vlagent.model.errors import ModelLoadError
-from vlagent.model.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from vlagent.model.training.checkpoint import CHECKPOINTS, latest_checkpoint, load_checkpoint, save_checkpoint
 from vlagent.model.training.encode import IGNORE_INDEX, EncodedSample, SampleEncoder
 from vlagent.model.training.errors import CheckpointError, TrainingDataError, TrainingError
 from vlagent.model.training.export import export_model
@@ -367,7 +368,10 @@ class Trainer:
         return self.loaded
 
     def run(self, *, resume: bool = True, export: bool = True, stop_at: int | None = None) -> TrainResult:
-        """Train up to ``config.steps`` (from the newest checkpoint when ``resume``), then export.
+        """Train up to ``config.steps``, then export the model.
+
+        With ``resume`` the run continues from the newest checkpoint under ``out``; without it, it starts
+        from scratch and deletes the old checkpoints.
 
         ``stop_at`` ends the run after that step, with a checkpoint and without the export, as an
         interruption would (Ctrl+C does the same after the step in flight).
@@ -389,12 +393,16 @@ class Trainer:
         digits = torch.tensor(digit_token_ids(ld.tokenizer), dtype=torch.long)
 
         self.out.mkdir(parents=True, exist_ok=True)
+        if not resume:  # starting over: a stale checkpoint must never be resumed by a later run
+            shutil.rmtree(self.out / CHECKPOINTS, ignore_errors=True)
         start = 0
         ckpt = latest_checkpoint(self.out) if resume else None
         if ckpt is not None:
             state = load_checkpoint(ckpt, model, optimizer, scheduler)
             _check_resume(state, cfg, self.base, len(self.samples), ckpt)
             start = int(state["step"])
+            if start > cfg.steps:
+                raise CheckpointError(f"{ckpt} is at step {start}, past this run's {cfg.steps} steps")
             torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
             if "cuda_rng" in state and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda_rng"]])
