@@ -76,24 +76,51 @@ def _plain_chat(chat: Chat) -> Chat:
     return Chat(list(chat.messages))
 
 
-def _env_context(meta: EpisodeMeta) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The actions the episode's env performs and its named options, as the loop put them in the prompt.
+#: Env kinds cheap enough to rebuild to learn what the prompt showed (no device, no browser).
+_REBUILDABLE = ("synthetic:", "gym:")
 
-    ``meta.json`` does not record them; a synthetic app is cheap to rebuild and says. Other envs fall back
-    to the family's defaults (what a prompt shows when the env does not say).
+
+@dataclass(frozen=True)
+class _StepContext:
+    """What a step's prompt showed besides the screenshots: the env's actions, options and text."""
+
+    supported: frozenset[str] = frozenset()
+    options: tuple[str, ...] = ()
+    env_text: str = ""
+
+
+def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _StepContext]:
+    """Each step's env context, by replaying the recorded actions in a rebuilt env.
+
+    ``meta.json`` does not record the supported actions, named options or env text (a FrozenLake position,
+    a MiniWoB utterance), and the text changes from step to step. Synthetic apps and gym envs are cheap and
+    deterministic: rebuilt, reset with the episode's seed and stepped through the executed actions, they
+    show what each prompt showed. Other envs (desktop, Android, MiniWoB++) get the family's default action
+    list, no options and no text (an empty mapping); so does the rest of an episode whose replay fails.
     """
-    if meta.env.startswith("synthetic:"):
-        from vlagent.envs.registry import make_env
+    if not meta.env.startswith(_REBUILDABLE):
+        return {}
+    from vlagent.envs.registry import make_env
 
-        try:
-            env = make_env(meta.env, **meta.env_kwargs)
-        except VlagentError:
-            return frozenset(), ()
-        try:
-            return frozenset(env.supported_actions_now()), ()
-        finally:
-            env.close()
-    return frozenset(), ()
+    try:
+        env = make_env(meta.env, **meta.env_kwargs)
+    except (VlagentError, ImportError):
+        return {}
+    out: dict[int, _StepContext] = {}
+    try:
+        obs, _ = env.reset(seed=meta.seed)
+        for step in steps:
+            out[step.index] = _StepContext(frozenset(env.supported_actions_now()), tuple(obs.options), obs.text)
+            for record in step.actions:
+                if record.executed and record.screen is not None:
+                    obs, _, terminated, truncated, _ = env.step(record.screen)
+                    if terminated or truncated:
+                        return out
+    except VlagentError:
+        return out
+    finally:
+        env.close()
+    return out
 
 
 def _usable(step: StepRecord) -> str | None:
@@ -143,7 +170,7 @@ def episode_samples(
     if meta.family not in prof.templates:
         report.skip(where, f"profile {prof.name!r} has no prompt for the {meta.family!r} family")
         return report
-    supported, options = _env_context(meta)
+    contexts = _env_contexts(meta, steps)
     scale = float(meta.geometry.get("scale", 1.0))
     history: list[HistoryEntry] = []
     screens: list[Image.Image] = []
@@ -169,12 +196,14 @@ def episode_samples(
         except (ActionError, ValueError) as exc:
             report.skip(where, f"step {step.index}: {prof.name} cannot write it ({exc})")
             break  # later steps would remember a history with a hole in it
+        context = contexts.get(step.index, _StepContext())
         request = PromptRequest(
             family=meta.family,  # type: ignore[arg-type]
             task=meta.task,
             images=screens[-history_images:],
-            options=options,
-            supported=supported,
+            env_text=context.env_text,
+            options=context.options,
+            supported=context.supported,
             history=list(history),
         )
         chat = _plain_chat(prof.build_chat(request))

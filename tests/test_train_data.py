@@ -95,6 +95,34 @@ def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile
     assert report.samples[0].reply != _record_replies(folder)[1]  # rewritten, not copied
 
 
+def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
+    """Named options and the env's text are not in meta.json: the conversion asks the rebuilt env."""
+    from vlagent.agent.scripted import random_policy
+
+    class Recording:
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.inner, self.chats = random_policy(), []
+
+        def generate(self, chats, options=None):
+            self.chats.extend(chats)
+            return self.inner.generate(chats, options)
+
+    policy = Recording()
+    env = make_env("gym:FrozenLake-v1", is_slippery=False)
+    store = TrajectoryStore(tmp_path, annotate=False, background_images=False)
+    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
+          max_steps=4).run("", seed=1, episode_id="lake")
+    env.close()
+    report = episode_samples(tmp_path / "lake", "json", include_failed=True)
+    assert len(report.samples) == len(policy.chats) >= 2
+    for sample, sent in zip(report.samples, policy.chats, strict=True):
+        _same_chat(sample.chat, sent)
+    prompt = " ".join(m.text for m in report.samples[0].chat.messages).lower()
+    assert "left" in prompt and "right" in prompt  # the named options reached the prompt
+
+
 def test_failed_episodes_are_left_out_unless_asked_for(tmp_path):
     class GivesUp:
         name = "gives-up"
