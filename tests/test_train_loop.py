@@ -79,6 +79,7 @@ def test_full_finetune_overfits_and_the_exported_folder_serves_the_replies(tiny_
     result = Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg()).run()
     assert result.losses[0] > 5 and result.losses[-1] < 0.05
     assert {"digit_loss", "samples_per_s", "token_accuracy"} <= set(result.log[-1])
+    assert len(result.log[-1]["digit_loss_by_place"]) == 3  # coordinates in 0-999: up to three places
     assert len((tmp_path / "run" / "train_log.jsonl").read_text().splitlines()) == 18
     assert _served_replies(result.model_dir, samples) == [s.reply for s in samples]
 

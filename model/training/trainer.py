@@ -8,7 +8,8 @@ checkpointing) are several times slower. What the loop does:
   resumed run draws the same batches as an uninterrupted one without saving any sampler state.
 - **Loss** is the mean cross-entropy over every reply token of the optimizer step (all micro-batches of
   an accumulation together, so long and short replies weigh per token, as in one big batch). The digit
-  tokens' own loss is logged apart: naming coordinates is what a small model learns last.
+  tokens' own loss is logged apart, overall and by place in the number (``digit_loss_by_place``: first,
+  second, third digit): naming coordinates is what a small model learns last.
 - **Full fine-tune or LoRA**: full for small models, peft LoRA on the language model's projections for
   large ones. Checkpoints hold only what is trained.
 - **Precision**: fp32 on CPU (bf16 autocast is slower there); bf16 autocast on CUDA, with LoRA's frozen
@@ -450,8 +451,8 @@ class Trainer:
         order = sample_order(step, n=len(self.samples), config=cfg)
         encoded = [cache[i] for i in order]
         total = sum(e.reply_tokens for e in encoded)
-        loss_sum = digit_sum = correct = 0.0
-        digit_count = 0
+        loss_sum = correct = 0.0
+        places: dict[int, list[float]] = {}  # digit place in its number (1st, 2nd, ...) -> [loss sum, count]
         for m in range(cfg.grad_accum):
             chunk = encoded[m * cfg.batch_size:(m + 1) * cfg.batch_size]
             batch = {k: v.to(ld.device) for k, v in cache.encoder.collate(chunk).items()}
@@ -469,9 +470,15 @@ class Trainer:
             loss_sum += float(token_loss.detach().sum())
             correct += float((picked.argmax(-1) == wanted).sum())
             if digits.numel():
-                is_digit = torch.isin(wanted, digits.to(wanted.device))
-                digit_count += int(is_digit.sum())
-                digit_sum += float(token_loss.detach()[is_digit].sum())
+                is_digit = torch.isin(wanted, digits.to(wanted.device)).tolist()
+                losses = token_loss.detach().tolist()
+                place = 0
+                for flag, value in zip(is_digit, losses, strict=True):
+                    place = place + 1 if flag else 0
+                    if flag:
+                        acc = places.setdefault(place, [0.0, 0])
+                        acc[0] += value
+                        acc[1] += 1
         params = [p for group in optimizer.param_groups for p in group["params"]]
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)) if cfg.max_grad_norm else None
         lr = optimizer.param_groups[0]["lr"]
@@ -483,8 +490,9 @@ class Trainer:
             "step": step + 1, "loss": loss_sum / total, "token_accuracy": correct / total, "lr": lr,
             "reply_tokens": total, "samples_per_s": len(order) / seconds, "seconds": seconds,
         }
-        if digit_count:
-            line["digit_loss"] = digit_sum / digit_count
+        if places:
+            line["digit_loss"] = sum(v[0] for v in places.values()) / sum(v[1] for v in places.values())
+            line["digit_loss_by_place"] = [round(places[p][0] / places[p][1], 5) for p in sorted(places)]
         if grad_norm is not None:
             line["grad_norm"] = grad_norm
         return line
