@@ -97,6 +97,7 @@ def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _
     deterministic: rebuilt, reset with the episode's seed and stepped through the executed actions, they
     show what each prompt showed. Other envs (desktop, Android, MiniWoB++) get the family's default action
     list, no options and no text (an empty mapping); so does the rest of an episode whose replay fails.
+    An unseeded episode gets its env's supported actions only.
     """
     if not meta.env.startswith(_REBUILDABLE):
         return {}
@@ -108,6 +109,9 @@ def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _
         return {}
     out: dict[int, _StepContext] = {}
     try:
+        if meta.seed is None:  # an unseeded episode cannot be replayed: only what does not change
+            supported = frozenset(env.supported_actions_now())
+            return {step.index: _StepContext(supported) for step in steps}
         obs, _ = env.reset(seed=meta.seed)
         for step in steps:
             out[step.index] = _StepContext(frozenset(env.supported_actions_now()), tuple(obs.options), obs.text)
