@@ -44,6 +44,6 @@ stage 1-target      "$OUT/init"                3000 1e-3 3000 --kinds target --w
 stage 2-distractors "$OUT/1-target/model"      6000 1e-3 2000 --kinds target,distractors --schedule cosine
 stage 3-grounding   "$OUT/2-distractors/model" 6000 5e-4  400 --kinds grounding,distractors --schedule cosine
 stage 4-episodes    "$OUT/3-grounding/model"  12000 3e-4  600 --kinds episode,grounding --schedule cosine \
-                    --eval-every "$(scaled 2000)" --eval-episodes 25
+                    --eval-every "$(scaled 2000)" --eval-episodes "$(scaled 25)"
 echo "nano checkpoint: $OUT/4-episodes/model"
 echo "held-out success per eval: grep eval $OUT/4-episodes/train_log.jsonl"
