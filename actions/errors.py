@@ -31,11 +31,15 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   ├── EnvKwargsError               (envs/errors.py) --env-kwargs: a keyword or a value's type the env refuses
     │   ├── EnvSpecError, EnvUnavailable (envs/registry.py) a bad env spec, an env this machine lacks
     │   └── UnknownAppError, UnknownTaskError, AppConfigError  (envs/synthetic/) no such app, task or size
-    └── AgentError                       the loop itself (agent/errors.py)
-        ├── SuiteError                   an unknown evaluation suite
-        │   └── ResumeMismatch           an eval folder holds another configuration's episodes
-        ├── TrajectoryError              a run folder that cannot be read or written
-        └── SecretError                  (agent/errors.py) a --secret that is not NAME=VALUE
+    ├── AgentError                       the loop itself (agent/errors.py)
+    │   ├── SuiteError                   an unknown evaluation suite
+    │   │   └── ResumeMismatch           an eval folder holds another configuration's episodes
+    │   ├── TrajectoryError              a run folder that cannot be read or written
+    │   └── SecretError                  (agent/errors.py) a --secret that is not NAME=VALUE
+    └── TrainingError                    (model/training/errors.py) a training run cannot start or go on
+        ├── TrainingDataError            no usable samples, a reply the target profile cannot write
+        ├── CheckpointError              a checkpoint that belongs to another run
+        └── MissingTrainingExtra         LoRA asked for without peft (the ``train`` extra)
 
 The loop feeds every :class:`ActionError` back to the model as text and never executes a guess.
 """

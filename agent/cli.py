@@ -39,6 +39,7 @@ def _register_commands() -> None:
         replay,
         report,
         run,
+        train,
     )
     for info in app.registered_commands:
         if info.help is None and info.callback is not None and info.callback.__doc__:

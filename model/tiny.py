@@ -12,7 +12,9 @@ weights are random, so replies are gibberish; everything around them is real.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from vlagent.model.qwen_format import (
     QWEN2_VL_CHAT_TEMPLATE,
@@ -43,8 +45,12 @@ _CORPUS_LINES = (
 )
 
 
-def _train_tokenizer():
-    """Train a byte-level BPE with Qwen2's pre-tokenizer and wrap it in transformers' Qwen2Tokenizer."""
+def _train_tokenizer(corpus: Sequence[str] = _CORPUS_LINES, vocab_size: int = _BPE_VOCAB_SIZE):
+    r"""Train a byte-level BPE with Qwen2's pre-tokenizer and wrap it in transformers' Qwen2Tokenizer.
+
+    Qwen2's pre-tokenizer splits every digit on its own (``\p{N}``), so each digit is one token, as in the
+    real vocabulary; ``corpus`` and ``vocab_size`` let the nano model train a vocabulary for its own prompts.
+    """
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
     from tokenizers.models import BPE
     from transformers import Qwen2Tokenizer
@@ -60,11 +66,11 @@ def _train_tokenizer():
     )
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=_BPE_VOCAB_SIZE,
+        vocab_size=vocab_size,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(list(_CORPUS_LINES) * 4, trainer=trainer)
+    bpe.train_from_iterator(list(corpus) * 4, trainer=trainer)
     model_state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model_state["merges"]]
     tokenizer = Qwen2Tokenizer(
@@ -87,14 +93,22 @@ def _train_tokenizer():
     return tokenizer
 
 
-def tiny_qwen2vl_config(tokenizer, *, variant: str = "qwen2_vl", initializer_range: float = 0.3):
+def tiny_qwen2vl_config(
+    tokenizer,
+    *,
+    variant: str = "qwen2_vl",
+    initializer_range: float = 0.3,
+    text_overrides: Mapping[str, Any] | None = None,
+    vision_overrides: Mapping[str, Any] | None = None,
+):
     """A ``Qwen2VLConfig`` (or ``Qwen2_5_VLConfig``) with the real architecture at toy widths.
 
     Text: 2 layers, hidden 64, 4 heads of 16 (``mrope_section`` [2, 3, 3] sums to head_dim / 2 = 8, as
     [16, 24, 24] does for the real head_dim 128). Vision: depth 1, width 32, 2 heads, patch 14, merge 2,
     temporal patch 2, so visual-token counts are exactly those of the real checkpoints. The initializer
     range is wider than the real 0.02 so greedy decoding of random weights has clear winners and batched
-    and unbatched runs pick the same tokens.
+    and unbatched runs pick the same tokens. ``text_overrides``/``vision_overrides`` change widths and depths
+    (the nano model's sizes), keeping the token-id layout.
     """
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
 
@@ -146,6 +160,8 @@ def tiny_qwen2vl_config(tokenizer, *, variant: str = "qwen2_vl", initializer_ran
             "fullatt_block_indexes": [1],
             "initializer_range": initializer_range,
         }
+    text.update(text_overrides or {})
+    vision.update(vision_overrides or {})
     config_cls = Qwen2_5_VLConfig if variant == "qwen2_5_vl" else Qwen2VLConfig
     return config_cls(
         text_config=text,

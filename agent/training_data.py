@@ -1,0 +1,378 @@
+"""Training samples from what the agent records and from the synthetic apps' ground truth.
+
+A sample is the chat the loop would build for one step (the target profile's template, the history,
+the last screenshots) and the reply the model should write, in the target profile's own format
+(its parser's ``format()``, the inverse of ``parse``). Two producers:
+
+- :func:`episode_samples` reads a trajectory folder (any env, any profile). Each step that executed
+  cleanly becomes a sample: its screen-pixel actions are rewritten into the target profile's space and
+  syntax, earlier clean steps become the history, and the screenshots are the ones the loop would have
+  kept (consecutive duplicates dropped, the last ``history_images``). Steps whose reply could not be
+  executed are left out of the samples and of later histories: a demonstration teaches the clean path.
+  Episodes that ended in failure are skipped unless asked for; episodes with no verdict (a human demo)
+  are kept.
+- :func:`synthetic_samples` drives the real loop on the synthetic apps with the scripted oracle and takes
+  each step's chat and reply (``episode`` samples, history included), and adds single-turn grounding
+  samples that name one widget ("Click the Save button" -> a click at its box).
+
+Seeds from :data:`HELDOUT_SEED` up are kept for evaluation: the synthetic producers refuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from vlagent.actions.coords import Geometry
+from vlagent.actions.errors import ActionError, VlagentError
+from vlagent.actions.models import Action
+from vlagent.agent.describe import describe
+from vlagent.agent.scripted import OraclePolicy, to_model_space
+from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode, same_screen
+from vlagent.model.chat import Chat
+from vlagent.model.training.errors import TrainingDataError
+from vlagent.model.training.sample import TrainingSample
+from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profile
+
+#: Seeds at or above this are evaluation seeds; no training sample is ever drawn from them.
+HELDOUT_SEED = 10_000
+#: ``episode``/``grounding``: the synthetic apps; ``target``/``distractors``: the curriculum's button screens.
+SampleKind = Literal["episode", "grounding", "target", "distractors"]
+SAMPLE_KINDS: tuple[str, ...] = ("target", "distractors", "grounding", "episode")
+#: Steps whose actions were skipped for one of these reasons never reached the env: not a demonstration.
+_NOT_EXECUTED = ("dry-run", "nobody to ask", "not executable")
+
+
+@dataclass
+class DataReport:
+    """Samples plus what was left out and why (shown by ``vlagent train``).
+
+    Example:
+        >>> r = DataReport(); r.skip("ep1", "failed episode"); r.skipped
+        ['ep1: failed episode']
+    """
+
+    samples: list[TrainingSample] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, where: str, why: str) -> None:
+        self.skipped.append(f"{where}: {why}")
+
+    def extend(self, other: DataReport) -> None:
+        self.samples.extend(other.samples)
+        self.skipped.extend(other.skipped)
+
+
+def _profile(profile: ModelProfile | str) -> ModelProfile:
+    return get_profile(profile) if isinstance(profile, str) else profile
+
+
+def _plain_chat(chat: Chat) -> Chat:
+    """The chat without its metadata: ground truth never rides into a training sample."""
+    return Chat(list(chat.messages))
+
+
+#: Env kinds cheap enough to rebuild to learn what the prompt showed (no device, no browser).
+_REBUILDABLE = ("synthetic:", "gym:")
+
+
+@dataclass(frozen=True)
+class _StepContext:
+    """What a step's prompt showed besides the screenshots: the env's actions, options and text."""
+
+    supported: frozenset[str] = frozenset()
+    options: tuple[str, ...] = ()
+    env_text: str = ""
+
+
+def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _StepContext]:
+    """Each step's env context, by replaying the recorded actions in a rebuilt env.
+
+    ``meta.json`` does not record the supported actions, named options or env text (a FrozenLake position,
+    a MiniWoB utterance), and the text changes from step to step. Synthetic apps and gym envs are cheap and
+    deterministic: rebuilt, reset with the episode's seed and stepped through the executed actions, they
+    show what each prompt showed. Other envs (desktop, Android, MiniWoB++) get the family's default action
+    list, no options and no text (an empty mapping); so does the rest of an episode whose replay fails.
+    An unseeded episode gets its env's supported actions only.
+    """
+    if not meta.env.startswith(_REBUILDABLE):
+        return {}
+    from vlagent.envs.registry import make_env
+
+    try:
+        env = make_env(meta.env, **meta.env_kwargs)
+    except (VlagentError, ImportError):
+        return {}
+    out: dict[int, _StepContext] = {}
+    try:
+        if meta.seed is None:  # an unseeded episode cannot be replayed: only what does not change
+            supported = frozenset(env.supported_actions_now())
+            return {step.index: _StepContext(supported) for step in steps}
+        obs, _ = env.reset(seed=meta.seed)
+        for step in steps:
+            out[step.index] = _StepContext(frozenset(env.supported_actions_now()), tuple(obs.options), obs.text)
+            for record in step.actions:
+                if record.executed and record.screen is not None:
+                    obs, _, terminated, truncated, _ = env.step(record.screen)
+                    if terminated or truncated:
+                        return out
+    except VlagentError:
+        return out
+    finally:
+        env.close()
+    return out
+
+
+def _usable(step: StepRecord) -> str | None:
+    """Why a step is no demonstration (``None`` when it is one)."""
+    if step.error is not None:
+        return f"step {step.index}: {step.error.type}"
+    if not step.actions:
+        return f"step {step.index}: no actions"
+    for record in step.actions:
+        if record.screen is None:
+            return f"step {step.index}: an action without screen coordinates"
+        if record.skipped in _NOT_EXECUTED:
+            return f"step {step.index}: {record.skipped}"
+    return None
+
+
+def _reply(actions: Sequence[Action], thought: str | None, profile: ModelProfile, geometry: Geometry) -> tuple[str, str]:
+    """The reply in the profile's format and its one-line summary for later histories."""
+    parser = profile.make_parser()
+    model_actions = [to_model_space(a, geometry, parser.space) for a in actions]
+    return parser.format(model_actions, thought=thought), "; ".join(describe(a) for a in model_actions)
+
+
+def episode_samples(
+    folder: str | Path,
+    profile: ModelProfile | str,
+    *,
+    history_images: int = 2,
+    include_failed: bool = False,
+) -> DataReport:
+    """The samples of one trajectory folder, rewritten into ``profile``'s format (see the module docstring).
+
+    Example:
+        >>> callable(episode_samples)
+        True
+    """
+    prof = _profile(profile)
+    if history_images < 1:
+        raise TrainingDataError(f"history_images must be >= 1, got {history_images}")
+    folder = Path(folder)
+    report = DataReport()
+    meta, steps = load_episode(folder)
+    where = str(folder)
+    if meta.success is False and not include_failed:
+        report.skip(where, f"the episode failed ({meta.outcome}); include_failed to keep it")
+        return report
+    if meta.family not in prof.templates:
+        report.skip(where, f"profile {prof.name!r} has no prompt for the {meta.family!r} family")
+        return report
+    contexts = _env_contexts(meta, steps)
+    scale = float(meta.geometry.get("scale", 1.0))
+    history: list[HistoryEntry] = []
+    screens: list[Image.Image] = []
+    for step in steps:
+        why = _usable(step)
+        if why is not None:
+            report.skip(where, why)
+            continue
+        path = folder / step.screenshot
+        try:
+            with Image.open(path) as im:
+                screenshot = im.convert("RGB")
+        except OSError as exc:
+            report.skip(where, f"step {step.index}: screenshot {step.screenshot!r} unreadable ({exc})")
+            continue
+        if not screens or not same_screen(screens[-1], screenshot):
+            screens.append(screenshot)
+        w, h = screenshot.size
+        geometry = Geometry.for_image(w, h, min_pixels=prof.min_pixels, max_pixels=prof.max_pixels, scale=scale)
+        actions = [r.screen for r in step.actions if r.screen is not None]
+        try:
+            reply, summary = _reply(actions, step.thought, prof, geometry)
+        except (ActionError, ValueError) as exc:
+            report.skip(where, f"step {step.index}: {prof.name} cannot write it ({exc})")
+            break  # later steps would remember a history with a hole in it
+        context = contexts.get(step.index, _StepContext())
+        request = PromptRequest(
+            family=meta.family,  # type: ignore[arg-type]
+            task=meta.task,
+            images=screens[-history_images:],
+            env_text=context.env_text,
+            options=context.options,
+            supported=context.supported,
+            history=list(history),
+        )
+        chat = _plain_chat(prof.build_chat(request))
+        report.samples.append(TrainingSample(chat, reply, f"{where} step {step.index}"))
+        history.append(HistoryEntry(reply=reply, thought=step.thought, action_summary=summary))
+    return report
+
+
+def trajectory_samples(
+    roots: Iterable[str | Path],
+    profile: ModelProfile | str,
+    *,
+    history_images: int = 2,
+    include_failed: bool = False,
+) -> DataReport:
+    """The samples of every episode folder under ``roots`` (an eval folder, a runs/ folder, one episode)."""
+    report = DataReport()
+    for root in roots:
+        for folder in find_episodes(Path(root)):
+            report.extend(episode_samples(folder, profile, history_images=history_images,
+                                          include_failed=include_failed))
+    return report
+
+
+# ------------------------------------------------------------------------------------------ synthetic
+class PointOracle(OraclePolicy):
+    """The oracle with boxes left out of its clicks: every click reply names one point, two numbers.
+
+    The apps' oracle writes a widget's box when its centre is the click point and the point alone
+    otherwise; a small model learns one shape of reply, with half the digits, faster.
+
+    Example:
+        >>> PointOracle().name
+        'scripted-oracle-points'
+    """
+
+    name = "scripted-oracle-points"
+
+    def next_action(self, metadata: dict[str, Any]) -> Action:
+        action = super().next_action(metadata)
+        return action.model_copy(update={"box": None}) if getattr(action, "box", None) is not None else action
+
+
+def _check_seeds(seed: int, count: int) -> None:
+    if seed < 0 or seed + count > HELDOUT_SEED:
+        raise TrainingDataError(
+            f"training seeds {seed}..{seed + count - 1} reach into the evaluation seeds (>= {HELDOUT_SEED}); "
+            "draw fewer samples or start lower"
+        )
+
+
+def grounding_phrase(widget: Any) -> str:
+    """The instruction that names one widget, as a user would ("Click the Save button").
+
+    Example:
+        >>> from vlagent.envs.synthetic import Widget
+        >>> grounding_phrase(Widget.at("button:ok", "button", "OK", (0, 0, 10, 10)))
+        'Click the OK button'
+    """
+    role = widget.role.replace("_", " ")
+    label = " ".join(str(widget.label).split())
+    return f"Click the {label} {role}" if label else f"Click the {role}"
+
+
+def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: OraclePolicy, source: str) -> list[TrainingSample]:
+    """One single-turn sample per labelled, enabled widget on the episode's current screen.
+
+    A phrase that two widgets share would have two right answers, so such widgets are left out.
+    """
+    from collections import Counter
+
+    widgets = [w for w in ep.info.get("widgets", ()) if w.enabled and str(w.label).strip()]
+    counts = Counter(grounding_phrase(w) for w in widgets)
+    supported = frozenset(agent.env.supported_actions_now())
+    geometry = ep.obs.geometry(min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
+    out = []
+    for widget in widgets:
+        phrase = grounding_phrase(widget)
+        if counts[phrase] > 1:
+            continue
+        request = PromptRequest(family=ep.obs.family, task=phrase, images=[ep.obs.screenshot], supported=supported)
+        chat = profile.build_chat(request, min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
+        chat.metadata.update(profile=profile.name, geometry=geometry, oracle=widget.click())
+        out.append(TrainingSample(_plain_chat(chat), policy.reply(chat), f"{source} ground {widget.name}"))
+    return out
+
+
+def synthetic_samples(
+    profile: ModelProfile | str,
+    episodes: int,
+    *,
+    seed: int = 0,
+    apps: Sequence[str] | None = None,
+    sizes: Sequence[Any] = ("desktop",),
+    kinds: Sequence[SampleKind] = ("episode", "grounding"),
+    history_images: int = 2,
+    max_steps: int = 30,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    points_only: bool = False,
+) -> DataReport:
+    """Samples from ``episodes`` oracle episodes of the synthetic apps (cycling apps x sizes, seeds from ``seed``).
+
+    ``episode`` samples are every step of the oracle's episode as the loop prompts it (history included);
+    ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
+    ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``. The pixel
+    budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
+
+    Example:
+        >>> r = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(320, 240)], kinds=["episode"])
+        >>> r.samples[0].reply.splitlines()[-1].startswith("click(")
+        True
+    """
+    from vlagent.agent.loop import Agent
+    from vlagent.envs.registry import make_env
+    from vlagent.envs.synthetic import APPS
+
+    prof = _profile(profile)
+    names = list(apps or sorted(APPS))
+    combos = [(app, size) for size in sizes for app in names]
+    if not combos:
+        raise TrainingDataError("no synthetic apps or sizes to draw samples from")
+    rounds = -(-episodes // len(combos))
+    _check_seeds(seed, rounds)
+    unknown = [k for k in kinds if k not in SAMPLE_KINDS]
+    if unknown or not kinds:
+        raise TrainingDataError(f"sample kinds are {', '.join(SAMPLE_KINDS)}; got {list(kinds)}")
+    policy = PointOracle() if points_only else OraclePolicy()
+    report = DataReport()
+    for kind in ("target", "distractors"):
+        if kind in kinds:
+            from vlagent.agent.curriculum import canvas_samples
+
+            for i, size in enumerate(sizes):
+                share = episodes // len(sizes) + (1 if i < episodes % len(sizes) else 0)
+                report.samples.extend(canvas_samples(prof, kind, share, seed=seed + i, size=size,  # type: ignore[arg-type]
+                                                     min_pixels=min_pixels, max_pixels=max_pixels, policy=policy))
+    if not {"episode", "grounding"} & set(kinds):
+        return report
+    envs: dict[tuple[str, Any], Any] = {}
+    try:
+        for k in range(episodes):
+            app, size = combos[k % len(combos)]
+            ep_seed = seed + k // len(combos)
+            key = (app, size if isinstance(size, str) else tuple(size))
+            env = envs.get(key) or envs.setdefault(key, make_env(f"synthetic:{app}", size=size))
+            agent = Agent(policy, prof, env, history_images=history_images, max_steps=max_steps,
+                          min_pixels=min_pixels, max_pixels=max_pixels)
+            source = f"synthetic:{app} {key[1]} seed {ep_seed}"
+            ep = agent.start("", seed=ep_seed)
+            if "grounding" in kinds:
+                report.samples.extend(_grounding_samples(agent, ep, prof, policy, source))
+            if "episode" not in kinds:
+                continue
+            steps: list[TrainingSample] = []
+            while ep.stop is None:
+                prepared = agent.prepare(ep)
+                gen = policy.generate([prepared.chat])[0]
+                steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}"))
+                agent.advance(ep, prepared, gen, 0.0)
+            if ep.success:
+                report.samples.extend(steps)
+            else:
+                report.skip(source, f"the oracle did not finish ({ep.stop})")
+    finally:
+        for env in envs.values():
+            env.close()
+    return report

@@ -1,0 +1,161 @@
+"""Trajectory folders and synthetic ground truth as training samples (no model involved).
+
+The reference for "the expected samples" is the loop itself: an episode recorded in one profile, rewritten
+into another, must give the chats and replies the loop builds when the oracle runs live in that other
+profile (same screenshots, same history, same reply text).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vlagent.actions.models import convert_action
+from vlagent.agent.loop import Agent, TrajectoryStore
+from vlagent.agent.scripted import OraclePolicy
+from vlagent.agent.training_data import (
+    HELDOUT_SEED,
+    episode_samples,
+    synthetic_samples,
+    trajectory_samples,
+)
+from vlagent.agent.trajectory import same_screen
+from vlagent.envs.registry import make_env
+from vlagent.model.chat import Generation, ImagePart, TextPart
+from vlagent.model.training.errors import TrainingDataError
+from vlagent.prompts import get_profile
+
+LOGIN = ("login", (640, 480))
+
+
+class _FirstReplyGarbled:
+    """The oracle, except that its first reply is prose no parser reads (a model's typical slip)."""
+
+    name = "garbled-once"
+
+    def __init__(self) -> None:
+        self.oracle = OraclePolicy()
+        self.calls = 0
+
+    def generate(self, chats, options=None):
+        self.calls += 1
+        if self.calls == 1:
+            return [Generation(text="I am not sure what to do here.") for _ in chats]
+        return self.oracle.generate(chats, options)
+
+
+def _record(root: Path, profile: str, policy, *, app: str, size, seed: int) -> Path:
+    env = make_env(f"synthetic:{app}", size=size)
+    store = TrajectoryStore(root, annotate=False, background_images=False)
+    agent = Agent(policy, profile, env, recorder=store, env_spec=f"synthetic:{app}", env_kwargs={"size": size})
+    result = agent.run("", seed=seed, episode_id=f"{app}-{profile}-s{seed}")
+    env.close()
+    return result.path
+
+
+def _record_replies(folder: Path) -> list[str]:
+    from vlagent.agent.trajectory import read_steps
+
+    return [s.raw for s in read_steps(folder)]
+
+
+def _same_chat(a, b) -> None:
+    assert [m.role for m in a.messages] == [m.role for m in b.messages]
+    for ma, mb in zip(a.messages, b.messages, strict=True):
+        assert len(ma.content) == len(mb.content)
+        for pa, pb in zip(ma.content, mb.content, strict=True):
+            assert type(pa) is type(pb)
+            if isinstance(pa, TextPart):
+                assert pa.text == pb.text
+            else:
+                assert isinstance(pa, ImagePart)
+                assert same_screen(pa.image, pb.image)
+                assert (pa.min_pixels, pa.max_pixels) == (pb.min_pixels, pb.max_pixels)
+
+
+@pytest.mark.parametrize(("source", "target"), [("ui-tars", "qwen2-vl"), ("ui-tars", "showui"),
+                                                ("qwen2-vl", "ui-tars-1.5")])
+def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile(tmp_path, source, target):
+    app, size = LOGIN
+    folder = _record(tmp_path, source, _FirstReplyGarbled(), app=app, size=size, seed=4)
+    report = episode_samples(folder, target)
+    live = synthetic_samples(target, 1, seed=4, apps=[app], sizes=[size], kinds=["episode"])
+
+    # The garbled first reply is no demonstration: it is neither a sample nor in any later history.
+    assert any("step 0: ActionParseError" in s for s in report.skipped)
+    assert len(report.samples) == len(live.samples) == 5
+    assert [s.reply for s in report.samples] == [s.reply for s in live.samples]
+    for got, want in zip(report.samples, live.samples, strict=True):
+        _same_chat(got.chat, want.chat)
+        assert not got.chat.metadata  # no ground truth rides along
+    # The replies are in the target's own syntax and parse back with its parser.
+    parser = get_profile(target).make_parser()
+    assert all(parser.parse(s.reply).actions for s in report.samples)
+    assert report.samples[0].reply != _record_replies(folder)[1]  # rewritten, not copied
+
+
+def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
+    """Named options and the env's text are not in meta.json: the conversion asks the rebuilt env."""
+    from vlagent.agent.scripted import random_policy
+
+    class Recording:
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.inner, self.chats = random_policy(), []
+
+        def generate(self, chats, options=None):
+            self.chats.extend(chats)
+            return self.inner.generate(chats, options)
+
+    policy = Recording()
+    env = make_env("gym:FrozenLake-v1", is_slippery=False)
+    store = TrajectoryStore(tmp_path, annotate=False, background_images=False)
+    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
+          max_steps=4).run("", seed=1, episode_id="lake")
+    env.close()
+    report = episode_samples(tmp_path / "lake", "json", include_failed=True)
+    assert len(report.samples) == len(policy.chats) >= 2
+    for sample, sent in zip(report.samples, policy.chats, strict=True):
+        _same_chat(sample.chat, sent)
+    prompt = " ".join(m.text for m in report.samples[0].chat.messages).lower()
+    assert "left" in prompt and "right" in prompt  # the named options reached the prompt
+
+
+def test_failed_episodes_are_left_out_unless_asked_for(tmp_path):
+    class GivesUp:
+        name = "gives-up"
+
+        def generate(self, chats, options=None):
+            return [Generation(text="finished()") for _ in chats]
+
+    folder = _record(tmp_path, "qwen2-vl", GivesUp(), app="dialog", size=(320, 240), seed=0)
+    assert trajectory_samples([tmp_path], "qwen2-vl").samples == []
+    kept = episode_samples(folder, "qwen2-vl", include_failed=True)
+    assert [s.reply for s in kept.samples] == ["finished()"]
+
+
+def test_grounding_samples_point_inside_the_widget_they_name():
+    report = synthetic_samples("qwen2-vl", 2, apps=["dialog"], sizes=[(320, 240)], kinds=["grounding"])
+    env = make_env("synthetic:dialog", size=(320, 240))
+    parser = get_profile("qwen2-vl").make_parser()
+    checked = 0
+    for seed in (0, 1):
+        obs, info = env.reset(seed=seed)
+        geometry = obs.geometry(min_pixels=get_profile("qwen2-vl").min_pixels)
+        mine = [s for s in report.samples if f"seed {seed} " in s.source]
+        assert mine
+        for sample in mine:
+            name = sample.source.rsplit(" ", 1)[-1]
+            widget = next(w for w in info["widgets"] if w.name == name)
+            assert widget.label in sample.chat.messages[-1].text
+            click = convert_action(parser.parse(sample.reply).actions[0], geometry)
+            assert widget.contains(click.point.x, click.point.y)
+            checked += 1
+    assert checked >= 4
+
+
+def test_training_seeds_never_reach_the_evaluation_seeds():
+    with pytest.raises(TrainingDataError, match="evaluation seeds"):
+        synthetic_samples("qwen2-vl", 2, seed=HELDOUT_SEED - 1, apps=["dialog"], sizes=[(320, 240)])
