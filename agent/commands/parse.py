@@ -68,7 +68,7 @@ def parse_command(
         raise typer.BadParameter(f"max_pixels ({hi}) is below min_pixels ({lo})", param_hint="--max-pixels")
     try:
         geometry = Geometry.for_image(width, height, min_pixels=lo, max_pixels=hi, scale=scale)
-    except ValueError as exc:  # transformers' smart_resize refuses aspect ratios of 200 and more
+    except ValueError as exc:  # ImageSizeError: smart_resize refuses aspect ratios above 200
         raise typer.BadParameter(f"a {width}x{height} screenshot cannot be resized for the model: {exc}",
                                  param_hint="--width/--height") from exc
     reply = sys.stdin.read() if text == "-" else text

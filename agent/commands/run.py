@@ -122,7 +122,6 @@ def run(
 
       vlagent run --env desktop --task "Open the calculator" --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --confirm sensitive
     """
-    from vlagent.agent.batch import import_before_reset
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import StopFlag
@@ -173,7 +172,6 @@ def run(
             env_kwargs=kwargs,
             stop=stop,
         )
-        import_before_reset()  # else torch loads after env.reset, on the task's clock (MiniWoB++: 10 s)
         try:
             with armed_stop_hotkey(environment, stop_hotkey, stop, dry_run=dry_run):
                 result = agent.run(task, seed=seed, episode_id=episode_id)
