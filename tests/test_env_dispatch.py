@@ -20,7 +20,7 @@ from vlagent.envs.base import VlagentEnv
 from vlagent.envs.desktop import DesktopEnv
 from vlagent.envs.gym_adapter import GymEnv
 from vlagent.envs.miniwob import MiniWoBEnv
-from vlagent.envs.registry import KINDS, make_env
+from vlagent.envs.registry import BUILTIN_KINDS, make_env
 from vlagent.envs.robot.env import RobotEnv
 from vlagent.envs.synthetic import APPS
 
@@ -37,7 +37,7 @@ CLASSES = [(kind, cls) for kind, classes in ENV_CLASSES.items() for cls in class
 
 
 def test_every_builtin_kind_is_checked() -> None:
-    assert set(ENV_CLASSES) == set(KINDS)
+    assert set(ENV_CLASSES) == set(BUILTIN_KINDS)
 
 
 @pytest.mark.parametrize(("kind", "cls"), CLASSES, ids=[f"{k}-{c.__name__}" for k, c in CLASSES])

@@ -22,6 +22,7 @@ import typer
 from vlagent.actions.coords import Geometry, to_logical, to_screen
 from vlagent.actions.models import Action
 from vlagent.agent.cli import app
+from vlagent.agent.commands.agent_options import profile_help
 
 
 def describe(action: Action, geometry: Geometry) -> dict[str, Any]:
@@ -45,8 +46,7 @@ def describe(action: Action, geometry: Geometry) -> dict[str, Any]:
 @app.command("parse")
 def parse_command(
     text: Annotated[str, typer.Argument(help="The model's reply; '-' reads it from stdin.")],
-    profile: Annotated[str, typer.Option("--profile", help="Model profile: qwen2-vl, qwen2.5-vl, ui-tars, "
-                                         "ui-tars-1.5, showui, json.")],
+    profile: Annotated[str, typer.Option("--profile", help=profile_help("Model profile: "))],
     width: Annotated[int, typer.Option("--width", min=1, help="Width of the screenshot in pixels.")],
     height: Annotated[int, typer.Option("--height", min=1, help="Height of the screenshot in pixels.")],
     scale: Annotated[float, typer.Option("--scale", help="Physical pixels per logical point (HiDPI, at most 8); "

@@ -22,6 +22,7 @@ from vlagent.agent.commands.agent_options import (
     check_pixels,
     choose_backend,
     parse_env_kwargs,
+    profile_help,
     writable_folder,
 )
 from vlagent.agent.commands.generate import BackendKind
@@ -63,7 +64,7 @@ def run(
         typer.Option(help="Hub id or folder (transformers), served name (openai) or module:attr (python)."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help="Prompt format + parser + coordinates: qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui, json.")
+        str, typer.Option(help=profile_help("Prompt format + parser + coordinates: "))
     ] = DEFAULT_PROFILE,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
     min_pixels: Annotated[
