@@ -129,3 +129,14 @@ def test_the_readme_example_is_the_tested_plugin() -> None:
     blocks = re.findall(r"```python\n# os_atlas_plugin\.py\n(.*?)```", readme, flags=re.S)
     assert len(blocks) == 1, "README.md needs one ```python block starting with '# os_atlas_plugin.py'"
     assert blocks[0] == (PLUGINS / "os_atlas_plugin.py").read_text(encoding="utf-8")
+
+
+def test_builtin_policies_are_names_for_the_python_backend() -> None:
+    from vlagent.agent.scripted import OraclePolicy
+    from vlagent.model import ModelRejected, make_backend
+
+    backend = make_backend("python", "oracle")
+    assert isinstance(backend.target, OraclePolicy) and backend.spec == "oracle"
+    assert make_backend("python", "first-option").target.options == "first"
+    with pytest.raises(ModelRejected, match=r"a policy name \(first-option, oracle, random\), got 'oracel'"):
+        make_backend("python", "oracel")
