@@ -1,13 +1,24 @@
 """Typed actions, coordinate spaces and their conversion, and the parsers for GUI-model output formats."""
 
-from vlagent.actions.coords import Box, Geometry, Point, Space, resized_size, to_logical, to_screen
+from vlagent.actions.coords import (
+    Box,
+    Geometry,
+    Point,
+    Space,
+    resized_size,
+    smart_resize,
+    to_logical,
+    to_screen,
+)
 from vlagent.actions.errors import (
     ActionError,
     ActionParseError,
     AgentError,
     CoordinateError,
     EnvError,
+    ImageSizeError,
     ModelError,
+    PluginError,
     ProfileError,
     UnsupportedActionError,
     VlagentError,
@@ -39,7 +50,7 @@ from vlagent.actions.models import (
 __all__ = [
     "ACTION_TYPES", "Action", "ActionAdapter", "ActionError", "ActionParseError", "AgentError", "Box",
     "CallUser", "Choose", "Click", "CoordinateError", "Drag", "EnvError", "Fail", "Finished", "Geometry",
-    "Hotkey", "Key", "LongPress", "ModelError", "Move", "Navigate", "OpenApp", "ParsedReply", "Point",
+    "Hotkey", "ImageSizeError", "Key", "LongPress", "ModelError", "Move", "Navigate", "OpenApp", "ParsedReply", "PluginError", "Point",
     "ProfileError", "Scroll", "Space", "TypeText", "UnsupportedActionError", "VlagentError", "Wait",
-    "convert_action", "normalize_key", "resized_size", "to_logical", "to_screen",
+    "convert_action", "normalize_key", "resized_size", "smart_resize", "to_logical", "to_screen",
 ]

@@ -14,13 +14,12 @@ error the model can correct.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vlagent.actions.errors import CoordinateError
+from vlagent.actions.errors import CoordinateError, ImageSizeError
 
 Space = Literal["rel1000", "resized", "rel1", "screen"]
 SPACES: tuple[Space, ...] = ("rel1000", "resized", "rel1", "screen")
@@ -83,25 +82,68 @@ class Box(BaseModel):
         )
 
 
-@functools.cache
-def _transformers_smart_resize():  # pragma: no cover - trivial import shim
-    # Imported lazily: it pulls torch in, which `vlagent parse` on a rel1000 profile never needs.
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+#: Qwen2-VL's processor refuses images whose long side is more than this many times the short one.
+MAX_ASPECT_RATIO = 200
 
-    return smart_resize
+
+def smart_resize(
+    height: int,
+    width: int,
+    *,
+    factor: int = QWEN2_VL_FACTOR,
+    min_pixels: int = QWEN2_VL_MIN_PIXELS,
+    max_pixels: int = QWEN2_VL_MAX_PIXELS,
+) -> tuple[int, int]:
+    """The (height, width) Qwen2-VL's image processor resizes an image to, computed without transformers.
+
+    Sides are rounded to multiples of ``factor``; an area above ``max_pixels`` is scaled down (flooring the
+    sides) and one below ``min_pixels`` scaled up (ceiling them), keeping the aspect ratio. The arithmetic is
+    the processor's own, step for step, so the coordinates a ``resized`` model writes map back exactly; a
+    test compares it with transformers' function over many sizes. Kept here so that ``actions/`` and
+    ``prompts/`` never load torch (``vlagent parse`` started in seconds when they did).
+
+    Raises :class:`ImageSizeError` where the processor fails: a side that is not positive, an aspect ratio
+    above :data:`MAX_ASPECT_RATIO`, or an image to shrink under a ``max_pixels`` that is not positive.
+
+    Example:
+        >>> smart_resize(1080, 1920, min_pixels=3136, max_pixels=1280 * 28 * 28)
+        (728, 1316)
+        >>> smart_resize(20, 6000)
+        Traceback (most recent call last):
+        ...
+        vlagent.actions.errors.ImageSizeError: absolute aspect ratio must be smaller than 200, got 300.0
+    """
+    if height <= 0 or width <= 0:
+        raise ImageSizeError(f"an image needs positive sides, got {width}x{height}")
+    ratio = max(height, width) / min(height, width)
+    if ratio > MAX_ASPECT_RATIO:
+        raise ImageSizeError(f"absolute aspect ratio must be smaller than {MAX_ASPECT_RATIO}, got {ratio}")
+    rounded_h = round(height / factor) * factor
+    rounded_w = round(width / factor) * factor
+    area = rounded_h * rounded_w
+    if area > max_pixels:
+        if max_pixels <= 0:
+            raise ImageSizeError(f"max_pixels must be positive to resize a {width}x{height} image, got {max_pixels}")
+        shrink = math.sqrt(height * width / max_pixels)
+        return (max(factor, math.floor(height / shrink / factor) * factor),
+                max(factor, math.floor(width / shrink / factor) * factor))
+    if area < min_pixels:
+        grow = math.sqrt(min_pixels / (height * width))
+        return math.ceil(height * grow / factor) * factor, math.ceil(width * grow / factor) * factor
+    return rounded_h, rounded_w
 
 
 def resized_size(
     width: int, height: int, *, min_pixels: int, max_pixels: int, factor: int = QWEN2_VL_FACTOR
 ) -> tuple[int, int]:
-    """The (width, height) Qwen's processor resizes an image to, using transformers' own ``smart_resize``.
+    """The (width, height) Qwen's processor resizes an image to (:func:`smart_resize`, in x-y order).
 
     Example:
         >>> resized_size(1920, 1080, min_pixels=3136, max_pixels=1280 * 28 * 28)
         (1316, 728)
     """
-    h, w = _transformers_smart_resize()(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
-    return int(w), int(h)
+    h, w = smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+    return w, h
 
 
 class Geometry(BaseModel):

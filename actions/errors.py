@@ -12,6 +12,8 @@ loop) can catch one root and let real bugs through. The tree, as httpx lists its
     │   ├── UnknownOptionError           (envs/gym_names.py) no such named action in this game
     │   ├── AppNotFound                  (envs/errors.py) open_app named an app the env cannot launch
     │   └── ActionRefused                (agent/errors.py) the user or the deny-list said no
+    ├── ImageSizeError                   an image Qwen's smart_resize refuses (also a ValueError)
+    ├── PluginError                      a plugin (VLAGENT_PLUGINS, an entry point) that cannot be loaded
     ├── ProfileError                     unknown profile or env family (prompts/)
     │   ├── TemplateError                (prompts/errors.py) a template is missing or malformed
     │   └── PromptRequestError           (prompts/errors.py) a request a profile cannot render
@@ -121,6 +123,26 @@ class UnsupportedActionError(ActionError):
         super().__init__(
             f"action {action_type!r} is not supported here{extra}; supported: {', '.join(self.supported)}"
         )
+
+
+class ImageSizeError(VlagentError, ValueError):
+    """An image Qwen2-VL's processor cannot resize: a side that is not positive, or an aspect ratio above 200.
+
+    Also a ``ValueError``, as transformers' own ``smart_resize`` reports the same images.
+
+    Example:
+        >>> isinstance(ImageSizeError("6000x20"), ValueError)
+        True
+    """
+
+
+class PluginError(VlagentError):
+    """A plugin named by ``VLAGENT_PLUGINS`` or an entry point that cannot be imported or registered.
+
+    Example:
+        >>> str(PluginError("cannot import plugin 'nope'"))
+        "cannot import plugin 'nope'"
+    """
 
 
 class ProfileError(VlagentError):

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlagent.actions.coords import resized_size
 from vlagent.actions.errors import EnvError, ModelError
 from vlagent.agent.loop import Agent, Episode, EpisodeResult, Prepared
 from vlagent.agent.safety import StopFlag
@@ -39,16 +38,6 @@ class EpisodeJob:
     seed: int | None
     make_agent: Callable[[], Agent]
     release: Callable[[Agent], None] | None = field(default=None, compare=False)
-
-
-def import_before_reset() -> None:
-    """Load what the first observation needs now, before any env's reset starts a clock.
-
-    An episode's geometry goes through transformers' ``smart_resize``, whose first import pulls torch in:
-    seconds on a busy CPU. Paid after a reset, they came out of the task's time, and MiniWoB++ gives a
-    task 10 s, so the default policy's episodes ended "timed out". Cheap once loaded (the import is cached).
-    """
-    resized_size(28, 28, min_pixels=28 * 28, max_pixels=28 * 28)
 
 
 @dataclass
@@ -161,8 +150,6 @@ def run_batched(
                 # Build every new env first (a browser takes seconds to start), then reset them together,
                 # so no episode's clock (MiniWoB++ tasks time out) runs while another env is starting.
                 agents = each(lambda j: j.make_agent(), fresh)
-                if agents:
-                    import_before_reset()
                 for started in each(lambda pair: _start(*pair), list(zip(fresh, agents, strict=True))):
                     if isinstance(started, EpisodeResult):
                         done(started)

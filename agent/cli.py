@@ -29,6 +29,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
+    from vlagent.actions.plugins import load_plugins
+
+    load_plugins()  # VLAGENT_PLUGINS modules first: they register profiles, env kinds and policies
     # One import per subcommand module; each defines its command(s) with @app.command().
     from vlagent.agent.commands import (  # noqa: F401
         envs,
@@ -78,8 +81,8 @@ def error_line(exc: BaseException) -> str:
 
 def main() -> None:
     """Console-script entry point."""
-    _register_commands()
     try:
+        _register_commands()  # after plugins: help texts name their profiles (a broken plugin is an error line)
         rc = app(standalone_mode=False)
     except VlagentError as exc:
         from vlagent.agent.secrets import mask_active

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from vlagent.actions.coords import Point
-from vlagent.actions.models import Action
+from vlagent.actions.errors import UnsupportedActionError
+from vlagent.actions.models import ACTION_TYPES, Action
 
 
 def _pt(p: Point | None) -> str:
@@ -55,4 +56,6 @@ def describe(action: Action) -> str:
         return "finished" + (f": {action.answer}" if action.answer else "")
     if t == "fail":
         return f"fail: {action.reason}"
-    return f"call user: {action.question}"
+    if t == "call_user":
+        return f"call user: {action.question}"
+    raise UnsupportedActionError(str(t), ACTION_TYPES, detail="no description for it")

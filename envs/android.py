@@ -40,6 +40,7 @@ import shutil
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from gymnasium.envs.registration import EnvSpec
@@ -49,6 +50,7 @@ from vlagent.actions.errors import EnvError, UnsupportedActionError
 from vlagent.actions.models import (
     Click,
     Drag,
+    Finished,
     Key,
     LongPress,
     Navigate,
@@ -71,6 +73,7 @@ from vlagent.envs.base import (
     CAPTURE,
     ActionSpace,
     EnvTimings,
+    Handler,
     LiveScreenEnv,
     Observation,
     ObservationSpace,
@@ -435,36 +438,42 @@ class AndroidEnv(LiveScreenEnv):
 
     # -- acting -------------------------------------------------------------------------------------------
 
-    def _perform(self, action: Any) -> None:
+    def _tap(self, action: Click) -> None:
+        if action.button != "left":
+            raise UnsupportedActionError(
+                "click", self.supported_actions, detail=f"a touch screen has no {action.button} button"
+            )
+        tap = ["input", "tap", str(round(action.point.x)), str(round(action.point.y))]
+        _check_output("input tap", self.phone.shell(*[tap] * action.count))
+
+    def _long_press(self, action: LongPress) -> None:
+        p = action.point
+        _check_output("long press", self.phone.shell(swipe_argv(p.x, p.y, p.x, p.y, action.duration)))
+
+    def _swipe(self, action: Drag) -> None:
+        s, e = action.start, action.end
+        _check_output("input swipe", self.phone.shell(swipe_argv(s.x, s.y, e.x, e.y, action.duration)))
+
+    def _scroll(self, action: Scroll) -> None:
         size = self._last_obs.size if self._last_obs is not None else self.action_space.size
-        if isinstance(action, Click):
-            if action.button != "left":
-                raise UnsupportedActionError(
-                    "click", self.supported_actions, detail=f"a touch screen has no {action.button} button"
-                )
-            tap = ["input", "tap", str(round(action.point.x)), str(round(action.point.y))]
-            _check_output("input tap", self.phone.shell(*[tap] * action.count))
-        elif isinstance(action, LongPress):
-            p = action.point
-            _check_output("long press", self.phone.shell(swipe_argv(p.x, p.y, p.x, p.y, action.duration)))
-        elif isinstance(action, Drag):
-            s, e = action.start, action.end
-            _check_output("input swipe", self.phone.shell(swipe_argv(s.x, s.y, e.x, e.y, action.duration)))
-        elif isinstance(action, Scroll):
-            at = (action.point.x, action.point.y) if action.point is not None else None
-            path = scroll_swipe(action.direction, action.amount, size, at)  # type: ignore[arg-type]
-            _check_output("scroll swipe", self.phone.shell(swipe_argv(*path, 0.5)))
-        elif isinstance(action, TypeText):
-            self._type(action)
-        elif isinstance(action, Key):
-            _check_output(f"key {action.name}", self.phone.shell(key_argv(action.name)))
-        elif isinstance(action, Navigate):
-            _check_output(f"navigate {action.to}", self.phone.shell(["input", "keyevent", _NAVIGATE_KEYS[action.to]]))
-        elif isinstance(action, OpenApp):
-            self._open_app(action.name)
-        elif isinstance(action, Wait):
-            self._settle.sleep(action.seconds)  # the model asked to wait; the wait is the action itself
-        # Finished: nothing to do on the phone.
+        at = (action.point.x, action.point.y) if action.point is not None else None
+        path = scroll_swipe(action.direction, action.amount, size, at)  # type: ignore[arg-type]
+        _check_output("scroll swipe", self.phone.shell(swipe_argv(*path, 0.5)))
+
+    def _key(self, action: Key) -> None:
+        _check_output(f"key {action.name}", self.phone.shell(key_argv(action.name)))
+
+    def _navigate(self, action: Navigate) -> None:
+        _check_output(f"navigate {action.to}", self.phone.shell(["input", "keyevent", _NAVIGATE_KEYS[action.to]]))
+
+    def _launch(self, action: OpenApp) -> None:
+        self._open_app(action.name)
+
+    def _wait(self, action: Wait) -> None:
+        self._settle.sleep(action.seconds)  # the model asked to wait; the wait is the action itself
+
+    def _finished(self, action: Finished) -> None:
+        """Nothing to do on the phone: the episode ends."""
 
     def _installed_imes(self) -> list[str]:
         if self._imes is None:
@@ -506,6 +515,19 @@ class AndroidEnv(LiveScreenEnv):
             raise AppNotFound(name, detail=f"no launchable app {package} is installed on {self.serial}")
         if "Events injected" not in out:
             raise DeviceError(f"monkey could not launch {package}: {out.strip()[:300]}")
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({
+        "click": _tap,
+        "long_press": _long_press,
+        "drag": _swipe,
+        "scroll": _scroll,
+        "type": _type,
+        "key": _key,
+        "navigate": _navigate,
+        "open_app": _launch,
+        "wait": _wait,
+        "finished": _finished,
+    })
 
 
 def availability(host: str = "127.0.0.1", port: int | None = None) -> tuple[bool, str]:

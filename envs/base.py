@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
 
 import gymnasium as gym
@@ -51,6 +52,8 @@ from vlagent.actions.models import (
 from vlagent.envs.errors import ResetNeeded
 
 Family = Literal["desktop", "mobile", "web", "game", "robot"]
+#: Performs one action type on an env: ``handler(env, action)``; what it returns is that env's business.
+Handler = Callable[[Any, Any], Any]
 FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game", "robot")
 
 #: ``info["timings"]`` phase: obtaining the returned screenshot (grab, screencap, render) as an image.
@@ -305,6 +308,10 @@ class VlagentEnv(gym.Env[Observation, Any]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
     family: ClassVar[Family] = "desktop"
     supported_actions: ClassVar[frozenset[str]] = frozenset()
+    #: The one table ``step`` executes through: action type -> ``handler(env, action)``. Its keys are exactly
+    #: ``supported_actions`` (tests/test_env_dispatch.py checks every env kind), so an action type cannot be
+    #: advertised without a handler, nor handled without being advertised.
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({})
 
     def check_action(self, action: Any, screen_size: tuple[int, int] | None = None) -> Any:
         """Validate an action: a vlagent action of a supported type, points in ``screen`` space on the screen.
@@ -332,6 +339,17 @@ class VlagentEnv(gym.Env[Observation, Any]):
         """The action types this instance performs (an instance may narrow its class's set)."""
         return self.supported_actions
 
+    def _handle(self, action: Any) -> Any:
+        """Run ``action`` through :attr:`action_handlers`; a type without a handler is an unsupported action.
+
+        :meth:`check_action` has refused unsupported types already; this guard keeps a gap in a table a
+        typed error rather than a ``KeyError`` or an action silently skipped.
+        """
+        handler = self.action_handlers.get(action.type)
+        if handler is None:
+            raise UnsupportedActionError(action.type, self.supported_actions_now())
+        return handler(self, action)
+
     def render(self) -> np.ndarray | None:  # gymnasium's rgb_array convention
         obs = getattr(self, "_last_obs", None)
         return None if obs is None else np.asarray(obs.screenshot)
@@ -340,7 +358,7 @@ class VlagentEnv(gym.Env[Observation, Any]):
 class LiveScreenEnv(VlagentEnv):
     """A real screen that has no reward of its own (a desktop, a phone): act, let it settle, look again.
 
-    The step is the same for every such device, so it lives here once; subclasses supply ``_perform`` (send
+    The step is the same for every such device, so it lives here once; subclasses supply ``action_handlers`` (send
     the input) and ``_observe`` (settle, capture, build the observation and info), and set ``_last_obs``.
     ``finished`` ends the episode; success on a live screen is for the caller to judge.
     """
@@ -361,7 +379,7 @@ class LiveScreenEnv(VlagentEnv):
         return obs, 0.0, terminated, False, info
 
     def _perform(self, action: Any) -> None:
-        raise NotImplementedError
+        self._handle(action)
 
     def _observe(self, timings: EnvTimings) -> tuple[Observation, dict[str, Any]]:
         raise NotImplementedError

@@ -45,9 +45,10 @@ import struct
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from PIL import Image
@@ -71,6 +72,7 @@ from vlagent.envs.base import (
     CAPTURE,
     ActionSpace,
     EnvTimings,
+    Handler,
     LiveScreenEnv,
     Observation,
     ObservationSpace,
@@ -514,56 +516,43 @@ class DesktopEnv(LiveScreenEnv):
     def _perform(self, action: Any) -> None:
         if self._input is None:
             raise EnvError("this DesktopEnv is closed")
-        handlers: dict[type, Callable[[Any, Any], None]] = {
-            Click: self._click,
-            LongPress: self._long_press,
-            Drag: self._drag,
-            Scroll: self._scroll,
-            TypeText: self._type,
-            Key: self._key,
-            Hotkey: self._hotkey,
-            Move: self._move,
-            Wait: self._wait,
-            Finished: lambda pg, a: None,
-        }
-        handler = handlers[type(action)]
-        if isinstance(action, Wait):  # sleeping needs no pyautogui and must not hold its lock
-            handler(None, action)
-            return
-        if isinstance(action, Move) and action.point is None:
-            raise UnsupportedActionError(
-                "move", self.supported_actions, detail="the desktop moves the pointer to a point, not a direction"
-            )
-        if isinstance(action, TypeText):
-            self._check_text(action.text)
-        with self._input.bound() as pg:
-            handler(pg, action)
+        self._handle(action)
 
-    def _click(self, pg: Any, a: Click) -> None:
-        ((x, y),) = self._logical_points(pg, a.point)
-        pg.click(x, y, clicks=a.count, interval=0.0, button=a.button, _pause=False)
+    def _bound(self) -> Any:
+        """A context manager holding pyautogui bound to this env's display (and its lock)."""
+        if self._input is None:
+            raise EnvError("this DesktopEnv is closed")
+        return self._input.bound()
 
-    def _long_press(self, pg: Any, a: LongPress) -> None:
-        ((x, y),) = self._logical_points(pg, a.point)
-        pg.mouseDown(x, y, button="left", _pause=False)
-        try:
-            self._settle.sleep(a.duration)  # the hold is the action itself, not a wait for the screen
-        finally:
-            pg.mouseUp(x, y, button="left", _pause=False)
-
-    def _drag(self, pg: Any, a: Drag) -> None:
-        (sx, sy), (ex, ey) = self._logical_points(pg, a.start, a.end)
-        pg.moveTo(sx, sy, _pause=False)
-        pg.dragTo(ex, ey, duration=a.duration, button="left", _pause=False)
-
-    def _scroll(self, pg: Any, a: Scroll) -> None:
-        x = y = None
-        if a.point is not None:
+    def _click(self, a: Click) -> None:
+        with self._bound() as pg:
             ((x, y),) = self._logical_points(pg, a.point)
-        if a.direction in ("up", "down"):
-            pg.scroll(a.amount if a.direction == "up" else -a.amount, x=x, y=y, _pause=False)
-        else:
-            pg.hscroll(a.amount if a.direction == "right" else -a.amount, x=x, y=y, _pause=False)
+            pg.click(x, y, clicks=a.count, interval=0.0, button=a.button, _pause=False)
+
+    def _long_press(self, a: LongPress) -> None:
+        with self._bound() as pg:
+            ((x, y),) = self._logical_points(pg, a.point)
+            pg.mouseDown(x, y, button="left", _pause=False)
+            try:
+                self._settle.sleep(a.duration)  # the hold is the action itself, not a wait for the screen
+            finally:
+                pg.mouseUp(x, y, button="left", _pause=False)
+
+    def _drag(self, a: Drag) -> None:
+        with self._bound() as pg:
+            (sx, sy), (ex, ey) = self._logical_points(pg, a.start, a.end)
+            pg.moveTo(sx, sy, _pause=False)
+            pg.dragTo(ex, ey, duration=a.duration, button="left", _pause=False)
+
+    def _scroll(self, a: Scroll) -> None:
+        with self._bound() as pg:
+            x = y = None
+            if a.point is not None:
+                ((x, y),) = self._logical_points(pg, a.point)
+            if a.direction in ("up", "down"):
+                pg.scroll(a.amount if a.direction == "up" else -a.amount, x=x, y=y, _pause=False)
+            else:
+                pg.hscroll(a.amount if a.direction == "right" else -a.amount, x=x, y=y, _pause=False)
 
     def _check_text(self, text: str) -> None:
         bad = sorted({c for c in text if c not in _PLAIN_TEXT and (ord(c) < 32 or 127 <= ord(c) < 160)})
@@ -575,14 +564,16 @@ class DesktopEnv(LiveScreenEnv):
                 "type", self.supported_actions, detail="non-ASCII text can be typed only on X11"
             )
 
-    def _type(self, pg: Any, a: TypeText) -> None:
-        if self._input is None or not self._input.on_x11:
-            pg.write(a.text, interval=0.0, _pause=False)
-        else:
-            pg.failSafeCheck()  # the typer bypasses pyautogui, so keep its fail-safe in front of it
-            self._input.typer().type(a.text, between_chunks=lambda: self._settle.wait(self._grab))
-        if a.submit:
-            pg.press("enter", _pause=False)
+    def _type(self, a: TypeText) -> None:
+        self._check_text(a.text)  # refused before anything is typed
+        with self._bound() as pg:
+            if self._input is None or not self._input.on_x11:
+                pg.write(a.text, interval=0.0, _pause=False)
+            else:
+                pg.failSafeCheck()  # the typer bypasses pyautogui, so keep its fail-safe in front of it
+                self._input.typer().type(a.text, between_chunks=lambda: self._settle.wait(self._grab))
+            if a.submit:
+                pg.press("enter", _pause=False)
 
     def _key_name(self, name: str) -> str:
         if name in _PHONE_ONLY_KEYS:
@@ -593,18 +584,41 @@ class DesktopEnv(LiveScreenEnv):
             raise UnsupportedActionError("key", self.supported_actions, detail=f"no key {name!r} on this keyboard")
         return key
 
-    def _key(self, pg: Any, a: Key) -> None:
-        pg.press(self._key_name(a.name), _pause=False)
+    def _key(self, a: Key) -> None:
+        with self._bound() as pg:
+            pg.press(self._key_name(a.name), _pause=False)
 
-    def _hotkey(self, pg: Any, a: Hotkey) -> None:
-        pg.hotkey(*(self._key_name(k) for k in a.keys), interval=0.0, _pause=False)
+    def _hotkey(self, a: Hotkey) -> None:
+        with self._bound() as pg:
+            pg.hotkey(*(self._key_name(k) for k in a.keys), interval=0.0, _pause=False)
 
-    def _move(self, pg: Any, a: Move) -> None:
-        ((x, y),) = self._logical_points(pg, a.point)  # type: ignore[arg-type]
-        pg.moveTo(x, y, _pause=False)
+    def _move(self, a: Move) -> None:
+        if a.point is None:
+            raise UnsupportedActionError(
+                "move", self.supported_actions, detail="the desktop moves the pointer to a point, not a direction"
+            )
+        with self._bound() as pg:
+            ((x, y),) = self._logical_points(pg, a.point)
+            pg.moveTo(x, y, _pause=False)
 
-    def _wait(self, pg: Any, a: Wait) -> None:
-        self._settle.sleep(a.seconds)
+    def _wait(self, a: Wait) -> None:
+        self._settle.sleep(a.seconds)  # sleeping needs no pyautogui and must not hold its lock
+
+    def _finished(self, a: Finished) -> None:
+        """Nothing to do on the screen: the episode ends."""
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({
+        "click": _click,
+        "long_press": _long_press,
+        "drag": _drag,
+        "scroll": _scroll,
+        "type": _type,
+        "key": _key,
+        "hotkey": _hotkey,
+        "move": _move,
+        "wait": _wait,
+        "finished": _finished,
+    })
 
 
 def availability() -> tuple[bool, str]:

@@ -31,7 +31,8 @@ import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +40,16 @@ from PIL import Image
 
 from vlagent.actions.errors import EnvError, UnsupportedActionError
 from vlagent.actions.models import DIRECTIONS, Choose, Move
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    Handler,
+    Observation,
+    ObservationSpace,
+    VlagentEnv,
+)
 from vlagent.envs.errors import DependencyNotInstalled, ResetNeeded
 from vlagent.envs.gym_names import ActionNames, GameInfo, game_info
 
@@ -270,7 +280,7 @@ class GymEnv(VlagentEnv):
         if self._last_obs is None or self._done:
             raise ResetNeeded("call reset() before step() (and after an episode ends)")
         action = self.check_action(action, self._last_obs.size)
-        index, inner_action = self._to_inner(action, self._last_obs.size)
+        index, inner_action = self._handle(action)
         timings = EnvTimings()
         with timings.measure(ACT):
             raw, reward, terminated, truncated, info = self._env.step(inner_action)
@@ -294,36 +304,39 @@ class GymEnv(VlagentEnv):
         """The wrapped gymnasium env (as ``gymnasium.make`` returned it)."""
         return self._env
 
-    def _to_inner(self, action: Any, size: tuple[int, int]) -> tuple[int | None, Any]:
+    # Handlers: the wrapped env's action for ``action``, and its index among the named actions (or None).
+    def _choose(self, action: Choose) -> tuple[int | None, Any]:
+        if self._names is None:
+            raise UnsupportedActionError("choose", self._supported, detail=f"{self.env_id} has no named actions")
+        i = self._names.index(action.option)
+        return i, int(self.inner_action_space.start) + i
+
+    def _move(self, action: Move) -> tuple[int | None, Any]:
         if self._names is not None:
-            start = int(self.inner_action_space.start)
-            if isinstance(action, Choose):
-                i = self._names.index(action.option)
-                return i, start + i
-            if isinstance(action, Move):
-                if action.direction is None:
-                    raise UnsupportedActionError(
-                        "move", self._supported, detail=f"{self.env_id} takes move(direction), not a point"
-                    )
-                if action.direction not in self._names.directions:
-                    raise UnsupportedActionError(
-                        "move", self._supported,
-                        detail=f"{self.env_id} moves only {sorted(self._names.directions)}",
-                    )
-                i = self._names.direction_index(action.direction)
-                return i, start + i
-        if isinstance(action, Move):
-            if action.point is None:
+            if action.direction is None:
                 raise UnsupportedActionError(
-                    "move", self._supported, detail=f"{self.env_id} takes move(point), not a direction"
+                    "move", self._supported, detail=f"{self.env_id} takes move(direction), not a point"
                 )
-            if self._point_to_action is not None:
-                value = np.asarray(self._point_to_action(action.point.x, action.point.y, size))
-            else:
-                space = self.inner_action_space
-                value = point_to_box(action.point.x, action.point.y, size, space.low, space.high, y_up=self._y_up)
-            return None, value.astype(self.inner_action_space.dtype)
-        raise UnsupportedActionError(action.type, self._supported)
+            if action.direction not in self._names.directions:
+                raise UnsupportedActionError(
+                    "move", self._supported,
+                    detail=f"{self.env_id} moves only {sorted(self._names.directions)}",
+                )
+            i = self._names.direction_index(action.direction)
+            return i, int(self.inner_action_space.start) + i
+        if action.point is None:
+            raise UnsupportedActionError(
+                "move", self._supported, detail=f"{self.env_id} takes move(point), not a direction"
+            )
+        size = self._last_obs.size if self._last_obs is not None else (1, 1)  # step() has observed
+        if self._point_to_action is not None:
+            value = np.asarray(self._point_to_action(action.point.x, action.point.y, size))
+        else:
+            space = self.inner_action_space
+            value = point_to_box(action.point.x, action.point.y, size, space.low, space.high, y_up=self._y_up)
+        return None, value.astype(self.inner_action_space.dtype)
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({"choose": _choose, "move": _move})
 
     def _frame(self) -> Image.Image:
         try:

@@ -39,8 +39,10 @@ import io
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
@@ -48,7 +50,16 @@ from PIL import Image
 
 from vlagent.actions.errors import UnsupportedActionError
 from vlagent.actions.models import Click, Drag, Hotkey, Key, Move, Scroll, TypeText, Wait
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    Handler,
+    Observation,
+    ObservationSpace,
+    VlagentEnv,
+)
 from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded, check_env_kwargs
 from vlagent.envs.miniwob_oracle import Element, Page, element_from_miniwob, oracle_action
 
@@ -382,7 +393,7 @@ class MiniWoBEnv(VlagentEnv):
         raw: dict[str, Any] = {}
         reward, terminated, truncated, info = 0.0, False, False, {}
         with timings.measure(ACT):
-            commands = self._commands(action)
+            commands = self._handle(action)
             try:
                 for command in commands:
                     raw, reward, terminated, truncated, info = self._mw.step(command)
@@ -435,60 +446,78 @@ class MiniWoBEnv(VlagentEnv):
             return name
         raise UnsupportedActionError("key", self.supported_actions, detail=f"a browser has no {name!r} key")
 
-    def _commands(self, action: Any) -> list[dict[str, Any]]:
+    # Handlers: the MiniWoB++ commands that perform one action, in order.
+    def _click(self, action: Click) -> list[dict[str, Any]]:
+        if action.button != "left" or action.count > 2:
+            raise UnsupportedActionError(
+                "click", self.supported_actions, detail="MiniWoB++ clicks with the left button, once or twice"
+            )
+        kind = self._types.CLICK_COORDS if action.count == 1 else self._types.DBLCLICK_COORDS
+        return [self._command(kind, coords=self._css(action.point.x, action.point.y))]
+
+    def _move(self, action: Move) -> list[dict[str, Any]]:
+        if action.point is None:
+            raise UnsupportedActionError("move", self.supported_actions, detail="a web page takes move(point)")
+        return [self._command(self._types.MOVE_COORDS, coords=self._css(action.point.x, action.point.y))]
+
+    def _drag(self, action: Drag) -> list[dict[str, Any]]:
         t = self._types
-        if isinstance(action, Click):
-            if action.button != "left" or action.count > 2:
-                raise UnsupportedActionError(
-                    "click", self.supported_actions, detail="MiniWoB++ clicks with the left button, once or twice"
-                )
-            kind = t.CLICK_COORDS if action.count == 1 else t.DBLCLICK_COORDS
-            return [self._command(kind, coords=self._css(action.point.x, action.point.y))]
-        if isinstance(action, Move):
-            if action.point is None:
-                raise UnsupportedActionError("move", self.supported_actions, detail="a web page takes move(point)")
-            return [self._command(t.MOVE_COORDS, coords=self._css(action.point.x, action.point.y))]
-        if isinstance(action, Drag):
-            return [
-                self._command(t.MOUSEDOWN_COORDS, coords=self._css(action.start.x, action.start.y)),
-                self._command(t.MOUSEUP_COORDS, coords=self._css(action.end.x, action.end.y)),
-            ]
-        if isinstance(action, Scroll):
-            if action.direction not in ("up", "down"):
-                raise UnsupportedActionError(
-                    "scroll", self.supported_actions, detail="MiniWoB++ scrolls up or down only"
-                )
-            w, h = self._last_obs.size if self._last_obs is not None else (1, 1)
-            x, y = (action.point.x, action.point.y) if action.point is not None else (w / 2, h / 2)
-            self._config.scroll_amount = max(1, round(action.amount * self.css_size[1] / 10))
-            kind = t.SCROLL_UP_COORDS if action.direction == "up" else t.SCROLL_DOWN_COORDS
-            return [self._command(kind, coords=self._css(x, y))]
-        if isinstance(action, TypeText):
-            enter = self._command(t.PRESS_KEY, key=self._key_index("<Enter>"))
-            commands = []
-            for i, line in enumerate(action.text.split("\n")):  # a newline is the Enter key, not a character
-                if i:
-                    commands.append(enter)
-                if line:
-                    commands.append(self._command(t.TYPE_TEXT, text=line))
-            if action.submit:
+        return [
+            self._command(t.MOUSEDOWN_COORDS, coords=self._css(action.start.x, action.start.y)),
+            self._command(t.MOUSEUP_COORDS, coords=self._css(action.end.x, action.end.y)),
+        ]
+
+    def _scroll(self, action: Scroll) -> list[dict[str, Any]]:
+        if action.direction not in ("up", "down"):
+            raise UnsupportedActionError(
+                "scroll", self.supported_actions, detail="MiniWoB++ scrolls up or down only"
+            )
+        w, h = self._last_obs.size if self._last_obs is not None else (1, 1)
+        x, y = (action.point.x, action.point.y) if action.point is not None else (w / 2, h / 2)
+        self._config.scroll_amount = max(1, round(action.amount * self.css_size[1] / 10))
+        kind = self._types.SCROLL_UP_COORDS if action.direction == "up" else self._types.SCROLL_DOWN_COORDS
+        return [self._command(kind, coords=self._css(x, y))]
+
+    def _type(self, action: TypeText) -> list[dict[str, Any]]:
+        t = self._types
+        enter = self._command(t.PRESS_KEY, key=self._key_index("<Enter>"))
+        commands = []
+        for i, line in enumerate(action.text.split("\n")):  # a newline is the Enter key, not a character
+            if i:
                 commands.append(enter)
-            return commands
-        if isinstance(action, Key):
-            return [self._command(t.PRESS_KEY, key=self._key_index(self._webdriver_key(action.name)))]
-        if isinstance(action, Hotkey):
-            mods = [k for k in action.keys if k in _MODIFIERS]
-            rest = [k for k in action.keys if k not in _MODIFIERS]
-            if len(rest) != 1:
-                raise UnsupportedActionError(
-                    "hotkey", self.supported_actions, detail="MiniWoB++ presses modifiers plus exactly one key"
-                )
-            combo = "".join(dict.fromkeys(_MODIFIERS[m] for m in mods)) + self._webdriver_key(rest[0])
-            return [self._command(t.PRESS_KEY, key=self._key_index(combo))]
-        if isinstance(action, Wait):
-            time.sleep(action.seconds)  # the model asked for time to pass; then look again
-            return [self._command(t.NONE)]
-        raise UnsupportedActionError(action.type, self.supported_actions)
+            if line:
+                commands.append(self._command(t.TYPE_TEXT, text=line))
+        if action.submit:
+            commands.append(enter)
+        return commands
+
+    def _key(self, action: Key) -> list[dict[str, Any]]:
+        return [self._command(self._types.PRESS_KEY, key=self._key_index(self._webdriver_key(action.name)))]
+
+    def _hotkey(self, action: Hotkey) -> list[dict[str, Any]]:
+        mods = [k for k in action.keys if k in _MODIFIERS]
+        rest = [k for k in action.keys if k not in _MODIFIERS]
+        if len(rest) != 1:
+            raise UnsupportedActionError(
+                "hotkey", self.supported_actions, detail="MiniWoB++ presses modifiers plus exactly one key"
+            )
+        combo = "".join(dict.fromkeys(_MODIFIERS[m] for m in mods)) + self._webdriver_key(rest[0])
+        return [self._command(self._types.PRESS_KEY, key=self._key_index(combo))]
+
+    def _wait(self, action: Wait) -> list[dict[str, Any]]:
+        time.sleep(action.seconds)  # the model asked for time to pass; then look again
+        return [self._command(self._types.NONE)]
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({
+        "click": _click,
+        "move": _move,
+        "drag": _drag,
+        "scroll": _scroll,
+        "type": _type,
+        "key": _key,
+        "hotkey": _hotkey,
+        "wait": _wait,
+    })
 
     # -- observation ---------------------------------------------------------------------------------
 

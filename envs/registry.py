@@ -19,18 +19,23 @@ Keyword arguments of :func:`make_env` go to the module's ``make`` (for ``gym:`` 
 ``gymnasium.make``), on top of the spec's :data:`ENV_DEFAULTS`: ``vlagent run``, ``vlagent eval`` and
 replays all build envs here, so one spec means one env everywhere. :func:`register_envs` also registers
 ``vlagent/...`` ids with gymnasium.
+
+Plugins add kinds with :func:`register_env_kind` or a ``vlagent.envs`` entry point (see
+:mod:`vlagent.actions.plugins`); :func:`kinds` loads them before any spec is read.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import gymnasium as gym
 
 from vlagent.actions.errors import EnvError
+from vlagent.actions.plugins import ENVS_GROUP, entry_point_objects, load_plugins, made
 from vlagent.envs.base import VlagentEnv
 
 
@@ -48,11 +53,12 @@ class EnvSpecError(EnvError, ValueError):
         from vlagent.actions.suggest import close_names
 
         self.spec = spec
-        patterns = ", ".join(k.pattern for k in KINDS.values())
+        known = kinds()
+        patterns = ", ".join(k.pattern for k in known.values())
         hint = ""
         if reason is None:
             head, colon, tail = spec.partition(":")
-            close = close_names(head.strip(), KINDS, n=1)
+            close = close_names(head.strip(), known, n=1)
             hint = f"; did you mean {close[0]}{colon}{tail}?" if close else ""
         super().__init__(f"{reason or 'unknown env spec kind in ' + spec}{hint}; use {patterns}")
 
@@ -76,7 +82,8 @@ class Kind:
     own_task: bool = True
 
 
-KINDS: dict[str, Kind] = {
+#: The env kinds vlagent ships; :data:`KINDS` adds the ones plugins register.
+BUILTIN_KINDS: Mapping[str, Kind] = MappingProxyType({
     k.name: k
     for k in (
         Kind("desktop", "vlagent.envs.desktop", "desktop", "this machine's screen via mss + pyautogui", False,
@@ -92,7 +99,44 @@ KINDS: dict[str, Kind] = {
         Kind("robot", "vlagent.envs.robot", "robot:TASK", "a MuJoCo tabletop arm driven by where the model points",
              True, "mujoco (pip install 'vlagent[robot]') and EGL (scripts/setup-system.sh)"),
     )
-}
+})
+#: Every env kind by name, plugins' included once :func:`kinds` (or a spec lookup) has loaded them.
+KINDS: dict[str, Kind] = dict(BUILTIN_KINDS)
+_entry_points_registered = False
+
+
+def register_env_kind(kind: Kind) -> Kind:
+    """Make an env kind available to ``--env`` specs, as plugins do (see :mod:`vlagent.actions.plugins`).
+
+    ``kind.module`` names a module with ``make(arg, **kwargs)`` returning a :class:`VlagentEnv`, and
+    optionally ``availability() -> (bool, why)`` and ``NEEDS``. Registering the same kind again is harmless;
+    another kind under a taken name is an :class:`EnvSpecError`.
+
+    Example:
+        >>> register_env_kind(KINDS["synthetic"]) is KINDS["synthetic"]
+        True
+    """
+    if not isinstance(kind, Kind):
+        raise EnvError(f"register_env_kind takes a Kind, got {type(kind).__name__}")
+    name = kind.name.strip().lower()
+    if not name or name != kind.name or ":" in name:
+        raise EnvError(f"an env kind's name is lower-case without a colon, got {kind.name!r}")
+    taken = KINDS.get(name)
+    if taken is not None and taken != kind:
+        raise EnvError(f"a different env kind is already registered as {name!r}")
+    KINDS[name] = kind
+    return kind
+
+
+def kinds() -> Mapping[str, Kind]:
+    """Every env kind by name, after loading plugins (``VLAGENT_PLUGINS``, ``vlagent.envs`` entry points)."""
+    global _entry_points_registered
+    load_plugins()
+    if not _entry_points_registered:
+        for _, obj in entry_point_objects(ENVS_GROUP):
+            register_env_kind(made(obj, Kind, "an env kind"))
+        _entry_points_registered = True
+    return MappingProxyType(KINDS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +161,7 @@ class EnvSpec:
             raise EnvSpecError(repr(spec), "an env spec must be a non-empty string")
         head, colon, tail = spec.strip().partition(":")
         kind = head.strip().lower()
-        if kind not in KINDS:
+        if kind not in kinds():
             raise EnvSpecError(spec)
         arg = tail.strip() or None
         if colon and arg is None:
@@ -153,7 +197,7 @@ class EnvInfo:
 
 
 def _module(kind: str) -> ModuleType:
-    k = KINDS[kind]
+    k = kinds()[kind]
     try:
         return importlib.import_module(k.module)
     except ImportError as exc:
@@ -214,7 +258,7 @@ def list_envs() -> list[EnvInfo]:
     check that raises a vlagent error is listed with that error.
     """
     rows: list[EnvInfo] = []
-    for kind in KINDS.values():
+    for kind in kinds().values():
         try:
             module = _module(kind.name)
         except EnvUnavailable as exc:
@@ -222,8 +266,9 @@ def list_envs() -> list[EnvInfo]:
                                 str(exc.__cause__ or exc)))
             continue
         needs = str(getattr(module, "NEEDS", kind.needs))
+        check = getattr(module, "availability", None)
         try:
-            ok, why = module.availability()
+            ok, why = check() if callable(check) else (True, "no availability check")
         except EnvError as exc:
             ok, why = False, f"{type(exc).__name__}: {exc}"
         if kind.name == "synthetic":

@@ -1,4 +1,4 @@
-"""A backend named ``module:attr``: extensions and scripted/oracle policies in a few lines of Python.
+"""A backend named ``module:attr`` or a policy name: extensions and scripted policies in a few lines of Python.
 
 The factory at ``attr`` is called with no arguments and returns an object whose
 ``generate(chats, **options)`` gives one result per chat, a :class:`Generation` or a plain string
@@ -52,9 +52,11 @@ class PythonBackend:
             ...
             vlagent.model.errors.ModelLoadError: cannot import 'no_such_module_xyz' for backend 'no_such_module_xyz:make': No module named 'no_such_module_xyz'
         """
+        if ":" not in spec:
+            return cls._from_policy(spec)
         module_name, sep, attr = spec.partition(":")
-        if not sep or not module_name or not attr:
-            raise ModelRejected(f"python backend wants 'module:attr', got {spec!r}")
+        if not module_name or not attr:
+            raise ModelRejected(f"python backend wants 'module:attr' or a policy name, got {spec!r}")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -71,6 +73,22 @@ class PythonBackend:
             except TypeError as exc:
                 raise ModelLoadError(f"cannot call {spec!r} with no arguments: {exc}") from exc
         return cls(target, spec=spec)
+
+    @classmethod
+    def _from_policy(cls, name: str) -> PythonBackend:
+        """The backend for a registered policy name (see :mod:`vlagent.model.policies`)."""
+        from vlagent.model.policies import policy_factory, policy_names
+
+        factory = policy_factory(name)
+        if factory is None:
+            raise ModelRejected(f"python backend wants 'module:attr' or a policy name ({', '.join(policy_names())}), "
+                                f"got {name!r}")
+        if isinstance(factory, str):
+            return cls(cls.from_spec(factory).target, spec=name)
+        try:
+            return cls(factory(), spec=name)
+        except TypeError as exc:
+            raise ModelLoadError(f"cannot call policy {name!r}'s factory with no arguments: {exc}") from exc
 
     def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
         opts = options or GenerationOptions()

@@ -8,7 +8,7 @@ Pick a profile by name and build the chat for one step::
 """
 
 from vlagent.prompts.errors import PromptRequestError, TemplateError
-from vlagent.prompts.profiles import PROFILES, ModelProfile, get_profile
+from vlagent.prompts.profiles import PROFILES, ModelProfile, get_profile, profile_names, register_profile
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
 __all__ = [
@@ -19,4 +19,6 @@ __all__ = [
     "PromptRequestError",
     "TemplateError",
     "get_profile",
+    "profile_names",
+    "register_profile",
 ]

@@ -78,8 +78,8 @@ def build_chat(
 
     system_name, user_name = profile.templates[request.family]
     values = _values(profile, request, lo, hi)
-    system = render(system_name, values) if system_name else None
-    prompt = render(user_name, values)
+    system = render(system_name, values, profile.template_texts) if system_name else None
+    prompt = render(user_name, values, profile.template_texts)
     images = [ImagePart(im, min_pixels=lo, max_pixels=hi) for im in request.images]
 
     messages: list[Message] = [Message("system", [TextPart(system)])] if system else []
@@ -122,7 +122,9 @@ def _values(profile: ModelProfile, request: PromptRequest, lo: int, hi: int) -> 
         "reply_format": profile.reply_format,
         "options": ", ".join(request.options),
     }
-    if profile.syntax == "tool_call":
+    if profile.action_space is not None:
+        values["action_space"] = profile.action_space(request)
+    elif profile.syntax == "tool_call":
         w, h = request.screen_size
         values["tools"] = tool_json(request, *resized_size(w, h, min_pixels=lo, max_pixels=hi))
     else:

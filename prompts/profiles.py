@@ -6,18 +6,21 @@ budget and its output parser. The loop picks one by name with :func:`get_profile
 from flags or from substrings of a model id (STYLE.md, prompts/).
 
 Where each profile's wording comes from is noted next to it and at the top of each template file.
+Plugins add profiles with :func:`register_profile` or a ``vlagent.profiles`` entry point (see
+:mod:`vlagent.actions.plugins`); every lookup and :func:`profile_names` load them first.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Space
 from vlagent.actions.errors import ProfileError
+from vlagent.actions.plugins import PROFILES_GROUP, entry_point_objects, load_plugins, made
 from vlagent.prompts.builder import build_chat
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
 #: How a profile writes the action space (one writer per output syntax, see prompts/action_space.py).
 Syntax = Literal["qwen2vl", "uitars", "uitars-1.5", "tool_call", "showui", "json"]
+SYNTAXES: tuple[str, ...] = get_args(Syntax)
 #: ``replay``: earlier replies become assistant turns interleaved with their screenshots (UI-TARS's
 #: multi-turn format); ``text``: earlier steps are listed as text in the user turn.
 HistoryStyle = Literal["replay", "text"]
@@ -63,7 +67,8 @@ class ModelProfile:
     max_pixels: int
     parser_cls: str
     templates: Mapping[Family, tuple[str | None, str]] = field(hash=False)
-    syntax: Syntax
+    #: One of :data:`SYNTAXES`, or a plugin's own name for its format when it passes ``action_space``.
+    syntax: Syntax | str
     history_style: HistoryStyle = "text"
     parser_kwargs: Mapping[str, object] = field(default_factory=dict, hash=False)
     #: Screenshots before the text in the user turn (Qwen2-VL's own examples), else after it.
@@ -71,6 +76,11 @@ class ModelProfile:
     #: The reply format in the model's own terms, repeated when a reply could not be executed.
     reply_format: str = ""
     source: str = ""
+    #: Templates the profile carries itself (file name -> text), looked up before the packaged ones: how a
+    #: plugin ships its wording in one module.
+    template_texts: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: The profile's own action-space writer (a plugin's); ``None``: the built-in writer for ``syntax``.
+    action_space: Callable[[PromptRequest], str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.min_pixels <= 0 or self.max_pixels < self.min_pixels:
@@ -78,6 +88,10 @@ class ModelProfile:
         # Read-only views, so a shared registry entry cannot be mutated by one caller for everyone.
         object.__setattr__(self, "parser_kwargs", MappingProxyType(dict(self.parser_kwargs)))
         object.__setattr__(self, "templates", MappingProxyType(dict(self.templates)))
+        object.__setattr__(self, "template_texts", MappingProxyType(dict(self.template_texts)))
+        if self.action_space is None and self.syntax not in SYNTAXES:
+            raise ProfileError(f"profile {self.name!r}: syntax {self.syntax!r} has no built-in action-space writer "
+                               f"({', '.join(SYNTAXES)}); pass action_space=")
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -211,6 +225,54 @@ PROFILES: dict[str, ModelProfile] = {
 }
 
 
+#: The profiles vlagent ships; :data:`PROFILES` adds the ones plugins register.
+BUILTIN_PROFILES: Mapping[str, ModelProfile] = MappingProxyType(dict(PROFILES))
+_entry_points_registered = False
+
+
+def register_profile(profile: ModelProfile) -> ModelProfile:
+    """Make ``profile`` available by its name, as plugins do (see :mod:`vlagent.actions.plugins`).
+
+    Registering the same profile again is harmless; another profile under a taken name is a
+    :class:`ProfileError`, so a plugin cannot silently replace a shipped profile. Returns the profile.
+
+    Example:
+        >>> register_profile(get_profile("json")) is get_profile("json")
+        True
+        >>> register_profile(replace(get_profile("json"), source="mine"))
+        Traceback (most recent call last):
+        ...
+        vlagent.actions.errors.ProfileError: a different profile is already registered as 'json'
+    """
+    if not isinstance(profile, ModelProfile):
+        raise ProfileError(f"register_profile takes a ModelProfile, got {type(profile).__name__}")
+    taken = PROFILES.get(profile.name)
+    if taken is not None and taken is not profile:
+        raise ProfileError(f"a different profile is already registered as {profile.name!r}")
+    PROFILES[profile.name] = profile
+    return profile
+
+
+def _load_plugins() -> None:
+    global _entry_points_registered
+    load_plugins()
+    if not _entry_points_registered:
+        for _, obj in entry_point_objects(PROFILES_GROUP):
+            register_profile(made(obj, ModelProfile, "a model profile"))
+        _entry_points_registered = True
+
+
+def profile_names() -> list[str]:
+    """Every registered profile's name, plugins' included, sorted (for help texts and errors).
+
+    Example:
+        >>> {"qwen2-vl", "ui-tars"} <= set(profile_names())
+        True
+    """
+    _load_plugins()
+    return sorted(PROFILES)
+
+
 def get_profile(name: str) -> ModelProfile:
     """The profile registered under ``name``; :class:`ProfileError` naming the known ones otherwise.
 
@@ -226,11 +288,13 @@ def get_profile(name: str) -> ModelProfile:
         ...
         vlagent.actions.errors.ProfileError: unknown profile 'uitars'; did you mean ui-tars, ui-tars-1.5? known profiles: ...
     """
+    _load_plugins()
     try:
         return PROFILES[name]
     except KeyError:
         from vlagent.actions.suggest import did_you_mean
 
+        names = profile_names()
         raise ProfileError(
-            f"unknown profile {name!r}; {did_you_mean(name, PROFILES)}known profiles: {', '.join(sorted(PROFILES))}"
+            f"unknown profile {name!r}; {did_you_mean(name, names)}known profiles: {', '.join(names)}"
         ) from None

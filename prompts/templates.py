@@ -45,15 +45,20 @@ def available_templates() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
-def render(name: str, values: Mapping[str, str]) -> str:
+def render(name: str, values: Mapping[str, str], texts: Mapping[str, str] | None = None) -> str:
     """Fill template ``name``; a placeholder without a value is a :class:`TemplateError`, not blank text.
+
+    ``texts`` are templates a profile carries itself (name -> text), used before the packaged ones.
 
     Example:
         >>> render("assistant_system.txt", {})
         'You are a helpful assistant.'
+        >>> render("mine.txt", {"task": "log in"}, {"mine.txt": "Do this: $task"})
+        'Do this: log in'
     """
+    text = texts[name] if texts and name in texts else load_template(name)
     try:
-        return string.Template(load_template(name)).substitute(values)
+        return string.Template(text).substitute(values)
     except KeyError as exc:
         raise TemplateError(f"template {name!r} needs a value for ${exc.args[0]}") from None
     except ValueError as exc:  # a stray "$" in the template text

@@ -38,9 +38,23 @@ def test_scripted_oracle_solves_every_app_at_every_size(profile: str) -> None:
 
 
 def test_gym_named_actions_go_through_the_json_profile() -> None:
+    # The scripted policy picks FrozenLake's named actions (reproducibly); each name must reach the game as the
+    # move it names: replaying the names as moves on the 4x4 grid must land where the game's agent is.
     env = make_env("gym:FrozenLake-v1", is_slippery=False)
-    result = Agent(ScriptedBackend(), "json", env, max_steps=12).run("reach the goal", seed=0)
-    assert result.meta.parse_errors == 0 and result.steps
-    assert all(a.model.type in ("choose", "move") for s in result.steps for a in s.actions)
-    assert result.outcome in ("terminated", "max_steps", "loop", "truncated")
-    env.close()
+    try:
+        result = Agent(ScriptedBackend(), "json", env, max_steps=12).run("reach the goal", seed=0)
+        chosen = [a.model.option for s in result.steps for a in s.actions if a.executed]
+        assert result.meta.parse_errors == 0 and len(chosen) == len(result.steps) > 0
+        assert [s.info["action_index"] for s in result.steps] == [env.options_names.index(o) for o in chosen]
+        row = col = 0
+        for name in chosen:
+            dr, dc = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}[name]
+            row, col = min(max(row + dr, 0), 3), min(max(col + dc, 0), 3)
+        assert env.inner.unwrapped.s == row * 4 + col
+        lake = env.inner.unwrapped.desc
+        ended = lake[row][col] in (b"H", b"G")
+        # A hole or the goal ends the game; otherwise the steps ran out (or a bump into a wall repeated a frame).
+        assert result.outcome == "terminated" if ended else result.outcome in ("max_steps", "loop")
+        assert result.success == (lake[row][col] == b"G")
+    finally:
+        env.close()

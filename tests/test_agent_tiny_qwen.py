@@ -21,20 +21,40 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 BUDGET = {"min_pixels": 56 * 56, "max_pixels": 128 * 28 * 28}  # a few hundred visual tokens: fast on CPU
 
 
-def test_tiny_qwen2vl_runs_the_loop_and_stops_cleanly(tiny_backend, tmp_path: Path) -> None:
+class _Recording:
+    """The tiny backend, unchanged, with every chat it was asked kept for the assertions."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.chats = backend, []
+        self.name = backend.name
+        self.model_ref = backend.model_ref
+
+    def generate(self, chats, options=None):
+        self.chats.extend(chats)
+        return self.backend.generate(chats, options)
+
+
+@pytest.mark.parametrize(("max_retries", "outcome", "n_steps"), [(5, "max_steps", 3), (1, "errors", 2)])
+def test_tiny_qwen2vl_runs_the_loop_and_stops_cleanly(tiny_backend, tmp_path: Path, max_retries, outcome,
+                                                      n_steps) -> None:
+    backend = _Recording(tiny_backend)
     env = make_env("synthetic:login", size=(640, 480))
-    agent = Agent(tiny_backend, "qwen2-vl", env, max_steps=3, max_retries=5,
+    agent = Agent(backend, "qwen2-vl", env, max_steps=3, max_retries=max_retries,
                   gen_options=GenerationOptions(max_new_tokens=8), recorder=TrajectoryStore(tmp_path), **BUDGET)
     result = agent.run("", seed=0, episode_id="tiny")
     meta, steps = load_episode(tmp_path / "tiny")
-    assert meta.ended is not None and meta.outcome in ("max_steps", "errors", "loop", "finished", "fail")
-    assert len(steps) == len(result.steps) <= 3
-    for s in steps:
+    # Random weights write random tokens: no reply parses, so nothing is executed and each error is fed back.
+    assert [s.error.type if s.error else None for s in steps] == ["ActionParseError"] * n_steps, [s.raw for s in steps]
+    assert meta.ended is not None and meta.outcome == outcome  # the step limit, or too many errors in a row
+    assert len(steps) == len(result.steps) == len(backend.chats) == n_steps
+    assert meta.parse_errors == n_steps and not any(a.executed for s in steps for a in s.actions)
+    for s, later_chat in zip(steps, backend.chats[1:], strict=False):
         assert s.raw  # the model's own (random) text is recorded
+        told = " ".join(m.text for m in later_chat.messages)
+        assert "Your previous reply could not be executed" in told and s.error.message[:40] in told
+    for s in steps:
         assert s.tokens["visual"] > 0 and s.tokens["new"] > 0
         assert s.timings.model > 0
-        assert s.error is not None or any(a.executed for a in s.actions)
-    assert meta.parse_errors == sum(s.error is not None and s.error.type == "ActionParseError" for s in steps)
     assert meta.model == str(tiny_backend.model_ref)
 
 

@@ -73,8 +73,14 @@ def test_spec_argument_must_be_a_monitor_number():
         desktop.make("left")
 
 
-def test_needs_says_what_to_install():
-    assert "mss" in desktop.NEEDS and "pyautogui" in desktop.NEEDS and "DISPLAY" in desktop.NEEDS
+def test_envs_listing_tells_a_user_without_a_display_what_the_desktop_needs(monkeypatch):
+    # What `vlagent envs` prints on a headless machine: unavailable, why, and what to install or start.
+    from vlagent.envs.registry import list_envs
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    (row,) = [r for r in list_envs() if r.name == "desktop"]
+    assert row.available is False and "DISPLAY is not set" in row.why
+    assert "pip install 'vlagent[desktop]'" in row.needs and "DISPLAY" in row.needs
 
 
 def _env_with(monitors, monitor, *, scale, geo_scale, size):

@@ -1,7 +1,7 @@
 """MiniWoB++ episodes get their whole time limit: the limit is an env keyword, and no import eats into it.
 
 MiniWoB++ ends a task "timed out" a fixed time after its reset (10 s by default). Loading torch after the
-reset (the geometry's first ``smart_resize`` import) used to cost seconds of it, so `vlagent run --env
+reset (the geometry's first ``smart_resize`` import, when it was transformers') used to cost seconds of it, so `vlagent run --env
 miniwob:click-button` with the default policy failed on a busy machine.
 """
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from vlagent.actions.coords import resized_size
+from vlagent.actions.coords import Geometry, Point, from_screen, resized_size
 from vlagent.actions.errors import ProfileError
+from vlagent.actions.models import Click, convert_action
 from vlagent.model.chat import Chat, ImagePart, TextPart
 from vlagent.prompts import PROFILES, HistoryEntry, ModelProfile, PromptRequest, get_profile
 from vlagent.prompts.errors import PromptRequestError, TemplateError
+from vlagent.prompts.profiles import BUILTIN_PROFILES
 from vlagent.prompts.templates import available_templates, load_template, render
 
 NAMES = ["qwen2-vl", "qwen2.5-vl", "ui-tars", "ui-tars-1.5", "showui", "json"]
@@ -60,27 +63,31 @@ def image_positions(chat: Chat) -> list[tuple[int, int]]:
 # --- registry ---------------------------------------------------------------------------------------
 
 
-def test_registry_has_exactly_the_six_profiles():
-    assert sorted(PROFILES) == sorted(NAMES)
-    assert all(isinstance(p, ModelProfile) and p.name == name for name, p in PROFILES.items())
+def test_the_shipped_profiles_are_the_documented_ones():
+    # README's profile table is what users type after --profile and which space they expect replies in.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("\n## Profiles\n", 1)[1].split("\n## ", 1)[0]
+    documented = dict(re.findall(r"^\| `([^`]+)` \|.*\| `(rel1000|resized|rel1|screen)` \|$", table, flags=re.M))
+    assert documented == {name: p.space for name, p in BUILTIN_PROFILES.items()}
+    assert sorted(documented) == sorted(NAMES)
 
 
-@pytest.mark.parametrize(("name", "space", "parser"), [
-    ("qwen2-vl", "rel1000", "Qwen2VLParser"),
-    ("qwen2.5-vl", "resized", "ToolCallParser"),
-    ("ui-tars", "rel1000", "UITarsParser"),
-    ("ui-tars-1.5", "resized", "UITarsParser"),
-    ("showui", "rel1", "ShowUIParser"),
-    ("json", "rel1000", "JSONActionParser"),
-])
-def test_profile_space_and_parser(name, space, parser):
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 2400)])
+def test_a_click_in_the_profile_format_lands_where_it_was_aimed(name, size):
+    # The profile's parser must read points in the profile's space and its budget must be the one the model
+    # saw: a click written the way that model writes it has to come back to the aimed pixel.
     profile = get_profile(name)
-    assert profile.space == space
-    made = profile.make_parser()
-    assert type(made).__name__ == parser
-    # The parser reads points in the profile's space, or coordinates would be converted wrongly.
-    assert made.space == space
-    assert 0 < profile.min_pixels <= profile.max_pixels
+    geometry = Geometry.for_image(*size, min_pixels=profile.min_pixels, max_pixels=profile.max_pixels)
+    parser = profile.make_parser()
+    for aim in [(3, 5), (size[0] // 3, size[1] - 7), (size[0] - 2, size[1] // 2)]:
+        point = from_screen(Point(x=aim[0], y=aim[1], space="screen"), geometry, profile.space)
+        (click,) = parser.parse(parser.format([Click(point=point)])).actions
+        assert click.point.space == profile.space
+        landed = convert_action(click, geometry).point
+        # rel1000 resolves a thousandth of a side (about 2 px on a 2400 px phone); resized and rel1 do better.
+        tol = 0 if profile.space != "rel1000" else max(size) / 1000
+        assert abs(landed.x - aim[0]) <= tol and abs(landed.y - aim[1]) <= tol, (name, aim, landed)
 
 
 def test_unknown_profile_names_the_known_ones():

@@ -98,6 +98,18 @@ def choose_backend(
     return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
 
 
+def profile_help(lead: str) -> str:
+    """``--profile`` help naming every registered profile, plugins' included (so ``--help`` lists them too).
+
+    Example:
+        >>> profile_help("Model profile: ").startswith("Model profile: json, qwen2-vl")
+        True
+    """
+    from vlagent.prompts.profiles import profile_names
+
+    return f"{lead}{', '.join(profile_names())}."
+
+
 def check_pixels(profile: Any, min_pixels: int | None, max_pixels: int | None) -> None:
     """Refuse ``--max-pixels`` below ``--min-pixels`` (either defaulting to the profile's) before any work."""
     lo = profile.min_pixels if min_pixels is None else min_pixels

@@ -19,6 +19,7 @@ from vlagent.agent.commands.agent_options import (
     TimeoutOption,
     check_pixels,
     choose_backend,
+    profile_help,
     writable_folder,
 )
 from vlagent.agent.commands.generate import BackendKind
@@ -63,7 +64,7 @@ def eval_(
     workers: Annotated[int, typer.Option(min=1, help="Episodes alive at once; their model calls share one batch.")] = 4,
     backend: Annotated[BackendKind | None, typer.Option(help="transformers, openai or python.")] = None,
     model: Annotated[str | None, typer.Option(help="Hub id/folder, served name, or module:attr.")] = None,
-    profile: Annotated[str, typer.Option(help="qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui or json.")] = DEFAULT_PROFILE,
+    profile: Annotated[str, typer.Option(help=profile_help("Model profile: "))] = DEFAULT_PROFILE,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
     min_pixels: Annotated[int | None, typer.Option(min=1, help="Smallest resized screenshot area.")] = None,
     max_pixels: Annotated[

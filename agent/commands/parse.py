@@ -22,6 +22,7 @@ import typer
 from vlagent.actions.coords import Geometry, to_logical, to_screen
 from vlagent.actions.models import Action
 from vlagent.agent.cli import app
+from vlagent.agent.commands.agent_options import profile_help
 
 
 def describe(action: Action, geometry: Geometry) -> dict[str, Any]:
@@ -45,8 +46,7 @@ def describe(action: Action, geometry: Geometry) -> dict[str, Any]:
 @app.command("parse")
 def parse_command(
     text: Annotated[str, typer.Argument(help="The model's reply; '-' reads it from stdin.")],
-    profile: Annotated[str, typer.Option("--profile", help="Model profile: qwen2-vl, qwen2.5-vl, ui-tars, "
-                                         "ui-tars-1.5, showui, json.")],
+    profile: Annotated[str, typer.Option("--profile", help=profile_help("Model profile: "))],
     width: Annotated[int, typer.Option("--width", min=1, help="Width of the screenshot in pixels.")],
     height: Annotated[int, typer.Option("--height", min=1, help="Height of the screenshot in pixels.")],
     scale: Annotated[float, typer.Option("--scale", help="Physical pixels per logical point (HiDPI, at most 8); "
@@ -68,7 +68,7 @@ def parse_command(
         raise typer.BadParameter(f"max_pixels ({hi}) is below min_pixels ({lo})", param_hint="--max-pixels")
     try:
         geometry = Geometry.for_image(width, height, min_pixels=lo, max_pixels=hi, scale=scale)
-    except ValueError as exc:  # transformers' smart_resize refuses aspect ratios of 200 and more
+    except ValueError as exc:  # ImageSizeError: smart_resize refuses aspect ratios above 200
         raise typer.BadParameter(f"a {width}x{height} screenshot cannot be resized for the model: {exc}",
                                  param_hint="--width/--height") from exc
     reply = sys.stdin.read() if text == "-" else text

@@ -23,6 +23,7 @@ from vlagent.agent.commands.agent_options import (
     check_pixels,
     choose_backend,
     parse_env_kwargs,
+    profile_help,
     writable_folder,
 )
 from vlagent.agent.commands.generate import BackendKind
@@ -64,7 +65,7 @@ def run(
         typer.Option(help="Hub id or folder (transformers), served name (openai) or module:attr (python)."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help="Prompt format + parser + coordinates: qwen2-vl, qwen2.5-vl, ui-tars, ui-tars-1.5, showui, json.")
+        str, typer.Option(help=profile_help("Prompt format + parser + coordinates: "))
     ] = DEFAULT_PROFILE,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
     min_pixels: Annotated[
@@ -139,7 +140,6 @@ def run(
       vlagent run --secret pw=... \
           --task "Sign in as 'ann' with password '<secret>pw</secret>'"
     """
-    from vlagent.agent.batch import import_before_reset
     from vlagent.agent.loop import Agent, TrajectoryStore
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import StopFlag
@@ -194,7 +194,6 @@ def run(
             stop=stop,
             secrets=secrets,
         )
-        import_before_reset()  # else torch loads after env.reset, on the task's clock (MiniWoB++: 10 s)
         try:
             with armed_stop_hotkey(environment, stop_hotkey, stop, dry_run=dry_run):
                 result = agent.run(task, seed=seed, episode_id=episode_id)

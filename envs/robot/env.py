@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,8 +35,17 @@ from PIL import Image
 
 from vlagent.actions.coords import Point
 from vlagent.actions.errors import ActionError, CoordinateError, EnvError
-from vlagent.actions.models import Action, Choose, Move
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.actions.models import Choose, Click, Drag, Finished, Move
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    Handler,
+    Observation,
+    ObservationSpace,
+    VlagentEnv,
+)
 from vlagent.envs.errors import ResetNeeded
 from vlagent.envs.gym_names import UnknownOptionError
 from vlagent.envs.robot.arm import HOME, HOVER, OPEN_GRIPPER, OPTIONS, Arm
@@ -170,7 +180,7 @@ class RobotEnv(VlagentEnv):
         steps0 = self.arm.steps
         self.arm.reset_watch()
         with timings.measure(ACT):
-            ended = self._perform(action)
+            ended = self._handle(action)
         with timings.measure(CAPTURE):
             obs = self._observe()
         success = bool(self.task_kind.success(self._world(), self.goal))
@@ -333,46 +343,54 @@ class RobotEnv(VlagentEnv):
                               x=point.x, y=point.y)
 
     # ---- actions ---------------------------------------------------------------------------------------
-    def _perform(self, action: Action) -> bool:
-        """Carry out one action; returns True when it ends the episode (``finished``)."""
-        arm = self.arm
-        kind = action.type
-        if kind == "finished":
-            return True
-        if kind == "choose":
-            option = action.option.strip().lower().replace(" ", "_").replace("-", "_")
-            if option not in OPTIONS:
-                raise UnknownOptionError(action.option, OPTIONS)
-            if option == HOME:
-                arm.home()
-            else:
-                arm.set_gripper(option == OPEN_GRIPPER)
-            return False
-        if kind == "move":
-            if action.point is None:
-                raise CoordinateError("the arm moves to a point in the image, not in a direction")
-            p = self.deproject(action.point)
-            arm.travel_to(p + (0.0, 0.0, HOVER), arm.yaw())
-            return False
-        if kind == "click":
-            p = self.deproject(action.point)
-            if arm.gripper_open():
-                self._pick(self._graspable(p, action.point))
-            else:
-                self._put(p)
-            return False
-        if kind == "drag":
-            held = self._world().held()
-            if held is not None:
-                raise RobotActionError(f"the gripper holds the {held.label}: put it down (click) before a drag")
-            cube = self._graspable(self.deproject(action.start), action.start)
-            p = self.deproject(action.end)
-            self._check_reach(cube, p)
-            self._pick(cube)
+    # Handlers: each carries out one action and returns True when it ends the episode (``finished``).
+    def _finish(self, action: Finished) -> bool:
+        return True
+
+    def _choose(self, action: Choose) -> bool:
+        option = action.option.strip().lower().replace(" ", "_").replace("-", "_")
+        if option not in OPTIONS:
+            raise UnknownOptionError(action.option, OPTIONS)
+        if option == HOME:
+            self.arm.home()
+        else:
+            self.arm.set_gripper(option == OPEN_GRIPPER)
+        return False
+
+    def _hover(self, action: Move) -> bool:
+        if action.point is None:
+            raise CoordinateError("the arm moves to a point in the image, not in a direction")
+        p = self.deproject(action.point)
+        self.arm.travel_to(p + (0.0, 0.0, HOVER), self.arm.yaw())
+        return False
+
+    def _click(self, action: Click) -> bool:
+        p = self.deproject(action.point)
+        if self.arm.gripper_open():
+            self._pick(self._graspable(p, action.point))
+        else:
             self._put(p)
-            arm.home()
-            return False
-        raise RuntimeError(f"unhandled action {kind}")  # check_action let through a type not in the table
+        return False
+
+    def _drag(self, action: Drag) -> bool:
+        held = self._world().held()
+        if held is not None:
+            raise RobotActionError(f"the gripper holds the {held.label}: put it down (click) before a drag")
+        cube = self._graspable(self.deproject(action.start), action.start)
+        p = self.deproject(action.end)
+        self._check_reach(cube, p)
+        self._pick(cube)
+        self._put(p)
+        self.arm.home()
+        return False
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({
+        "finished": _finish,
+        "choose": _choose,
+        "move": _hover,
+        "click": _click,
+        "drag": _drag,
+    })
 
     def _grasp_yaw(self, cube: ObjectState) -> float:
         """The cube's yaw folded into (-45, 45] degrees, so the wrist turns as little as possible."""

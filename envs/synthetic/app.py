@@ -15,15 +15,37 @@ episode is over), ``widgets`` (tuple of :class:`Widget` on the current frame), `
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from vlagent.actions.coords import Point
 from vlagent.actions.errors import EnvError
-from vlagent.actions.models import Action
-from vlagent.envs.base import ACT, CAPTURE, ActionSpace, EnvTimings, Observation, ObservationSpace, VlagentEnv
+from vlagent.actions.models import (
+    Action,
+    Click,
+    Drag,
+    Fail,
+    Finished,
+    Hotkey,
+    Key,
+    Navigate,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from vlagent.envs.base import (
+    ACT,
+    CAPTURE,
+    ActionSpace,
+    EnvTimings,
+    Handler,
+    Observation,
+    ObservationSpace,
+    VlagentEnv,
+)
 from vlagent.envs.errors import ResetNeeded
 from vlagent.envs.synthetic.screen import AppConfigError, Painter, ScreenSpec, SizeArg
 from vlagent.envs.synthetic.widgets import PAGE, FieldState, ListView, Widget
@@ -74,8 +96,15 @@ class SyntheticApp(VlagentEnv):
     name: ClassVar[str] = "app"
     description: ClassVar[str] = ""
     task_examples: ClassVar[tuple[str, ...]] = ()
+    #: Types an app performs beyond the shared ones (it adds their handlers to ``action_handlers``).
     extra_actions: ClassVar[frozenset[str]] = frozenset()
+    #: Every type some size of the app performs; an instance narrows it to its screen's family.
+    supported_actions: ClassVar[frozenset[str]] = DESKTOP_ACTIONS | MOBILE_ACTIONS
     background: ClassVar[tuple[int, int, int]] = PAGE
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.supported_actions = DESKTOP_ACTIONS | MOBILE_ACTIONS | cls.extra_actions
 
     def __init__(self, size: SizeArg = "desktop", *, scale: float | None = None, render_mode: str | None = "rgb_array"):
         if render_mode not in (None, "rgb_array"):
@@ -118,7 +147,7 @@ class SyntheticApp(VlagentEnv):
         action = self.check_action(action, self.screen.size)
         timings = EnvTimings()
         with timings.measure(ACT):
-            ended_by_agent = self._dispatch(action)
+            ended_by_agent = self._handle(action)
         with timings.measure(CAPTURE):
             obs = self._observe()
         success = self._success()
@@ -134,40 +163,60 @@ class SyntheticApp(VlagentEnv):
         return obs, 1.0 if success else 0.0, terminated, False, self._info(timings)
 
     # ---- plumbing ------------------------------------------------------------------------------------
-    def _dispatch(self, action: Action) -> str | None:
-        kind = action.type
-        if kind == "finished":
-            return "finished"
-        if kind == "fail":
-            return "gave up"
-        if kind == "click":
-            if action.button == "left":  # no context menus here: other buttons click nothing
-                for i in range(action.count):
-                    if i:
-                        self._observe()  # the second click of a double click hits the updated screen
-                    self._on_click(self._hit(action.point.x, action.point.y))
-        elif kind == "type":
-            lines = action.text.split("\n")
-            for i, line in enumerate(lines):
+    # Each handler returns how the agent ended the episode ("finished", "gave up"), or None.
+    def _finish(self, action: Finished) -> str:
+        return "finished"
+
+    def _give_up(self, action: Fail) -> str:
+        return "gave up"
+
+    def _click(self, action: Click) -> None:
+        if action.button == "left":  # no context menus here: other buttons click nothing
+            for i in range(action.count):
                 if i:
-                    self._on_key("enter")
-                if line:
-                    self._on_type(line)
-            if action.submit:
+                    self._observe()  # the second click of a double click hits the updated screen
+                self._on_click(self._hit(action.point.x, action.point.y))
+
+    def _type(self, action: TypeText) -> None:
+        lines = action.text.split("\n")
+        for i, line in enumerate(lines):
+            if i:
                 self._on_key("enter")
-        elif kind == "key":
-            self._on_key(action.name)
-        elif kind == "hotkey":
-            self._on_hotkey(tuple(action.keys))
-        elif kind == "scroll":
-            self._on_scroll(action.point, action.direction, action.amount)
-        elif kind == "drag":
-            self._on_swipe(action.start, action.end)
-        elif kind == "navigate":
-            self._on_navigate(action.to)
-        elif kind == "open_app":
-            self._on_open_app(action.name)
-        return None
+            if line:
+                self._on_type(line)
+        if action.submit:
+            self._on_key("enter")
+
+    def _key(self, action: Key) -> None:
+        self._on_key(action.name)
+
+    def _hotkey(self, action: Hotkey) -> None:
+        self._on_hotkey(tuple(action.keys))
+
+    def _scroll(self, action: Scroll) -> None:
+        self._on_scroll(action.point, action.direction, action.amount)
+
+    def _drag(self, action: Drag) -> None:
+        self._on_swipe(action.start, action.end)
+
+    def _navigate(self, action: Navigate) -> None:
+        self._on_navigate(action.to)
+
+    def _wait(self, action: Wait) -> None:
+        """A drawn screen does not change by itself."""
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({
+        "finished": _finish,
+        "fail": _give_up,
+        "click": _click,
+        "type": _type,
+        "key": _key,
+        "hotkey": _hotkey,
+        "scroll": _scroll,
+        "drag": _drag,
+        "navigate": _navigate,
+        "wait": _wait,
+    })
 
     def _hit(self, x: float, y: float) -> Widget | None:
         for widget in reversed(self._widgets):
@@ -266,9 +315,6 @@ class SyntheticApp(VlagentEnv):
 
     def _on_navigate(self, to: str) -> None:
         """Back/home/recents do nothing in a single-screen app unless it says otherwise."""
-
-    def _on_open_app(self, name: str) -> None:
-        raise NotImplementedError  # only apps that list "open_app" in extra_actions are called
 
     def _success(self) -> bool:
         raise NotImplementedError

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from vlagent.actions.models import Action, Navigate
+from vlagent.actions.models import Action, Navigate, OpenApp
+from vlagent.envs.base import Handler
 from vlagent.envs.errors import AppNotFound
 from vlagent.envs.synthetic.app import SyntheticApp, match_task
 from vlagent.envs.synthetic.screen import RGB, AppConfigError, Painter
@@ -152,11 +156,15 @@ class HomeScreenApp(SyntheticApp):
         if to in ("back", "home"):
             self.current = None
 
-    def _on_open_app(self, name: str) -> None:
-        key = name.strip().lower().removeprefix("the ").removesuffix(" app").strip()
+    def _open_app(self, action: OpenApp) -> None:
+        key = action.name.strip().lower().removeprefix("the ").removesuffix(" app").strip()
         if key not in _BY_LOWER:
-            raise AppNotFound(name, detail="no such app on this home screen; apps: " + ", ".join(NAMES))
+            raise AppNotFound(action.name, detail="no such app on this home screen; apps: " + ", ".join(NAMES))
         self.current = _BY_LOWER[key]
+
+    action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType(
+        {**SyntheticApp.action_handlers, "open_app": _open_app}
+    )
 
     # ---- judging -------------------------------------------------------------------------------------
     def _success(self) -> bool:
