@@ -430,7 +430,7 @@ class EpisodeRecorder:
         drawn = [a.screen or a.model for a in record.actions]
         error = f"{record.error.type}: {record.error.message}" if record.error else None
 
-        job = (str(self.path), shot, screenshot, annotated, drawn, error)
+        job = (str(self.path.absolute()), shot, screenshot, annotated, drawn, error)
         self._collect_finished()
         if self.background_images:
             if len(self._pending) >= MAX_PENDING_IMAGE_JOBS:  # the writer fell far behind: let it catch up

@@ -60,3 +60,31 @@ def test_steps_go_on_while_the_writer_is_stuck_and_close_waits_for_every_image(t
     assert expected | {"final.png"} == set(written)
     assert all((tmp_path / "ep" / name).exists() for name in expected)
     assert not list((tmp_path / "ep").glob("*.part"))
+
+
+def test_a_relative_run_folder_is_written_where_it_was_named_after_the_cwd_changes(tmp_path: Path, monkeypatch):
+    # The writer process outlives a chdir (an eval started from another folder, a second run in the same
+    # process): a relative folder handed to it would resolve against the writer's own cwd.
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    Agent(OraclePolicyBackend(), "qwen2-vl", make_env("synthetic:dialog", size=(320, 240)),
+          recorder=TrajectoryStore(Path("runs"))).run("", seed=0, episode_id="one")
+    monkeypatch.chdir(second)
+    result = Agent(OraclePolicyBackend(), "qwen2-vl", make_env("synthetic:dialog", size=(320, 240)),
+                   recorder=TrajectoryStore(Path("runs"))).run("", seed=0, episode_id="two")
+    folder = second / "runs" / "two"
+    assert result.steps and all((folder / s.screenshot).is_file() for s in result.steps)
+
+
+class OraclePolicyBackend:
+    """The scripted oracle as a backend (the writer process itself is the real one here)."""
+
+    name = "oracle"
+    policy = OraclePolicy()
+
+    def generate(self, chats, options=None):
+        from vlagent.model.chat import Generation
+
+        return [Generation(text=self.policy.reply(c)) for c in chats]
