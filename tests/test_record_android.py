@@ -138,3 +138,36 @@ def test_vlagent_record_on_a_phone_until_ctrl_c(adb_server, attach_phone, tmp_pa
     assert meta.task == "open Notes" and meta.outcome == "finished"
     assert [recorded_actions(s)[0].type for s in steps] == ["click", "finished"]
     assert steps[-1].info["stopped_by"] == "Ctrl+C" and phone.launches == ["org.vlagent.notes"]
+
+
+def test_a_recording_is_training_data_in_the_profiles_own_format(adb_server, attach_phone, tmp_path: Path) -> None:
+    """`vlagent train --data DEMOS` learns from a person's recording: each step, as the profile's model writes it."""
+    from vlagent.agent.record import render_reply
+    from vlagent.agent.training_data import trajectory_samples
+
+    phone = Phone(natural_size=(540, 1200), touch_max=(4095, 8191))
+    device = attach_phone(phone)
+    recording = android_recording(tmp_path / "demos", task="open Settings", serial=device.serial,
+                                  adb_port=adb_server.port, interval=0.1)
+    stop = StopFlag()
+    thread = threading.Thread(target=recording.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for_stream(phone)
+    time.sleep(0.3)
+    phone.person_touch([phone.icon_center("com.android.settings")])
+    time.sleep(0.5)
+    phone.person_key("KEY_BACK")
+    time.sleep(0.3)
+    stop.request("the test")
+    thread.join(timeout=20)
+
+    (folder,) = find_episodes(tmp_path / "demos")
+    meta, steps = load_episode(folder)
+    size = (meta.geometry["width"], meta.geometry["height"])
+    for profile in ("ui-tars", "qwen2.5-vl"):
+        report = trajectory_samples([tmp_path / "demos"], profile)
+        replies = [s.reply for s in report.samples]
+        assert len(replies) == len(steps) == 3, report
+        for reply, step in zip(replies, steps, strict=True):
+            assert render_reply(step, profile, size, thought=step.thought) == reply
+        assert "open Settings" in str(report.samples[0].chat.messages)
