@@ -17,16 +17,10 @@ transformers backend loads it as it loads a 7B. What differs:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from vlagent.model.qwen_format import (
-    QWEN2_VL_CHAT_TEMPLATE,
-    QWEN2_VL_DEFAULT_MAX_PIXELS,
-    QWEN2_VL_DEFAULT_MIN_PIXELS,
-)
-from vlagent.model.tiny import _train_tokenizer, tiny_qwen2vl_config
+from vlagent.model.tiny import _train_tokenizer, save_random_checkpoint, tiny_qwen2vl_config
 
 NANO_VOCAB_SIZE = 2048
 NANO_TEXT = {
@@ -58,26 +52,9 @@ def build_nano_qwen2vl(folder: str | Path, corpus: Iterable[str], *, seed: int =
         >>> callable(build_nano_qwen2vl)
         True
     """
-    import torch
-    from transformers import GenerationConfig, Qwen2VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import Qwen2VLForConditionalGeneration
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     lines = sorted({line for text in corpus for line in text.splitlines() if line.strip()})
     tokenizer = _train_tokenizer(lines, NANO_VOCAB_SIZE)
     config = nano_qwen2vl_config(tokenizer)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen2VLForConditionalGeneration(config)
-    model.generation_config = GenerationConfig(
-        bos_token_id=config.text_config.bos_token_id,
-        pad_token_id=config.text_config.pad_token_id,
-        eos_token_id=[config.text_config.eos_token_id, config.text_config.pad_token_id],
-        do_sample=False,
-    )
-    model.save_pretrained(out)
-    Qwen2VLImageProcessorPil(min_pixels=QWEN2_VL_DEFAULT_MIN_PIXELS, max_pixels=QWEN2_VL_DEFAULT_MAX_PIXELS).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "chat_template.json").write_text(json.dumps({"chat_template": QWEN2_VL_CHAT_TEMPLATE}, indent=2) + "\n")
-    return out
+    return save_random_checkpoint(folder, Qwen2VLForConditionalGeneration, config, tokenizer, seed=seed)

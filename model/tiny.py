@@ -190,24 +190,28 @@ def build_tiny_qwen2vl(folder: str | Path, *, seed: int = 0, variant: str = "qwe
         >>> callable(build_tiny_qwen2vl)
         True
     """
-    import torch
-    from transformers import (
-        GenerationConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2VLForConditionalGeneration,
-    )
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer()
-    image_processor = Qwen2VLImageProcessorPil(
-        min_pixels=QWEN2_VL_DEFAULT_MIN_PIXELS, max_pixels=QWEN2_VL_DEFAULT_MAX_PIXELS
-    )
     config = tiny_qwen2vl_config(tokenizer, variant=variant)
     model_cls = (
         Qwen2_5_VLForConditionalGeneration if variant == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
     )
+    return save_random_checkpoint(folder, model_cls, config, tokenizer, seed=seed)
+
+
+def save_random_checkpoint(folder: str | Path, model_cls: Any, config: Any, tokenizer: Any, *, seed: int) -> Path:
+    """Write a seeded random-weight ``model_cls(config)`` with the files a real Qwen2-VL checkpoint ships.
+
+    The tiny test model and the untrained nano model are both made this way; the backend then loads them
+    through the same path as a downloaded 7B.
+    """
+    import torch
+    from transformers import GenerationConfig
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_cls(config)
@@ -220,7 +224,9 @@ def build_tiny_qwen2vl(folder: str | Path, *, seed: int = 0, variant: str = "qwe
     model.save_pretrained(out)
     # Saved part by part, as the real checkpoints ship them (preprocessor_config.json, tokenizer files,
     # chat_template.json): transformers 5's Qwen2VLProcessor cannot be built without torchvision.
-    image_processor.save_pretrained(out)
+    Qwen2VLImageProcessorPil(
+        min_pixels=QWEN2_VL_DEFAULT_MIN_PIXELS, max_pixels=QWEN2_VL_DEFAULT_MAX_PIXELS
+    ).save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "chat_template.json").write_text(
         json.dumps({"chat_template": QWEN2_VL_CHAT_TEMPLATE}, indent=2) + "\n"
