@@ -234,3 +234,32 @@ def test_frames_of_different_sizes_are_refused(tiny_backend) -> None:
     clip = VideoPart(_frames(1, (224, 224)) + _frames(1, (112, 224)))
     with pytest.raises(ModelRejected, match="share one size"):
         tiny_backend.generate([Chat([Message("user", [clip])])])
+
+
+# ----------------------------------------------------------------------------------------- OpenAI HTTP
+def test_openai_request_carries_the_video_as_vllm_takes_it(chat_server) -> None:
+    import base64
+    import io
+
+    from vlagent.model.openai_backend import OpenAIBackend
+
+    backend = OpenAIBackend("served", chat_server.base_url, max_pixels=50176, max_retries=0)
+    clip = _frames(4, (1280, 720))
+    chat = Chat([Message("user", [VideoPart(clip, timestamps=(0.0, 0.5, 1.0, 1.5)), ImagePart(clip[-1]),
+                                  TextPart("What moved?")])])
+    gen = backend.generate([chat])[0]
+    (request,) = chat_server.requests
+    content = request["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["video_url", "image_url", "text"]
+    url = content[0]["video_url"]["url"]
+    media, _, data = url.partition(";base64,")
+    assert media == "data:video/jpeg"
+    frames = [Image.open(io.BytesIO(base64.b64decode(f))) for f in data.split(",")]
+    assert [(f.format, f.size) for f in frames] == [("JPEG", (280, 168))] * 4  # the grid's size: 30 tokens a frame
+    # The frames arrive in order: each is closest to the frame it was made from.
+    sent = [np.asarray(f.convert("RGB"), dtype=np.int16) for f in frames]
+    made = [np.asarray(c.resize((280, 168), Image.Resampling.BICUBIC), dtype=np.int16) for c in clip]
+    assert [int(np.argmin([np.abs(s - m).mean() for m in made])) for s in sent] == [0, 1, 2, 3]
+    assert request["mm_processor_kwargs"] == {"max_pixels": 50176}
+    assert gen.extra["video_grids"] == [(2, 12, 20)]
+    assert gen.visual_tokens == 4 * 30 + 60  # the clip's 30 a frame, the image's 60
