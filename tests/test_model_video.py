@@ -10,6 +10,8 @@ all checked against transformers.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -263,3 +265,32 @@ def test_openai_request_carries_the_video_as_vllm_takes_it(chat_server) -> None:
     assert request["mm_processor_kwargs"] == {"max_pixels": 50176}
     assert gen.extra["video_grids"] == [(2, 12, 20)]
     assert gen.visual_tokens == 4 * 30 + 60  # the clip's 30 a frame, the image's 60
+
+
+def test_a_batch_mixing_videos_and_images_equals_one_at_a_time(tiny_backend) -> None:
+    """Left padding shifts every prompt but one: the positions must count from each prompt's own start."""
+    long_clip = Chat([Message("user", [VideoPart(_frames(16, (56, 56), seed=3)), TextPart("next?")])])
+    short = Chat([Message("user", [VideoPart(_frames(2, (112, 112), seed=4)), TextPart("moved?")])])
+    image = Chat.simple("Describe.", [_frames(1, (224, 224), seed=5)[0]])
+    opts = GenerationOptions(max_new_tokens=5, min_pixels=3136)
+    alone = [tiny_backend.generate([c], opts)[0].text for c in (long_clip, short, image)]
+    tiny_backend.vision_cache.clear()
+    together = [g.text for g in tiny_backend.generate([long_clip, short, image], opts)]
+    assert together == alone
+
+
+def test_generate_command_sends_a_video(tiny_qwen2vl_path, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from vlagent.agent.cli import _register_commands, app
+
+    files = []
+    for i, frame in enumerate(_frames(4, (224, 224), seed=9)):
+        files += ["--video", str(tmp_path / f"f{i}.png")]
+        frame.save(tmp_path / f"f{i}.png")
+    _register_commands()
+    res = CliRunner().invoke(app, ["generate", "What moved?", "--model", str(tiny_qwen2vl_path), "--device", "cpu",
+                                   *files, "--max-new-tokens", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    line = res.output[res.output.index('{"text"'):].splitlines()[0]  # after the weight-loading progress bar
+    assert json.loads(line)["visual_tokens"] == 128  # 4 frames of 224x224: 32 tokens each
