@@ -183,8 +183,15 @@ def test_mixed_prompt_positions_reach_the_model(tiny_backend) -> None:
     assert types.count(1) == 64 and types.count(2) == 32
     expected = mrope_positions(types, [VisionSpan((1, 16, 16)), VisionSpan((8, 4, 4))])
     assert np.array_equal(pos[1:].numpy(), expected)
-    after_video = max(i for i, t in enumerate(types) if t == 2) + 1
-    assert pos[1, after_video] == expected[0][types.index(2):after_video].max() + 1
+    # The paper's rule read off what arrived: text counts up by one, and the first text token after an
+    # image or a video is one past the largest position any of its tokens got.
+    mrope = pos[1:].numpy()
+    for kind in (1, 2):
+        first, last = types.index(kind), max(i for i, t in enumerate(types) if t == kind)
+        assert mrope[:, last + 1].tolist() == [mrope[:, first:last + 1].max() + 1] * 3
+        assert mrope[:, first].tolist() == [mrope[0, first - 1] + 1] * 3  # the grid starts after the text
+    text = [i for i, t in enumerate(types) if t == 0]
+    assert all((mrope[:, b] - mrope[:, a] == 1).all() for a, b in zip(text, text[1:], strict=False) if b == a + 1)
 
 
 def test_an_image_costs_64_tokens_between_vision_markers(tiny_backend) -> None:
@@ -227,7 +234,9 @@ def test_generation_on_a_video_matches_the_models_own_vision_path(tiny_backend, 
         )
     text, _ = tiny_backend._decode(out[0, ids.shape[1]:].tolist(), ())
     assert gen.text == text
+    hits = tiny_backend.vision_cache.hits
     assert gen.text == tiny_backend.generate([chat], opts)[0].text  # again, from the vision cache
+    assert tiny_backend.vision_cache.hits == hits + 1
 
 
 def test_frames_of_different_sizes_are_refused(tiny_backend) -> None:
