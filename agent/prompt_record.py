@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from vlagent.actions.coords import resized_size
+from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, resized_size
 from vlagent.model.chat import Chat, GenerationOptions, ImagePart, VideoPart
 
 #: Pixels per visual token after Qwen2-VL's 2x2 merge of 14-pixel patches.
@@ -225,10 +225,11 @@ def _record_video(part: VideoPart, files: Mapping[int, str], lo: int | None, hi:
     from vlagent.model.video import video_grid
 
     w, h = part.frames[0].size
-    mn, mx = part.min_pixels or lo, part.max_pixels or hi
-    if mn and mx:
+    mn = part.min_pixels or lo or QWEN2_VL_MIN_PIXELS
+    mx = part.max_pixels or hi or QWEN2_VL_MAX_PIXELS
+    try:
         t, gh, gw = video_grid((w, h), len(part.frames), PatchSpec(), mn, mx, part.max_tokens)
-    else:
-        t, gh, gw = (len(part.frames) + 1) // 2, h // 14, w // 14
+    except ValueError:  # a clip over its cap: recorded as it is, and the backend refuses it with the reason
+        t, gh, gw = 0, h // 14, w // 14
     return PromptVideo(files=[files.get(id(f)) for f in part.frames], timestamps=list(part.times), width=w,
                        height=h, resized_width=gw * 14, resized_height=gh * 14, tokens=t * gh * gw // 4)

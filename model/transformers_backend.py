@@ -5,7 +5,9 @@ expansion, tokenizer) rather than through ``Qwen2VLProcessor``, for two reasons:
 own ``min_pixels``/``max_pixels`` (the processor applies one budget to a whole call), and transformers 5
 cannot build ``Qwen2VLProcessor`` without torchvision while the PIL image processor
 (``Qwen2VLImageProcessorPil``) needs nothing beyond Pillow. The arithmetic is the processor's own: one
-``<|image_pad|>`` per merged patch, ``mm_token_type_ids`` marking them for M-RoPE.
+``<|image_pad|>`` per merged patch, ``mm_token_type_ids`` marking them for M-RoPE. Videos (``VideoPart``)
+go the same way with ``<|video_pad|>`` (type 2), ``pixel_values_videos`` built by model/video.py, and
+``video_grid_thw``; position ids follow the Qwen2-VL paper (model/mrope.py) and are passed explicitly.
 
 One call, for all its chats::
 
@@ -13,7 +15,8 @@ One call, for all its chats::
     tokenise   all texts at once; each pad repeated for its image's tokens (no expanded text)
     vision     cached embeddings for images seen before; the new ones preprocessed in parallel
                (model/preprocess.py, into one reused buffer) and encoded in one vision-tower call
-    generate   model.generate with the embeddings as ``mm_encoder_outputs`` and ``image_grid_thw``
+    generate   model.generate with the embeddings as ``mm_encoder_outputs``, the grids, and M-RoPE
+               position ids computed here
 
 torch and transformers are imported when a backend is built, never when this module is imported.
 """
