@@ -303,3 +303,31 @@ def test_generate_command_sends_a_video(tiny_qwen2vl_path, tmp_path) -> None:
     assert res.exit_code == 0, res.output
     line = res.output[res.output.index('{"text"'):].splitlines()[0]  # after the weight-loading progress bar
     assert json.loads(line)["visual_tokens"] == 128  # 4 frames of 224x224: 32 tokens each
+
+
+def test_qwen25vl_counts_time_in_its_temporal_positions(tmp_path_factory) -> None:
+    """Qwen2.5-VL spaces temporal patches by ``tokens_per_second`` x seconds per patch, from the timestamps."""
+    from vlagent.model.tiny import build_tiny_qwen2vl
+    from vlagent.model.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend(build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny25"), variant="qwen2_5_vl"),
+                                  device="cpu")
+    per_second = backend.model.config.vision_config.tokens_per_second
+    seen: list[torch.Tensor] = []
+    handle = backend.model.register_forward_pre_hook(
+        lambda _m, _a, kw: seen.append(kw["position_ids"].clone()) if not seen else None, with_kwargs=True)
+    try:  # 6 frames at 4 fps: 3 temporal patches, 0.5 s each
+        clip = VideoPart(_frames(6, (112, 112)), timestamps=tuple(i / 4 for i in range(6)))
+        backend.generate([Chat([Message("user", [clip, TextPart("?")])])], GenerationOptions(max_new_tokens=1))
+    finally:
+        handle.remove()
+    temporal = seen[0][1, 0]
+    ids = backend._token_ids([backend._render(Chat([Message("user", [clip, TextPart("?")])]), GenerationOptions(), 0)])
+    video = torch.from_numpy(ids[0]) == backend.video_token_id
+    start = int(temporal[video][0])
+    step = int(per_second * 0.5)
+    assert sorted(set(temporal[video].tolist())) == [start, start + step, start + 2 * step]
+    theirs, _ = backend.model.model.get_rope_index(
+        torch.from_numpy(ids[0])[None], video[None].long() * 2, video_grid_thw=torch.tensor([[3, 8, 8]]),
+        second_per_grid_ts=torch.tensor([0.5]))
+    assert torch.equal(theirs[:, 0][:, video], seen[0][1:, 0][:, video])  # the video's own positions agree
