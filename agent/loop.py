@@ -65,6 +65,7 @@ from vlagent.agent.trajectory import (
     now,
     same_screen,
 )
+from vlagent.agent.video_frames import FrameHistory
 from vlagent.envs.base import CAPTURE, SETTLE, Observation, env_timings
 from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
 from vlagent.prompts.request import HistoryEntry, PromptRequest
@@ -124,6 +125,7 @@ class Episode:
     meta: EpisodeMeta
     screens: deque[Image.Image]
     screen_files: deque[str] = field(default_factory=deque)  # the step file each of ``screens`` was saved as
+    frames: FrameHistory | None = None  # every frame seen, for --video-frames
     system_prompt: str | None = None  # the first step's, recorded once in meta.json
     history: list[HistoryEntry] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
@@ -273,6 +275,11 @@ class Agent:
         env_spec, env_kwargs: how the env was made, written to ``meta.json`` for replays.
         secrets: values the model sees as ``<secret>NAME</secret>``, substituted only in what ``env.step``
             gets and masked out of everything recorded (see agent/secrets.py).
+        video_frames: 0 (default) or N >= 2: each prompt holds the last N frames up to the current screen as
+            a video (one frame per observation, unchanged ones included), before the current screenshot,
+            which stays the image actions refer to; the video replaces the history screenshots.
+        video_fps: with ``video_frames``, sample the clip at this rate instead (the screen as it was at each
+            of the N instants ``1/fps`` apart, ending now).
 
     Example:
         >>> from vlagent.agent.scripted import OraclePolicy
@@ -309,6 +316,8 @@ class Agent:
         env_kwargs: dict[str, Any] | None = None,
         suite: str | None = None,
         secrets: Secrets | None = None,
+        video_frames: int = 0,
+        video_fps: float | None = None,
     ) -> None:
         if isinstance(profile, str):
             from vlagent.prompts import get_profile
@@ -322,6 +331,10 @@ class Agent:
         ):
             if value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
+        if video_frames and video_frames < 2:
+            raise ValueError(f"video_frames must be 0 (no video) or >= 2, got {video_frames}")
+        if video_fps is not None and not video_fps > 0:
+            raise ValueError(f"video_fps must be a positive number of frames a second, got {video_fps}")
         if time_limit is not None and not time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
         self.backend = backend
@@ -351,6 +364,8 @@ class Agent:
         self.env_kwargs = dict(env_kwargs or {})
         self.suite = suite
         self.secrets = secrets or Secrets()
+        self.video_frames = video_frames
+        self.video_fps = video_fps
 
     # -- phases ----------------------------------------------------------------------------------------
 
@@ -404,6 +419,9 @@ class Agent:
         if "success" in info:  # an env that reports success does so from the start (an episode may never step)
             ep.success = bool(info["success"])
         self._remember_screen(ep, obs.screenshot)
+        if self.video_frames:
+            ep.frames = FrameHistory(self.video_frames, self.video_fps)
+            ep.frames.add(self.clock() - ep.started, obs.screenshot, "step_000.png")
         return ep
 
     def prepare(self, ep: Episode) -> Prepared:
@@ -412,10 +430,13 @@ class Agent:
         obs = ep.obs
         geometry = obs.geometry(min_pixels=self.min_pixels, max_pixels=self.max_pixels)
         supported = _supported_actions(self.env)
+        clip = ep.frames.clip(obs.screenshot, now=self.clock() - ep.started) if ep.frames is not None else None
         request = PromptRequest(
             family=obs.family,
             task=ep.task,
-            images=list(ep.screens),
+            # The clip shows the earlier frames: only the current screenshot goes as an image.
+            images=list(ep.screens)[-1:] if ep.frames is not None else list(ep.screens),
+            video=clip,
             env_text=self.secrets.mask(obs.text),
             options=tuple(obs.options),
             supported=supported,
@@ -437,6 +458,8 @@ class Agent:
         if ep.system_prompt is None:
             ep.system_prompt = system_text(chat)
         files = dict(zip(map(id, ep.screens), ep.screen_files, strict=True)) if ep.recorder is not None else {}
+        if ep.frames is not None and ep.recorder is not None:
+            files.update(ep.frames.files())
         prompt = record_chat(chat, files=files, options=self.gen_options, system_prompt=ep.system_prompt,
                              default_pixels=(self.min_pixels, self.max_pixels), mask=self.secrets.mask)
         return Prepared(
@@ -726,6 +749,8 @@ class Agent:
                 ep.answer = execution.answer
             user_reply = "\n".join(execution.user_answers) or None
             self._remember_screen(ep, execution.obs.screenshot, record.screen_changed)
+            if ep.frames is not None:
+                ep.frames.add(self.clock() - ep.started, execution.obs.screenshot, f"step_{ep.index:03d}.png")
             if error is None and (execution.executed or self.safety.dry_run):
                 unchanged = not record.screen_changed
                 key = _action_key(decision.screen_actions) if decision else ""

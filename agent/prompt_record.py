@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from vlagent.actions.coords import resized_size
-from vlagent.model.chat import Chat, GenerationOptions, ImagePart
+from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, resized_size
+from vlagent.model.chat import Chat, GenerationOptions, ImagePart, VideoPart
 
 #: Pixels per visual token after Qwen2-VL's 2x2 merge of 14-pixel patches.
 PIXELS_PER_TOKEN = 28 * 28
@@ -46,8 +46,33 @@ class PromptImage(BaseModel):
         return self.resized_width * self.resized_height // PIXELS_PER_TOKEN
 
 
+class PromptVideo(BaseModel):
+    """One video in the prompt: its frames' files and times, their size as captured and as sent.
+
+    Example:
+        >>> v = PromptVideo(files=["step_000.png", None], timestamps=[0.0, 0.5], width=160, height=210,
+        ...                 resized_width=168, resized_height=224, tokens=48)
+        >>> v.frames
+        2
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str | None] = Field(description="the step screenshot each frame is, oldest first (None: not recorded)")
+    timestamps: list[float] = Field(description="seconds since the episode started, per frame")
+    width: int
+    height: int
+    resized_width: int
+    resized_height: int
+    tokens: int = Field(description="visual tokens of the whole clip (two frames per temporal patch)")
+
+    @property
+    def frames(self) -> int:
+        return len(self.files)
+
+
 class PromptPart(BaseModel):
-    """A text, an image, or a reference to text stored once per episode.
+    """A text, an image, a video, or a reference to text stored once per episode.
 
     Example:
         >>> PromptPart(text="Click OK").kind
@@ -58,15 +83,18 @@ class PromptPart(BaseModel):
 
     text: str | None = None
     image: PromptImage | None = None
+    video: PromptVideo | None = None
     ref: Literal["system_prompt"] | None = None
 
     @model_serializer(mode="wrap")
     def _only_what_is_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # One of the three is set; two nulls on every part would double the size of a prompt's line.
+        # One of them is set; nulls on every part would double the size of a prompt's line.
         return {k: v for k, v in handler(self).items() if v is not None}
 
     @property
     def kind(self) -> str:
+        if self.video is not None:
+            return "video"
         return "image" if self.image is not None else "ref" if self.ref else "text"
 
 
@@ -106,6 +134,10 @@ class PromptRecord(BaseModel):
     def images(self) -> list[PromptImage]:
         return [p.image for m in self.messages for p in m.parts if p.image is not None]
 
+    @property
+    def videos(self) -> list[PromptVideo]:
+        return [p.video for m in self.messages for p in m.parts if p.video is not None]
+
     def text(self, system_prompt: str | None = None) -> str:
         """The chat as one readable text (images as ``[image FILE WxH -> RWxRH]``), for the report."""
         out = []
@@ -116,6 +148,10 @@ class PromptRecord(BaseModel):
                     i = p.image
                     pieces.append(f"[image {i.file or '(not recorded)'} {i.width}x{i.height} -> "
                                   f"{i.resized_width}x{i.resized_height}, {i.tokens} tokens]")
+                elif p.video is not None:
+                    v = p.video
+                    pieces.append(f"[video {v.frames} frames {v.width}x{v.height} -> "
+                                  f"{v.resized_width}x{v.resized_height}, {v.tokens} tokens]")
                 elif p.ref:
                     pieces.append(system_prompt if system_prompt is not None else f"[{p.ref} in meta.json]")
                 else:
@@ -167,7 +203,9 @@ def record_chat(
             messages.append(PromptMessage(role="system", parts=[PromptPart(ref=SYSTEM_REF)]))
             continue
         for part in m.content:
-            if isinstance(part, ImagePart):
+            if isinstance(part, VideoPart):
+                parts.append(PromptPart(video=_record_video(part, files, lo_default, hi_default)))
+            elif isinstance(part, ImagePart):
                 w, h = part.image.size
                 lo = part.min_pixels or lo_default
                 hi = part.max_pixels or hi_default
@@ -179,3 +217,19 @@ def record_chat(
         messages.append(PromptMessage(role=m.role, parts=parts))
     opts = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()} if options else {}
     return PromptRecord(messages=messages, options=opts)
+
+
+def _record_video(part: VideoPart, files: Mapping[int, str], lo: int | None, hi: int | None) -> PromptVideo:
+    """A video's record, with the grid Qwen2-VL gives it (per-frame budget lowered to the clip's cap)."""
+    from vlagent.model.preprocess import PatchSpec
+    from vlagent.model.video import video_grid
+
+    w, h = part.frames[0].size
+    mn = part.min_pixels or lo or QWEN2_VL_MIN_PIXELS
+    mx = part.max_pixels or hi or QWEN2_VL_MAX_PIXELS
+    try:
+        t, gh, gw = video_grid((w, h), len(part.frames), PatchSpec(), mn, mx, part.max_tokens)
+    except ValueError:  # a clip over its cap: recorded as it is, and the backend refuses it with the reason
+        t, gh, gw = 0, h // 14, w // 14
+    return PromptVideo(files=[files.get(id(f)) for f in part.frames], timestamps=list(part.times), width=w,
+                       height=h, resized_width=gw * 14, resized_height=gh * 14, tokens=t * gh * gw // 4)

@@ -112,7 +112,8 @@ def _timings(step: StepRecord) -> str:
 def _tokens(step: StepRecord) -> str:
     if not any(step.tokens.values()) and not step.prompt:
         return ""
-    visual_sent = sum(i.tokens for i in step.prompt.images) if step.prompt else 0
+    prompt = step.prompt
+    visual_sent = sum(i.tokens for i in prompt.images) + sum(v.tokens for v in prompt.videos) if prompt else 0
     cells = [("prompt", step.tokens.get("prompt", 0)), ("visual", step.tokens.get("visual", 0)),
              ("new", step.tokens.get("new", 0))]
     head = "".join(f"<th>{name}</th>" for name, _ in cells) + "<th>images' tokens at their resized size</th>"
@@ -135,6 +136,13 @@ def _prompt(step: StepRecord, folder: Path, base: Path, system_prompt: str | Non
                 link = f'<a href="{rel(folder / i.file, base)}">{name}</a>' if i.file else name
                 pieces.append(f'<div class="img-part">image {link}: {i.width}x{i.height}, sent as '
                               f"{i.resized_width}x{i.resized_height} ({i.tokens} visual tokens)</div>")
+            elif p.video is not None:
+                v = p.video
+                names = ", ".join(
+                    f'<a href="{rel(folder / f, base)}">{esc(f)}</a>' if f else "(not recorded)" for f in v.files
+                )
+                pieces.append(f'<div class="img-part">video of {v.frames} frames ({names}): {v.width}x{v.height}, '
+                              f"sent as {v.resized_width}x{v.resized_height} ({v.tokens} visual tokens)</div>")
             elif p.ref:
                 pieces.append(f"<pre>{esc(system_prompt)}</pre>" if system_prompt is not None else
                               f"<p>(the episode's {esc(p.ref)})</p>")

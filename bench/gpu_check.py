@@ -6,7 +6,9 @@
    tolerance of the exact host path, over sizes, budgets and modes;
 4. the vision cache: an episode of prompts through a caching backend gives the same last reply as a fresh
    backend without the cache (same preprocessing mode), logits close;
-5. a step-time breakdown at 1920x1080 @1280*28*28 with 2 screenshots: host, vision tower, LM; cold and warm.
+5. videos (VideoPart) on the device: 4- and 8-frame clips and a 16-frame one whose M-RoPE positions
+   differ from transformers' own, batched with an image chat == one at a time (bf16);
+6. a step-time breakdown at 1920x1080 @1280*28*28 with 2 screenshots: host, vision tower, LM; cold and warm.
 
 Nothing is downloaded: the tiny model is built on the spot. Meant to finish in well under 5 minutes.
 ``--device cpu`` runs the same checks on the CPU (slowly): a dry run of this script where no GPU is lent.
@@ -28,6 +30,7 @@ import torch  # noqa: E402
 from model_helpers import app_screenshot, draw_screenshot  # noqa: E402
 
 from vlagent.model import Chat, GenerationOptions, ImagePart, Message, TextPart  # noqa: E402
+from vlagent.model.chat import VideoPart  # noqa: E402
 from vlagent.model.preprocess import (  # noqa: E402
     DEVICE_TOLERANCE,
     SCREENSHOT_TOLERANCE,
@@ -136,6 +139,20 @@ def main() -> None:
         err = float((a - b).abs().max())
         assert err <= 0.05 * float(b.abs().max()) + 1e-3, err
         return f"same text; max |logit diff| {err:.2e}; cache {cached.vision_cache.stats()}"
+
+    @check("videos on the device: batched == one-at-a-time (bf16)")
+    def _videos() -> str:
+        b = backends["main"]
+        clips = [tuple(draw_screenshot(w, h, title=f"frame {i}") for i in range(n))
+                 for n, (w, h) in ((4, (224, 224)), (8, (320, 240)), (16, (56, 56)))]
+        chats = [Chat([Message("user", [VideoPart(c), TextPart("What moved?")])]) for c in clips]
+        chats.append(Chat.simple("Where is OK?", [draw_screenshot(640, 480)]))
+        opts = GenerationOptions(max_new_tokens=12, min_pixels=3136, max_pixels=256 * 28 * 28)
+        single = [b.generate([c], opts)[0] for c in chats]
+        b.vision_cache.clear()
+        batched = [g.text for g in b.generate(chats, opts)]
+        assert batched == [g.text for g in single], f"batched {batched} vs single {[g.text for g in single]}"
+        return f"grids {[g.extra['video_grids'] for g in single[:3]]}, identical"
 
     @check("step-time breakdown, 1920x1080 @1280*28*28, 2 screenshots")
     def _breakdown() -> str:

@@ -22,6 +22,7 @@ from vlagent.model.chat import (
     Message,
     ModelBackend,
     TextPart,
+    VideoPart,
 )
 from vlagent.model.errors import ModelLoadError, ModelRejected, ModelUnavailable
 from vlagent.model.openai_backend import OpenAIBackend
@@ -63,5 +64,6 @@ __all__ = [
     "PythonBackend",
     "TextPart",
     "TransformersBackend",
+    "VideoPart",
     "make_backend",
 ]

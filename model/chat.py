@@ -13,6 +13,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
+from vlagent.model.errors import ModelRejected
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -43,7 +45,62 @@ class ImagePart:
     max_pixels: int | None = None
 
 
-Part = TextPart | ImagePart
+#: The Qwen2-VL paper's cap on one video's visual tokens; frames are made smaller to fit under it.
+VIDEO_MAX_TOKENS = 16384
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """A short clip inside a message: frames in order with the seconds each was captured at.
+
+    Qwen2-VL reads a video as temporal patches of two frames each (an image is two identical frames), so
+    motion between frames is visible to the model where separate images are not related in time.
+    ``min_pixels``/``max_pixels`` bound each frame (``None``: the backend's image budget); ``max_tokens``
+    bounds the whole clip, reached by shrinking every frame alike, since a long clip at screenshot
+    resolution would fill the context. ``timestamps`` default to one frame a second; they set the
+    temporal positions of models that encode time (Qwen2.5-VL) and are recorded with the prompt.
+
+    Example:
+        >>> clip = VideoPart((Image.new("RGB", (8, 8)),) * 3, timestamps=(0.0, 0.5, 1.0))
+        >>> len(clip.frames), clip.fps, clip.max_tokens
+        (3, 2.0, 16384)
+    """
+
+    frames: tuple[Image.Image, ...]
+    timestamps: tuple[float, ...] | None = None
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_tokens: int = VIDEO_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        # Validated here, where a user's mistake is made, rather than deep inside a backend's tensors.
+        object.__setattr__(self, "frames", tuple(self.frames))
+        if not self.frames:
+            raise ModelRejected("a video needs at least one frame")
+        if self.timestamps is not None:
+            stamps = tuple(float(t) for t in self.timestamps)
+            if len(stamps) != len(self.frames):
+                raise ModelRejected(f"a video of {len(self.frames)} frames got {len(stamps)} timestamps")
+            if any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
+                raise ModelRejected(f"video timestamps must not go back in time: {stamps}")
+            object.__setattr__(self, "timestamps", stamps)
+        if self.max_tokens <= 0:
+            raise ModelRejected(f"a video's max_tokens must be positive, got {self.max_tokens}")
+
+    @property
+    def times(self) -> tuple[float, ...]:
+        """The timestamps, or one a second from 0 when none were given."""
+        return self.timestamps if self.timestamps is not None else tuple(float(i) for i in range(len(self.frames)))
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the clip (1.0 for a single frame or frames all at one instant)."""
+        times = self.times
+        span = times[-1] - times[0]
+        return (len(times) - 1) / span if span > 0 else 1.0
+
+
+Part = TextPart | ImagePart | VideoPart
 
 
 @dataclass(frozen=True)
@@ -65,6 +122,10 @@ class Message:
     @property
     def images(self) -> list[Image.Image]:
         return [p.image for p in self.content if isinstance(p, ImagePart)]
+
+    @property
+    def videos(self) -> list[VideoPart]:
+        return [p for p in self.content if isinstance(p, VideoPart)]
 
 
 @dataclass(frozen=True)
@@ -92,6 +153,10 @@ class Chat:
     @property
     def images(self) -> list[Image.Image]:
         return [im for m in self.messages for im in m.images]
+
+    @property
+    def videos(self) -> list[VideoPart]:
+        return [v for m in self.messages for v in m.videos]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Image input/output the backends share: opening files with a typed error, PNG data URLs for HTTP."""
+"""Image input/output the backends share: opening files with a typed error, data URLs for HTTP."""
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -44,3 +45,29 @@ def png_data_url(image: Image.Image) -> str:
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot encode image {image!r} as PNG: {exc}") from exc
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+#: JPEG quality of video frames sent over HTTP: vLLM decodes a frame list only as JPEG (see below).
+VIDEO_JPEG_QUALITY = 95
+
+
+def jpeg_frames_data_url(frames: Sequence[Image.Image], quality: int = VIDEO_JPEG_QUALITY) -> str:
+    """A clip as vLLM's OpenAI-compatible server takes a list of frames: ``data:video/jpeg;base64,F1,F2,...``.
+
+    vLLM reads a ``video_url`` whose media type is ``video/jpeg`` as base64 JPEG frames separated by
+    commas (base64 has no comma, so the split is unambiguous), in order, with no container to decode.
+
+    Example:
+        >>> url = jpeg_frames_data_url([Image.new("RGB", (4, 4))] * 3)
+        >>> url.startswith("data:video/jpeg;base64,/9j/"), len(url.split(",")) - 1
+        (True, 3)
+    """
+    parts = []
+    for frame in frames:
+        buf = io.BytesIO()
+        try:
+            frame.convert("RGB").save(buf, format="JPEG", quality=quality)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot encode video frame {frame!r} as JPEG: {exc}") from exc
+        parts.append(base64.b64encode(buf.getvalue()).decode("ascii"))
+    return "data:video/jpeg;base64," + ",".join(parts)

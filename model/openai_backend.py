@@ -1,7 +1,9 @@
 """Any OpenAI-compatible ``/v1/chat/completions`` server, usually ``vllm serve Qwen/Qwen2-VL-7B-Instruct``.
 
 This is how a deployment outgrows one GPU: vLLM shards the model (tensor/pipeline parallel) and this
-client sends a batch of chats concurrently through a bounded pool. Images travel as base64 PNG data URLs;
+client sends a batch of chats concurrently through a bounded pool. Images travel as base64 PNG data URLs,
+videos as vLLM's ``video/jpeg`` frame list (each frame resized here to the size the per-frame budget
+gives, so the server's own resize keeps it and the token count is known);
 the pixel budget travels the way vLLM takes it (``extra_body={"mm_processor_kwargs": {"min_pixels": ..,
 "max_pixels": ..}}``) and ``skip_special_tokens: false`` keeps ``<|box_start|>`` in replies.
 
@@ -28,9 +30,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart, escape_surrogates
+from vlagent.model.chat import (
+    Chat,
+    Generation,
+    GenerationOptions,
+    ImagePart,
+    TextPart,
+    VideoPart,
+    escape_surrogates,
+)
 from vlagent.model.errors import ModelRejected, ModelUnavailable
-from vlagent.model.images import png_data_url
+from vlagent.model.images import jpeg_frames_data_url, png_data_url
 from vlagent.model.qwen_format import (
     QWEN2_VL_DEFAULT_MAX_PIXELS,
     QWEN2_VL_DEFAULT_MIN_PIXELS,
@@ -141,8 +151,32 @@ class OpenAIBackend:
                 budget[key] = int(value)
         return budget
 
-    def _messages(self, chat: Chat) -> list[dict[str, Any]]:
+    def _video_grid(self, part: VideoPart, opts: GenerationOptions, where: str) -> tuple[int, int, int]:
+        """The clip's ``video_grid_thw`` under its per-frame budget and token cap (Qwen2-VL's arithmetic)."""
+        from vlagent.model.preprocess import PatchSpec
+        from vlagent.model.video import check_frames, video_grid
+
+        mn = part.min_pixels or opts.min_pixels or self.min_pixels or QWEN2_VL_DEFAULT_MIN_PIXELS
+        mx = part.max_pixels or opts.max_pixels or self.max_pixels or QWEN2_VL_DEFAULT_MAX_PIXELS
+        try:
+            return video_grid(check_frames(part.frames), len(part.frames), PatchSpec(), int(mn), int(mx),
+                              part.max_tokens)
+        except ValueError as exc:
+            raise ModelRejected(f"{where} ({len(part.frames)} frames) cannot be sent: {exc}") from exc
+
+    def _video_content(self, part: VideoPart, opts: GenerationOptions, where: str) -> dict[str, Any]:
+        """A ``video_url`` part: the frames resized to the clip's grid, as JPEGs (vLLM's ``video/jpeg``)."""
+        from PIL import Image
+
+        _, gh, gw = self._video_grid(part, opts, where)
+        size = (gw * 14, gh * 14)
+        frames = [f if f.size == size else f.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+                  for f in part.frames]
+        return {"type": "video_url", "video_url": {"url": jpeg_frames_data_url(frames)}}
+
+    def _messages(self, chat: Chat, opts: GenerationOptions | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        videos = 0
         for message in chat.messages:
             if all(isinstance(p, TextPart) for p in message.content):
                 out.append({"role": message.role, "content": defuse_vision_tokens(message.text)})
@@ -151,6 +185,9 @@ class OpenAIBackend:
             for part in message.content:
                 if isinstance(part, TextPart):
                     content.append({"type": "text", "text": defuse_vision_tokens(part.text)})
+                elif isinstance(part, VideoPart):
+                    videos += 1
+                    content.append(self._video_content(part, opts or GenerationOptions(), f"video {videos}"))
                 else:
                     content.append({"type": "image_url", "image_url": {"url": png_data_url(part.image)}})
             out.append({"role": message.role, "content": content})
@@ -165,7 +202,7 @@ class OpenAIBackend:
             extra_body["skip_special_tokens"] = False
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": self._messages(chat),
+            "messages": self._messages(chat, opts),
             "max_tokens": opts.max_new_tokens,
             "temperature": opts.temperature,
         }
@@ -266,6 +303,7 @@ class OpenAIBackend:
         usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
         budget = request.get("extra_body", {}).get("mm_processor_kwargs", {})
         visual = _estimate_visual_tokens(chat.images, budget) if chat.images else 0
+        visual += sum(_grid_tokens(self._video_grid(v, opts, "video")) for v in chat.videos)
         return Generation(
             text=text,
             prompt_tokens=_count(usage.get("prompt_tokens")),
@@ -273,7 +311,8 @@ class OpenAIBackend:
             new_tokens=_count(usage.get("completion_tokens")),
             preprocess_seconds=t1 - t0,
             generate_seconds=t2 - t1,
-            extra={"finish_reason": finish_reason, "visual_tokens_estimated": bool(visual)},
+            extra={"finish_reason": finish_reason, "visual_tokens_estimated": bool(visual),
+                   "video_grids": [self._video_grid(v, opts, "video") for v in chat.videos]},
         )
 
     def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
@@ -325,6 +364,10 @@ def _reply_text(reply: dict[str, Any], index: int) -> tuple[str, Any]:
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _grid_tokens(grid: tuple[int, int, int]) -> int:
+    return grid[0] * grid[1] * grid[2] // 4
 
 
 def _estimate_visual_tokens(images: Sequence[Any], budget: dict[str, int]) -> int:

@@ -203,23 +203,41 @@ def resize_for(image: Image.Image, spec: PatchSpec, grid: tuple[int, int, int]) 
     return np.asarray(resized)
 
 
-def patchify_into(pixels: np.ndarray, spec: PatchSpec, table: np.ndarray, out: np.ndarray) -> None:
-    """Write the normalised patches of an (H, W, 3) uint8 image into ``out`` (rows x patch_dim).
+def patch_blocks(pixels: np.ndarray, spec: PatchSpec) -> np.ndarray:
+    """An (H, W, 3) uint8 image as (patches, 3, p, p) uint8 blocks in the processor's row order.
 
-    Row order and the layout inside a row are the processor's: merged 2x2 blocks in raster order, each
-    row channel-major, then the temporal copy (an image is two identical frames), then the patch pixels.
+    Row order is the processor's: merged 2x2 blocks in raster order, the patches of each block in raster
+    order inside it.
     """
-    p, m, t = spec.patch_size, spec.merge_size, spec.temporal_patch_size
+    p, m = spec.patch_size, spec.merge_size
     h, w, _ = pixels.shape
     gh, gw = h // p, w // p
     blocks = pixels.reshape(gh // m, m, p, gw // m, m, p, 3).transpose(0, 3, 1, 4, 6, 2, 5)
-    blocks = np.ascontiguousarray(blocks).reshape(gh * gw, 3, p, p)  # uint8: cheap to copy
-    frames = out.reshape(gh * gw, 3, t, p, p)
+    return np.ascontiguousarray(blocks).reshape(gh * gw, 3, p, p)  # uint8: cheap to copy
+
+
+def write_frame(blocks: np.ndarray, table: np.ndarray, frames: np.ndarray, slot: int) -> None:
+    """Normalise ``blocks`` into temporal slot ``slot`` of ``frames`` (patches x 3 x tps x p x p).
+
+    Each row of ``pixel_values`` is channel-major, then the temporal slot, then the patch pixels: an image
+    fills every slot with itself, a video's temporal patch puts frame 2g in slot 0 and 2g+1 in slot 1.
+    """
     for c in range(3):
         # mode="clip" skips take's bounds buffering; uint8 indexes into 256 entries never clip.
-        np.take(table[c], blocks[:, c], out=frames[:, c, 0], mode="clip")
-        for k in range(1, t):
-            frames[:, c, k] = frames[:, c, 0]
+        np.take(table[c], blocks[:, c], out=frames[:, c, slot], mode="clip")
+
+
+def patchify_into(pixels: np.ndarray, spec: PatchSpec, table: np.ndarray, out: np.ndarray) -> None:
+    """Write the normalised patches of an (H, W, 3) uint8 image into ``out`` (rows x patch_dim).
+
+    An image is ``temporal_patch_size`` identical frames: slot 0 is written, the others copy it.
+    """
+    p, t = spec.patch_size, spec.temporal_patch_size
+    blocks = patch_blocks(pixels, spec)
+    frames = out.reshape(len(blocks), 3, t, p, p)
+    write_frame(blocks, table, frames, 0)
+    for k in range(1, t):
+        frames[:, :, k] = frames[:, :, 0]
 
 
 def exact_pixel_values(

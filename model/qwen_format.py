@@ -26,9 +26,10 @@ QWEN2_VL_SPECIAL_TOKENS: tuple[str, ...] = (
 )
 
 IMAGE_PAD = "<|image_pad|>"
+VIDEO_PAD = "<|video_pad|>"
 #: The tokens that stand for images and videos; in prompt text they can only be an accident (a model's
 #: garbled reply fed back, a web page's text) and would make the processor look for pixels that are not there.
-VISION_PLACEHOLDERS: tuple[str, ...] = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", IMAGE_PAD, "<|video_pad|>")
+VISION_PLACEHOLDERS: tuple[str, ...] = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", IMAGE_PAD, VIDEO_PAD)
 
 
 def defuse_vision_tokens(text: str) -> str:

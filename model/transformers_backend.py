@@ -5,7 +5,9 @@ expansion, tokenizer) rather than through ``Qwen2VLProcessor``, for two reasons:
 own ``min_pixels``/``max_pixels`` (the processor applies one budget to a whole call), and transformers 5
 cannot build ``Qwen2VLProcessor`` without torchvision while the PIL image processor
 (``Qwen2VLImageProcessorPil``) needs nothing beyond Pillow. The arithmetic is the processor's own: one
-``<|image_pad|>`` per merged patch, ``mm_token_type_ids`` marking them for M-RoPE.
+``<|image_pad|>`` per merged patch, ``mm_token_type_ids`` marking them for M-RoPE. Videos (``VideoPart``)
+go the same way with ``<|video_pad|>`` (type 2), ``pixel_values_videos`` built by model/video.py, and
+``video_grid_thw``; position ids follow the Qwen2-VL paper (model/mrope.py) and are passed explicitly.
 
 One call, for all its chats::
 
@@ -13,7 +15,8 @@ One call, for all its chats::
     tokenise   all texts at once; each pad repeated for its image's tokens (no expanded text)
     vision     cached embeddings for images seen before; the new ones preprocessed in parallel
                (model/preprocess.py, into one reused buffer) and encoded in one vision-tower call
-    generate   model.generate with the embeddings as ``mm_encoder_outputs`` and ``image_grid_thw``
+    generate   model.generate with the embeddings as ``mm_encoder_outputs``, the grids, and M-RoPE
+               position ids computed here
 
 torch and transformers are imported when a backend is built, never when this module is imported.
 """
@@ -31,8 +34,9 @@ from typing import Any
 
 from PIL import Image
 
-from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart
+from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart, VideoPart
 from vlagent.model.errors import ModelLoadError, ModelRejected
+from vlagent.model.mrope import VisionSpan, batch_positions
 from vlagent.model.preprocess import (
     PatchSpec,
     PixelBuffer,
@@ -47,10 +51,12 @@ from vlagent.model.qwen_format import (
     QWEN2_VL_CHAT_TEMPLATE,
     QWEN2_VL_DEFAULT_MAX_PIXELS,
     QWEN2_VL_DEFAULT_MIN_PIXELS,
+    VIDEO_PAD,
     defuse_vision_tokens,
     visual_tokens_for_grid,
 )
-from vlagent.model.vision_cache import Entry, ImageKey, VisionCache, image_digest
+from vlagent.model.video import check_frames, exact_video_pixel_values, video_grid
+from vlagent.model.vision_cache import Entry, ImageKey, VisionCache, image_digest, video_digest
 
 _DTYPE_NAMES = {
     "float32": "float32",
@@ -77,12 +83,19 @@ DEFAULT_VISION_CACHE_MB = 512.0
 
 @dataclass(frozen=True)
 class _ImageRef:
-    """One image of a chat: the picture, its cache key (pixels + budget), its grid, where it is."""
+    """One image or video of a chat: the picture(s), cache key (pixels + budget), grid, where it is.
+
+    ``kind`` is ``image`` or ``video``; a video's ``frames`` are its pictures and ``image`` its first
+    frame; ``interval`` is the step between its temporal positions (see model/mrope.py).
+    """
 
     image: Image.Image
     key: ImageKey
     grid: tuple[int, int, int]
     where: str
+    kind: str = "image"
+    frames: tuple[Image.Image, ...] = ()
+    interval: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,7 @@ class TransformersBackend:
         self._dtype_name = str(self._vision_dtype).removeprefix("torch.")
         self.vision_cache = VisionCache(int(vision_cache_mb * 2**20))
         self._pixels = PixelBuffer()
+        self._video_pixels = PixelBuffer()
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -317,6 +331,31 @@ class TransformersBackend:
             raise self._unprocessable(part.image, where, exc) from exc
         return _ImageRef(part.image, ImageKey(image_digest(part.image), mn, mx), grid, where)
 
+    def _video_ref(self, part: VideoPart, opts: GenerationOptions, where: str) -> _ImageRef:
+        """A video's grid (per-frame budget, lowered to fit ``max_tokens``), cache key and time step."""
+        for frame in part.frames:
+            if not isinstance(frame, Image.Image):
+                raise ModelLoadError(f"a frame of {where} is a {type(frame).__name__}, not a PIL image")
+        mn = part.min_pixels or opts.min_pixels or self.min_pixels
+        mx = part.max_pixels or opts.max_pixels or self.max_pixels
+        if mn > mx:
+            raise ModelRejected(f"{where}: min_pixels {mn} is larger than max_pixels {mx}")
+        try:
+            size = check_frames(part.frames)
+            grid = video_grid(size, len(part.frames), self._spec, int(mn), int(mx), part.max_tokens)
+        except ValueError as exc:
+            raise ModelRejected(f"{where} ({len(part.frames)} frames) cannot be encoded: {exc}") from exc
+        digest = video_digest([image_digest(f) for f in part.frames], part.max_tokens)
+        return _ImageRef(part.frames[0], ImageKey(digest, int(mn), int(mx)), grid, where, "video",
+                         part.frames, self._time_interval(part))
+
+    def _time_interval(self, part: VideoPart) -> float:
+        """Temporal position step per temporal patch: 1 for Qwen2-VL; Qwen2.5-VL counts absolute time."""
+        per_second = getattr(self.model.config.vision_config, "tokens_per_second", None)
+        if getattr(self.model.config, "model_type", "") != "qwen2_5_vl" or not per_second:
+            return 1.0
+        return float(per_second) * self._spec.temporal_patch_size / part.fps
+
     @staticmethod
     def _unprocessable(image: Image.Image, where: str, exc: BaseException) -> ModelLoadError:
         w, h = image.size
@@ -332,7 +371,13 @@ class TransformersBackend:
                 if isinstance(part, TextPart):
                     content.append({"type": "text", "text": defuse_vision_tokens(part.text)})
                     continue
-                images.append(self._image_ref(part, opts, f"image {len(images) + 1} of chat {index}"))
+                if isinstance(part, VideoPart):
+                    videos = sum(r.kind == "video" for r in images)
+                    images.append(self._video_ref(part, opts, f"video {videos + 1} of chat {index}"))
+                    content.append({"type": "video"})
+                    continue
+                pictures = sum(r.kind == "image" for r in images)
+                images.append(self._image_ref(part, opts, f"image {pictures + 1} of chat {index}"))
                 content.append({"type": "image"})
             messages.append({"role": message.role, "content": content})
         add_prompt = not chat.messages or chat.messages[-1].role != "assistant"
@@ -343,12 +388,13 @@ class TransformersBackend:
             add_generation_prompt=add_prompt,
             continue_final_message=not add_prompt,
         )
-        markers = text.count(IMAGE_PAD)
-        if markers != len(images):
-            raise ModelRejected(
-                f"chat {index} has {len(images)} images but its text holds {markers} {IMAGE_PAD} "
-                "markers; remove Qwen special tokens from the prompt text"
-            )
+        for kind, pad in (("image", IMAGE_PAD), ("video", VIDEO_PAD)):
+            markers, count = text.count(pad), sum(r.kind == kind for r in images)
+            if markers != count:
+                raise ModelRejected(
+                    f"chat {index} has {count} {kind}s but its text holds {markers} {pad} "
+                    "markers; remove Qwen special tokens from the prompt text"
+                )
         return _Rendered(text, images)
 
     def _pixel_values(self, refs: Sequence[_ImageRef]) -> tuple[Any, list[float]]:
@@ -412,14 +458,34 @@ class TransformersBackend:
             self._pool = ThreadPoolExecutor(max_workers=_PREPROCESS_THREADS, thread_name_prefix="vlagent-prep")
         return list(self._pool.map(fn, items))
 
+    def _video_values(self, refs: Sequence[_ImageRef]) -> tuple[Any, list[float]]:
+        """``pixel_values_videos`` of ``refs``, one after another, and the seconds each took.
+
+        Every preprocess mode takes the exact host path for videos: transformers' video processor needs
+        torchvision, and a clip's frames are small next to a screenshot, so the device path would save
+        little.
+        """
+        rows = [patch_count(r.grid) for r in refs]
+        buffer = self._video_pixels.rows(sum(rows), self._spec.patch_dim, self._dtype_name)
+        starts = [sum(rows[:i]) for i in range(len(rows))]
+
+        def one(job: tuple[_ImageRef, Any]) -> None:
+            ref, out = job
+            try:
+                exact_video_pixel_values(ref.frames, self._spec, ref.grid, dtype=self._dtype_name, out=out)
+            except (OSError, ValueError) as exc:
+                raise self._unprocessable(ref.image, ref.where, exc) from exc
+
+        jobs = [(r, buffer[s : s + n]) for r, s, n in zip(refs, starts, rows, strict=True)]
+        seconds = [self._timed(one, job)[0] for job in jobs]
+        return as_tensor(buffer, self._dtype_name).to(self.device), seconds
+
     def _vision(self, rendered: Sequence[_Rendered]) -> tuple[list[Any], dict[int, float], float]:
-        """Every image's embeddings: from the cache, or encoded now in one vision-tower call.
+        """Every image's and video's embeddings: from the cache, or encoded now, one tower call per kind.
 
         Returns the embeddings in prompt order, each chat's own preprocessing seconds (the images it
         brought first) and the vision tower's wall time.
         """
-        import torch
-
         self.vision_cache.bind(self.model)
         found: dict[ImageKey, Entry] = {}
         new: dict[ImageKey, tuple[int, _ImageRef]] = {}
@@ -434,26 +500,38 @@ class TransformersBackend:
                     found[ref.key] = entry
         own: dict[int, float] = {}
         encode_seconds = 0.0
-        if new:
-            owners, refs = zip(*new.values(), strict=True)
-            t0 = time.perf_counter()
-            values, seconds = self._pixel_values(refs)
-            # Images ran in parallel: each chat is charged its images' share of the section's wall time,
-            # so the charges add up to the time the call spent (not to the threads' sum).
-            scale = (time.perf_counter() - t0) / max(sum(seconds), 1e-12)
-            for i, sec in zip(owners, seconds, strict=True):
-                own[i] = own.get(i, 0.0) + sec * scale
-            grids = torch.tensor([r.grid for r in refs], dtype=torch.long, device=self.device)
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                embeds = self.model.get_image_features(values, grids, return_dict=True).pooler_output
-            encode_seconds = time.perf_counter() - t0
-            for ref, emb in zip(refs, embeds, strict=True):
-                # A split is a view of the whole call's output: copy it so evicting one frees its memory.
-                entry = Entry(emb.clone() if len(refs) > 1 else emb, ref.grid)
-                found[ref.key] = entry
-                self.vision_cache.put(ref.key, entry)
+        for kind in ("image", "video"):
+            todo = [(i, r) for i, r in new.values() if r.kind == kind]
+            if todo:
+                encode_seconds += self._encode(kind, todo, found, own)
         return [found[r.key].embeds for chat in rendered for r in chat.images], own, encode_seconds
+
+    def _encode(
+        self, kind: str, todo: Sequence[tuple[int, _ImageRef]], found: dict[ImageKey, Entry], own: dict[int, float]
+    ) -> float:
+        """Preprocess and encode new images (or videos) in one vision-tower call; returns the tower's time."""
+        import torch
+
+        owners, refs = zip(*todo, strict=True)
+        t0 = time.perf_counter()
+        values, seconds = self._pixel_values(refs) if kind == "image" else self._video_values(refs)
+        # Images ran in parallel: each chat is charged its images' share of the section's wall time,
+        # so the charges add up to the time the call spent (not to the threads' sum).
+        scale = (time.perf_counter() - t0) / max(sum(seconds), 1e-12)
+        for i, sec in zip(owners, seconds, strict=True):
+            own[i] = own.get(i, 0.0) + sec * scale
+        grids = torch.tensor([r.grid for r in refs], dtype=torch.long, device=self.device)
+        features = self.model.get_image_features if kind == "image" else self.model.get_video_features
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            embeds = features(values, grids, return_dict=True).pooler_output
+        seconds_encoding = time.perf_counter() - t0
+        for ref, emb in zip(refs, embeds, strict=True):
+            # A split is a view of the whole call's output: copy it so evicting one frees its memory.
+            entry = Entry(emb.clone() if len(refs) > 1 else emb, ref.grid)
+            found[ref.key] = entry
+            self.vision_cache.put(ref.key, entry)
+        return seconds_encoding
 
     def _token_ids(self, rendered: Sequence[_Rendered]) -> list[Any]:
         """Each chat's ids: its text tokenised once, each ``<|image_pad|>`` repeated for its image's tokens.
@@ -468,8 +546,9 @@ class TransformersBackend:
         for chat, ids in zip(rendered, encoded, strict=True):
             ids = np.asarray(ids, dtype=np.int64)
             repeats = np.ones(len(ids), dtype=np.int64)
-            counts = [visual_tokens_for_grid(r.grid, self.merge_size) for r in chat.images]
-            repeats[ids == self.image_token_id] = counts
+            for kind, token in (("image", self.image_token_id), ("video", self.video_token_id)):
+                counts = [visual_tokens_for_grid(r.grid, self.merge_size) for r in chat.images if r.kind == kind]
+                repeats[ids == token] = counts
             rows.append(np.repeat(ids, repeats))
         return rows
 
@@ -501,10 +580,19 @@ class TransformersBackend:
             "attention_mask": torch.from_numpy(mask).to(self.device),
             "mm_token_type_ids": torch.from_numpy(mm).to(self.device),
         }
-        grids = [r.grid for chat in rendered for r in chat.images]
-        if grids:
-            inputs["image_grid_thw"] = torch.tensor(grids, dtype=torch.long, device=self.device)
-            inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(embeds))}
+        refs = [r for chat in rendered for r in chat.images]
+        if refs:
+            encoder_outputs = {}
+            for kind, name in (("image", "image_grid_thw"), ("video", "video_grid_thw")):
+                chosen = [(r.grid, e) for r, e in zip(refs, embeds, strict=True) if r.kind == kind]
+                if chosen:
+                    inputs[name] = torch.tensor([g for g, _ in chosen], dtype=torch.long, device=self.device)
+                    encoder_outputs[kind] = BaseModelOutputWithPooling(pooler_output=tuple(e for _, e in chosen))
+            inputs["mm_encoder_outputs"] = encoder_outputs
+            # M-RoPE positions per the paper, passed explicitly (model/mrope.py says why).
+            spans = [[VisionSpan(r.grid, r.interval) for r in chat.images] for chat in rendered]
+            positions = batch_positions(mm, mask, spans, self.merge_size)
+            inputs["position_ids"] = torch.from_numpy(positions).to(self.device)
         host = time.perf_counter() - t_start - encode_seconds
         # Each chat is charged its own template and images; the work common to the batch (tokenising,
         # padding, cache lookups, building the inputs) is split evenly, so the charges add up to `host`.
@@ -516,7 +604,9 @@ class TransformersBackend:
                 "preprocess_seconds": charged[i] + common,
                 "prompt_tokens": len(row),
                 "visual_tokens": sum(visual_tokens_for_grid(r.grid, self.merge_size) for r in chat.images),
-                "resized_sizes": [(r.grid[2] * self.patch_size, r.grid[1] * self.patch_size) for r in chat.images],
+                "resized_sizes": [(r.grid[2] * self.patch_size, r.grid[1] * self.patch_size)
+                                  for r in chat.images if r.kind == "image"],
+                "video_grids": [r.grid for r in chat.images if r.kind == "video"],
             })
         return inputs, infos, {"host_seconds": host, "vision_seconds": encode_seconds}
 
@@ -592,6 +682,7 @@ class TransformersBackend:
                     extra={
                         "batch_size": len(chats),
                         "resized_sizes": info["resized_sizes"],
+                        "video_grids": info["video_grids"],
                         # The host work of the whole call (every chat's preprocessing, in parallel) and the
                         # vision tower's share of generate_seconds: the loop subtracts the first from the
                         # call's wall time to get the model's own.

@@ -75,6 +75,18 @@ def image_digest(image: Image.Image) -> str:
     return digest
 
 
+def video_digest(frame_digests: list[str], max_tokens: int) -> str:
+    """A video's key: its frames' digests in order, and the token cap that sets its per-frame resize.
+
+    Example:
+        >>> video_digest(["a", "b"], 16384) != video_digest(["b", "a"], 16384)
+        True
+    """
+    h = hashlib.sha1(f"video:{max_tokens}:".encode(), usedforsecurity=False)
+    h.update(":".join(frame_digests).encode())
+    return "video:" + h.hexdigest()
+
+
 @dataclass(frozen=True)
 class Entry:
     """One image's vision embeddings (merged tokens x hidden, on the model's device) and its grid."""

@@ -9,6 +9,10 @@ Two history layouts, as the models were trained:
 - ``text``: one user turn holding the prompt with the earlier steps listed as text, followed by the
   screenshots, oldest first, the current one last.
 
+A request with a ``video`` (the loop's ``--video-frames``) gets it right before the current screenshot,
+labelled, in either layout: the clip shows the motion up to now, and the screenshot after it stays the
+image every coordinate refers to (the clip's frames are smaller and only a reference for motion).
+
 A step whose reply could not be executed is told to the model in so many words (``Your previous reply
 could not be executed: ...``) right after it, so the model can correct itself instead of repeating it.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from vlagent.actions.coords import resized_size
@@ -31,6 +36,8 @@ from vlagent.prompts.tools import tool_json
 if TYPE_CHECKING:
     from vlagent.prompts.profiles import ModelProfile
 
+#: Labels the clip before the current screenshot.
+VIDEO_LABEL = "The last {frames} frames up to now, as a video ({seconds:.1f} s):"
 #: Told to the model after a reply that could not be executed (parse error, point off screen, ...).
 FEEDBACK = "Your previous reply could not be executed: {error}\nReply again in the format: {reply_format}"
 #: ShowUI's name for each family's screen (``_APP`` in showlab/ShowUI's README; ``computer`` from its
@@ -81,13 +88,24 @@ def build_chat(
     system = render(system_name, values, profile.template_texts) if system_name else None
     prompt = render(user_name, values, profile.template_texts)
     images = [ImagePart(im, min_pixels=lo, max_pixels=hi) for im in request.images]
+    clip = _video(request, lo, hi)
 
     messages: list[Message] = [Message("system", [TextPart(system)])] if system else []
     if profile.history_style == "replay":
-        messages += _replay(profile, request, prompt, images)
+        messages += _replay(profile, request, prompt, images, clip)
     else:
-        messages.append(Message("user", _text_turn(profile, request, prompt, images)))
+        messages.append(Message("user", _text_turn(profile, request, prompt, images, clip)))
     return Chat(messages, metadata={"profile": profile.name, "family": request.family})
+
+
+def _video(request: PromptRequest, lo: int, hi: int) -> list[Part]:
+    """The labelled clip (frames at the chat's budget unless it has its own), or nothing."""
+    clip = request.video
+    if clip is None:
+        return []
+    clip = replace(clip, min_pixels=clip.min_pixels or lo, max_pixels=clip.max_pixels or hi)
+    label = VIDEO_LABEL.format(frames=len(clip.frames), seconds=clip.times[-1] - clip.times[0])
+    return [TextPart(label), clip]
 
 
 def _check(request: PromptRequest) -> None:
@@ -136,7 +154,8 @@ def _values(profile: ModelProfile, request: PromptRequest, lo: int, hi: int) -> 
 
 
 def _replay(
-    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart]
+    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart],
+    clip: Sequence[Part] = (),
 ) -> list[Message]:
     history = request.history
     first_with_image = len(history) - (len(images) - 1)
@@ -149,6 +168,8 @@ def _replay(
             out.append(Message("user", [TextPart(feedback(profile, entry.error))]))
         if entry.user_reply:
             out.append(Message("user", [TextPart(f"The user answered: {entry.user_reply}")]))
+    if clip:
+        out.append(Message("user", list(clip)))
     out.append(Message("user", [images[-1]]))
     return out
 
@@ -157,7 +178,8 @@ def _replay(
 
 
 def _text_turn(
-    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart]
+    profile: ModelProfile, request: PromptRequest, prompt: str, images: Sequence[ImagePart],
+    clip: Sequence[Part] = (),
 ) -> list[Part]:
     text = prompt
     last = request.history[-1] if request.history else None
@@ -168,7 +190,8 @@ def _text_turn(
     first_step = len(request.history) - n_past + 1
     for j, image in enumerate(images[:-1]):
         pictures += [TextPart(f"Screenshot at step {first_step + j}:"), image]
-    if n_past:
+    pictures += clip
+    if n_past or clip:
         pictures.append(TextPart(f"Current screenshot (step {len(request.history) + 1}):"))
     pictures.append(images[-1])
     return [*pictures, TextPart(text)] if profile.image_first else [TextPart(text), *pictures]

@@ -7,6 +7,8 @@ from typing import Literal
 
 from PIL import Image
 
+from vlagent.model.chat import VideoPart
+
 Family = Literal["desktop", "mobile", "web", "game", "robot"]
 
 
@@ -37,7 +39,9 @@ class PromptRequest:
 
     ``images`` are the last k screenshots, oldest first; the last one is the current screen.
     ``options`` are the env's named discrete actions (``choose``); ``supported`` the action types the env
-    performs, so a profile can leave the others out of its action-space text.
+    performs, so a profile can leave the others out of its action-space text. ``video``, when set, holds
+    the last frames up to the current screen (the loop's ``--video-frames``); the builder places it
+    before the current screenshot and gives its frames the chat's pixel budget.
 
     Example:
         >>> PromptRequest(family="game", task="reach the goal", images=[Image.new("RGB", (8, 8))]).screen_size
@@ -51,6 +55,7 @@ class PromptRequest:
     options: tuple[str, ...] = ()
     supported: frozenset[str] = frozenset()
     history: list[HistoryEntry] = field(default_factory=list)
+    video: VideoPart | None = None
 
     @property
     def screen_size(self) -> tuple[int, int]:

@@ -48,6 +48,14 @@ def generate(
     image: Annotated[
         list[Path] | None, typer.Option("--image", help="A screenshot sent before the prompt (repeatable).")
     ] = None,
+    video: Annotated[
+        list[Path] | None,
+        typer.Option("--video", metavar="FRAME",
+                     help="A frame of one video sent before the images (repeatable: the frames in order)."),
+    ] = None,
+    video_fps: Annotated[
+        float, typer.Option(min=0.001, help="The --video frames' rate, for their timestamps.")
+    ] = 2.0,
     system: Annotated[
         str | None, typer.Option(help="System prompt (the template's default if omitted).")
     ] = None,
@@ -83,9 +91,11 @@ def generate(
     The API key for --backend openai comes from VLAGENT_API_KEY or OPENAI_API_KEY.
     """
     from vlagent.model import Chat, GenerationOptions, make_backend
+    from vlagent.model.chat import ImagePart, Message, TextPart, VideoPart
     from vlagent.model.images import open_image
 
     images = [open_image(p) for p in image or []]
+    frames = tuple(open_image(p) for p in video or [])
     kw: dict[str, object] = {}
     if backend is BackendKind.transformers:
         kw = {"device": device, "dtype": dtype, "attn_implementation": attn}
@@ -97,7 +107,12 @@ def generate(
     options = GenerationOptions(
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop or ())
     )
-    result = runner.generate([Chat.simple(prompt, images, system=system)], options)[0]
+    chat = Chat.simple(prompt, images, system=system)
+    if frames:
+        clip = VideoPart(frames, timestamps=tuple(i / video_fps for i in range(len(frames))))
+        turn = Message("user", [clip, *(ImagePart(im) for im in images), TextPart(prompt)])
+        chat = Chat([*chat.messages[:-1], turn])
+    result = runner.generate([chat], options)[0]
     if as_json:
         typer.echo(
             json.dumps(

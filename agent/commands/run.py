@@ -89,6 +89,16 @@ def run(
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
+    video_frames: Annotated[
+        int,
+        typer.Option(min=0, help="Send the last N frames up to now as a video before the current screenshot "
+                     "(games, the robot: motion); replaces the history screenshots. 0: no video."),
+    ] = 0,
+    video_fps: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="With --video-frames: sample the clip at this rate (frames a second) "
+                     "instead of one frame per step."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the env's reset (synthetic apps, games).")] = None,
     out: Annotated[Path, typer.Option(help="Where trajectories go (a new folder per episode).")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse, convert and record; execute nothing.")] = False,
@@ -156,6 +166,10 @@ def run(
     )
     chosen_profile = get_profile(profile)
     check_pixels(chosen_profile, min_pixels, max_pixels)
+    if video_frames == 1:
+        raise typer.BadParameter("a video needs at least 2 frames (0 turns it off)", param_hint="--video-frames")
+    if video_fps is not None and not video_frames:
+        raise typer.BadParameter("--video-fps samples the clip of --video-frames N; give both", param_hint="--video-fps")
     kwargs = parse_env_kwargs(env_kwargs)
     writable_folder(out)
     kind = EnvSpec.parse(env).kind
@@ -183,6 +197,8 @@ def run(
             time_limit=time_limit,
             max_retries=max_reply_errors,
             history_images=history_images,
+            video_frames=video_frames,
+            video_fps=video_fps,
             safety=safety,
             ask=_terminal_ask if interactive else None,
             gen_options=GenerationOptions(max_new_tokens=max_new_tokens),
