@@ -2,8 +2,10 @@
 
 One step::
 
-    prepare   observation -> PromptRequest -> profile.build_chat -> Chat (+ metadata for scripted policies)
-    generate  backend.generate(chats) -> Generation (one call for every live episode when batched)
+    prepare   observation -> PromptRequest -> profile.build_chat -> Chat, and the PolicyStep (observation,
+              info, history, that chat) a policy decides from (agent/policy.py)
+    generate  policy.decide(steps) -> replies (one call for every live episode when batched); a model
+              policy is backend.generate(chats), a scripted one plans typed actions the loop writes as text
     decide    parser.parse -> convert every point to screen pixels -> supported? -> deny-list
     act       confirm -> env.step per action, in reply order (nothing in a dry run)
     advance   record the step (with the prompt as sent, agent/prompt_record.py), update the history, decide
@@ -47,6 +49,7 @@ from vlagent.actions.errors import (
 from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.annotate import annotate
 from vlagent.agent.describe import describe
+from vlagent.agent.policy import Planned, PolicyStep, Reply, as_policy
 from vlagent.agent.prompt_record import PromptRecord, record_chat, system_text
 from vlagent.agent.safety import ConfirmFn, ConfirmMode, ConfirmRequest, SafetyPolicy, StopFlag
 from vlagent.agent.secrets import Secrets
@@ -67,6 +70,7 @@ from vlagent.agent.trajectory import (
 )
 from vlagent.envs.base import CAPTURE, SETTLE, Observation, env_timings
 from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
+from vlagent.model.errors import ModelRejected
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
 #: Actions the loop handles itself; an env may also score ``finished``/``fail`` when it supports them.
@@ -157,6 +161,7 @@ class Prepared:
     screenshot: Image.Image
     preprocess_seconds: float
     prompt: PromptRecord | None = None
+    step: PolicyStep | None = None  # what the policy decides from (None: a caller-built chat)
 
 
 @dataclass(frozen=True)
@@ -251,7 +256,9 @@ class Agent:
     """Runs episodes of one env with one backend and one model profile.
 
     Args:
-        backend: any :class:`ModelBackend`; batched runs share one between agents.
+        backend: any :class:`ModelBackend` (driven through :class:`~vlagent.agent.policy.ModelPolicy`) or a
+            :class:`~vlagent.agent.policy.Policy` (the scripted oracle), bare or inside a python backend;
+            batched runs share one between agents.
         profile: a :class:`~vlagent.prompts.profiles.ModelProfile` or its name.
         env: a vlagent env (gymnasium API, typed actions in screen pixels). The caller owns and closes it.
         history_images: screenshots in each prompt, the current one included (older ones first).
@@ -343,6 +350,7 @@ class Agent:
             min_pixels=base.min_pixels or self.min_pixels,
             max_pixels=base.max_pixels or self.max_pixels,
         )
+        self.policy = as_policy(backend, self.gen_options)
         self.recorder = recorder
         self.clock = clock
         self._own_stop = stop is None  # a flag of its own is fresh for every run(); a shared one is not
@@ -424,15 +432,8 @@ class Agent:
         # The images must carry the same budget the geometry was computed with, or a `resized` point would
         # be mapped back through a different resize than the one the model saw.
         chat = self.profile.build_chat(request, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-        chat.metadata.update(
-            oracle=ep.info.get("oracle"),
-            geometry=geometry,
-            profile=self.profile.name,
-            family=obs.family,
-            options=tuple(obs.options),
-            supported=supported,
-            step=ep.index,
-        )
+        step = PolicyStep(observation=obs, info=ep.info, history=tuple(ep.history), task=ep.task, step=ep.index,
+                          geometry=geometry, supported=supported, prompt=chat, profile=self.profile)
         seconds = self.clock() - t0
         if ep.system_prompt is None:
             ep.system_prompt = system_text(chat)
@@ -445,17 +446,34 @@ class Agent:
             screenshot=obs.screenshot,
             preprocess_seconds=seconds,
             prompt=prompt,
+            step=step,
         )
 
-    def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Generation], float]:
-        """One backend call for all the chats; returns the generations and the call's wall time."""
+    def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Reply], float]:
+        """One policy call for all the steps; returns the replies and the call's wall time."""
+        steps = [p.step for p in prepared if p.step is not None]
+        if len(steps) != len(prepared):
+            raise ValueError("every Prepared handed to generate() needs its PolicyStep (built by prepare())")
         t0 = self.clock()
-        gens = self.backend.generate([p.chat for p in prepared], self.gen_options)
+        replies = list(self.policy.decide(steps))
         seconds = self.clock() - t0
-        if len(gens) != len(prepared):
-            raise ModelError(f"backend {getattr(self.backend, 'name', '?')} returned {len(gens)} replies "
+        if len(replies) != len(prepared):
+            raise ModelError(f"backend {getattr(self.backend, 'name', '?')} returned {len(replies)} replies "
                              f"for {len(prepared)} chats")
-        return list(gens), seconds
+        return replies, seconds
+
+    def as_generation(self, reply: Reply, geometry: Geometry) -> Generation:
+        """A policy's reply as the text the parser reads: planned actions are written in the profile's format."""
+        if isinstance(reply, Generation):
+            return reply
+        if isinstance(reply, str):
+            return Generation(text=reply)
+        if isinstance(reply, Planned):
+            from vlagent.agent.scripted import write_reply
+
+            return Generation(text=write_reply(self.parser, reply, geometry, self.profile.name))
+        raise ModelRejected(f"{_model_name(self.backend)!r} returned a {type(reply).__name__}; expected a "
+                            "Generation, a str or Planned actions")
 
     def decide(self, reply: str, geometry: Geometry) -> Decision:
         """Parse the reply and make every action executable, or raise the ``ActionError`` to feed back."""
@@ -557,12 +575,13 @@ class Agent:
             user_answers=tuple(answers),
         )
 
-    def advance(self, ep: Episode, prepared: Prepared, gen: Generation, model_wall: float) -> StepRecord:
+    def advance(self, ep: Episode, prepared: Prepared, reply: Reply, model_wall: float) -> StepRecord:
         """Decide and act on one reply, record the step and update the episode; returns the record.
 
         The reply is masked before anything reads it: a model (or the oracle) that typed a secret's value
         gets it parsed as the placeholder, which is substituted again only for ``env.step``.
         """
+        gen = self.as_generation(reply, prepared.geometry)
         raw = self.secrets.mask(gen.text)
         t0 = self.clock()
         decision: Decision | None = None
