@@ -22,7 +22,6 @@ count only the episodes that ran, leave the interrupted ones out of the rates an
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import shutil
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vlagent.agent.batch import EpisodeJob, run_batched
+from vlagent.agent.config import setting_default
 from vlagent.agent.errors import ResumeMismatch, SuiteError, TrajectoryError
 from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore, _model_name
 from vlagent.agent.metrics import INTERRUPTED, SuiteSummary, summarize
@@ -110,8 +110,8 @@ _AGENT_SETTINGS: tuple[str, ...] = ("history_images", "max_retries", "repeat_lim
 
 
 def _agent_default(name: str) -> Any:
-    """An :class:`Agent` keyword's default, read from its signature (the one place it is defined)."""
-    return inspect.signature(Agent).parameters[name].default
+    """An :class:`Agent` setting's default (defined once, in :mod:`vlagent.agent.config`)."""
+    return setting_default(name)
 
 
 def episode_max_steps(spec: EpisodeSpec, agent_kwargs: dict[str, Any]) -> int:

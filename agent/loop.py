@@ -27,7 +27,6 @@ per step for all of them.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections import deque
@@ -48,10 +47,12 @@ from vlagent.actions.errors import (
 )
 from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.annotate import annotate
+from vlagent.agent.config import SAFETY_SHORTHANDS, AgentConfig
 from vlagent.agent.describe import describe
-from vlagent.agent.policy import Planned, PolicyStep, Reply, as_policy
+from vlagent.agent.policy import Planned, Policy, PolicyStep, Reply, as_policy
 from vlagent.agent.prompt_record import PromptRecord, record_chat, system_text
-from vlagent.agent.safety import ConfirmFn, ConfirmMode, ConfirmRequest, SafetyPolicy, StopFlag
+from vlagent.agent.repeats import RepeatDetector, action_key
+from vlagent.agent.safety import ConfirmRequest, SafetyPolicy, StopFlag
 from vlagent.agent.secrets import Secrets
 from vlagent.agent.seeds import draw_seed
 from vlagent.agent.trajectory import (
@@ -131,19 +132,44 @@ class Episode:
     system_prompt: str | None = None  # the first step's, recorded once in meta.json
     history: list[HistoryEntry] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
-    index: int = 0
-    capture_seconds: float = 0.0
-    consecutive_errors: int = 0
-    last_key: str | None = None
-    repeats: int = 0
-    total_reward: float = 0.0
+    capture_seconds: float = 0.0  # the capture of the frame the next prompt shows
+    repeats: RepeatDetector = field(default_factory=RepeatDetector)
     success: bool | None = None
     answer: str | None = None
-    errors: int = 0
-    parse_errors: int = 0
     stop: StopReason | None = None
     error: ErrorRecord | None = None
     started: float = 0.0
+
+    # Counts derived from the records, so they cannot drift from what was recorded.
+
+    @property
+    def index(self) -> int:
+        """The next step's index: the steps recorded so far."""
+        return len(self.records)
+
+    @property
+    def errors(self) -> int:
+        """Steps whose reply could not be executed."""
+        return sum(r.error is not None for r in self.records)
+
+    @property
+    def parse_errors(self) -> int:
+        """Steps whose reply no parser read."""
+        return sum(r.error is not None and r.error.type == ActionParseError.__name__ for r in self.records)
+
+    @property
+    def consecutive_errors(self) -> int:
+        """Unexecutable replies in a row, up to the last step."""
+        n = 0
+        for r in reversed(self.records):
+            if r.error is None:
+                break
+            n += 1
+        return n
+
+    @property
+    def total_reward(self) -> float:
+        return sum((r.reward for r in self.records), 0.0)
 
 
 @dataclass(frozen=True)
@@ -248,10 +274,6 @@ def _model_name(backend: Any) -> str:
     return str(getattr(backend, "name", type(backend).__name__))
 
 
-def _action_key(actions: Sequence[Action]) -> str:
-    return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
-
-
 class Agent:
     """Runs episodes of one env with one backend and one model profile.
 
@@ -261,19 +283,14 @@ class Agent:
             batched runs share one between agents.
         profile: a :class:`~vlagent.prompts.profiles.ModelProfile` or its name.
         env: a vlagent env (gymnasium API, typed actions in screen pixels). The caller owns and closes it.
-        history_images: screenshots in each prompt, the current one included (older ones first).
-        max_steps: model calls per episode, retries included.
-        time_limit: wall-clock seconds per episode (reset included), or ``None``; past it the episode ends
-            after the step in flight with outcome ``time_limit``, which counts as a failure.
-        max_retries: unexecutable replies in a row that are fed back before the episode stops.
-        repeat_limit: the same action this many times in a row with the screen unchanged stops the episode.
-        dry_run: parse, convert and record, but execute nothing.
-        confirm: ``"all"`` or ``"sensitive"`` to ask ``confirm_fn`` before executing (see SafetyPolicy).
-        confirm_fn: ``ConfirmRequest -> bool`` (the action, the thought, the annotated screenshot's path);
-            required with ``confirm``.
+        config: the episodes' settings (:class:`~vlagent.agent.config.AgentConfig`: limits, pixel budget,
+            decoding options).
+        settings: any :class:`AgentConfig` field as a keyword (``max_steps=5``), applied over ``config``;
+            and the safety shorthands ``dry_run`` (parse, convert and record, but execute nothing),
+            ``confirm`` (``"all"`` or ``"sensitive"``: ask ``confirm_fn`` before executing) and ``confirm_fn``
+            (``ConfirmRequest -> bool``), used when no ``safety`` is given.
         safety: a full :class:`SafetyPolicy` (overrides ``dry_run``/``confirm``/``confirm_fn``).
         ask: answers ``call_user`` in interactive runs; without it ``call_user`` ends the episode.
-        gen_options: decoding options; the pixel budget defaults to the profile's (or ``min/max_pixels``).
         recorder: a :class:`TrajectoryStore`; ``None`` keeps the episode in memory only.
         clock: the timer for step timings (injectable for tests).
         stop: the flag Ctrl+C (and the stop hotkey) sets; share one between agents to stop them together.
@@ -292,23 +309,13 @@ class Agent:
 
     def __init__(
         self,
-        backend: ModelBackend,
+        backend: ModelBackend | Policy,
         profile: Any,
         env: Any,
+        config: AgentConfig | None = None,
         *,
-        history_images: int = 2,
-        max_steps: int = 30,
-        time_limit: float | None = None,
-        max_retries: int = 2,
-        repeat_limit: int = 3,
-        dry_run: bool = False,
-        confirm: ConfirmMode | None = None,
-        confirm_fn: ConfirmFn | None = None,
         safety: SafetyPolicy | None = None,
         ask: AskFn | None = None,
-        gen_options: GenerationOptions | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
         recorder: TrajectoryStore | None = None,
         clock: Callable[[], float] = time.perf_counter,
         stop: StopFlag | None = None,
@@ -316,35 +323,24 @@ class Agent:
         env_kwargs: dict[str, Any] | None = None,
         suite: str | None = None,
         secrets: Secrets | None = None,
+        **settings: Any,
     ) -> None:
         if isinstance(profile, str):
             from vlagent.prompts import get_profile
 
             profile = get_profile(profile)
-        for name, value, low in (
-            ("history_images", history_images, 1),
-            ("max_steps", max_steps, 1),
-            ("max_retries", max_retries, 0),
-            ("repeat_limit", repeat_limit, 2),
-        ):
-            if value < low:
-                raise ValueError(f"{name} must be >= {low}, got {value}")
-        if time_limit is not None and not time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
+        shorthands = {k: settings.pop(k, default) for k, default in SAFETY_SHORTHANDS.items()}
+        self.config = config = (config or AgentConfig()).updated(**settings)
         self.backend = backend
         self.profile = profile
         self.parser = profile.make_parser()
         self.env = env
-        self.history_images = history_images
-        self.max_steps = max_steps
-        self.time_limit = time_limit
-        self.max_retries = max_retries
-        self.repeat_limit = repeat_limit
-        self.safety = safety or SafetyPolicy(dry_run=dry_run, confirm=confirm or "never", ask=confirm_fn)
+        self.safety = safety or SafetyPolicy(dry_run=shorthands["dry_run"], confirm=shorthands["confirm"] or "never",
+                                             ask=shorthands["confirm_fn"])
         self.ask = ask
-        self.min_pixels = min_pixels or profile.min_pixels
-        self.max_pixels = max_pixels or profile.max_pixels
-        base = gen_options or GenerationOptions()
+        self.min_pixels = config.min_pixels or profile.min_pixels
+        self.max_pixels = config.max_pixels or profile.max_pixels
+        base = config.gen_options or GenerationOptions()
         self.gen_options = replace(
             base,
             min_pixels=base.min_pixels or self.min_pixels,
@@ -403,8 +399,8 @@ class Agent:
             info=dict(info),
             recorder=recorder,
             meta=meta,
-            screens=deque(maxlen=self.history_images),
-            screen_files=deque(maxlen=self.history_images),
+            screens=deque(maxlen=self.config.history_images),
+            screen_files=deque(maxlen=self.config.history_images),
             # An env that does not time its capture: the whole reset is the nearest figure there is.
             capture_seconds=reset_timings.get(CAPTURE, reset_seconds),
             started=t0,
@@ -732,11 +728,9 @@ class Agent:
         execution: Execution | None,
         error: ActionError | None,
     ) -> None:
-        ep.index += 1
         summary = "; ".join(describe(a) for a in decision.parsed.actions) if decision else ""
         user_reply: str | None = None
         if execution is not None:
-            ep.total_reward += execution.reward
             ep.obs, ep.info = execution.obs, execution.info
             ep.capture_seconds = execution.capture_seconds
             if "success" in execution.info:
@@ -746,18 +740,12 @@ class Agent:
             user_reply = "\n".join(execution.user_answers) or None
             self._remember_screen(ep, execution.obs.screenshot, record.screen_changed)
             if error is None and (execution.executed or self.safety.dry_run):
-                unchanged = not record.screen_changed
-                key = _action_key(decision.screen_actions) if decision else ""
-                ep.repeats = (ep.repeats + 1 if key == ep.last_key else 1) if unchanged else 0
-                ep.last_key = key
+                key = action_key(decision.screen_actions) if decision else ""
+                ep.repeats.observe(key, unchanged=not record.screen_changed)
         if error is not None:
-            ep.errors += 1
-            ep.parse_errors += isinstance(error, ActionParseError)
-            ep.consecutive_errors += 1
             # The profile's feedback text adds how to reply; the message says what went wrong.
             message = self.secrets.mask(f"{type(error).__name__}: {error}")
         else:
-            ep.consecutive_errors = 0
             message = None
         ep.history.append(
             HistoryEntry(
@@ -773,14 +761,15 @@ class Agent:
     def _stop_reason(self, ep: Episode, execution: Execution | None) -> StopReason | None:
         if execution is not None and execution.stop is not None:
             return execution.stop
-        if ep.consecutive_errors > self.max_retries:
+        if ep.consecutive_errors > self.config.max_retries:
             return "errors"
-        if ep.repeats >= self.repeat_limit:
+        if ep.repeats.count >= self.config.repeat_limit:
             return "loop"
         if self.stop.requested:
             return "interrupted"
-        if self.time_limit is not None and self.clock() - ep.started >= self.time_limit:
+        limit = self.config.time_limit
+        if limit is not None and self.clock() - ep.started >= limit:
             return "time_limit"
-        if ep.index >= self.max_steps:
+        if ep.index >= self.config.max_steps:
             return "max_steps"
         return None
