@@ -234,6 +234,48 @@ class Execution:
         return any(r.executed for r in self.records)
 
 
+@dataclass
+class _Tally:
+    """What :meth:`Agent.act` has gathered so far over one reply's actions (becomes its :class:`Execution`)."""
+
+    obs: Observation
+    info: dict[str, Any]
+    records: list[ActionRecord] = field(default_factory=list)
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    capture: float | None = None
+    execute: float = 0.0
+    settle: float = 0.0
+    stop: StopReason | None = None
+    error: ActionError | None = None
+    answer: str | None = None
+    answers: list[str] = field(default_factory=list)
+    confirm_shot: Path | None = None  # the annotated screenshot, written when the first question is put
+    asked: bool = False
+
+    def skip(self, pairs: Sequence[tuple[Action, Action]], why: str) -> None:
+        """Record the actions that will not run, and why."""
+        self.records.extend(ActionRecord(model=m, screen=s, skipped=why) for m, s in pairs)
+
+    def add_step(self, seconds: float, timings: dict[str, float]) -> None:
+        """Split one ``env.step``'s wall time into capture, settle and execute (see :meth:`Agent.act`)."""
+        if self.capture is not None:  # the frame of the previous action was never shown to the model
+            self.execute += self.capture
+        self.capture = min(timings.get(CAPTURE, 0.0), seconds)
+        waited = min(timings.get(SETTLE, 0.0), seconds - self.capture)
+        self.settle += waited
+        self.execute += seconds - self.capture - waited
+
+    def execution(self) -> Execution:
+        return Execution(
+            records=self.records, obs=self.obs, info=dict(self.info), reward=self.reward,
+            terminated=self.terminated, truncated=self.truncated, capture_seconds=self.capture or 0.0,
+            execute_seconds=self.execute, settle_seconds=self.settle, stop=self.stop, error=self.error,
+            answer=self.answer, user_answers=tuple(self.answers),
+        )
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     """What :meth:`Agent.run` returns: the metadata written to ``meta.json``, the steps, the folder.
@@ -491,85 +533,66 @@ class Agent:
         returned is the next step's ``capture`` (the frame its prompt shows); everything else in the
         ``env.step`` wall time, the capture of frames that a later action replaced included, is ``execute``.
         """
-        records: list[ActionRecord] = []
-        obs, info = ep.obs, ep.info
-        reward, terminated, truncated = 0.0, False, False
-        capture: float | None = None
-        execute = settle = 0.0
-        stop: StopReason | None = None
-        error: ActionError | None = None
-        answer: str | None = None
-        answers: list[str] = []
+        tally = _Tally(obs=ep.obs, info=ep.info)
         env_supported = _supported_actions(self.env)
         pairs = list(zip(decision.parsed.actions, decision.screen_actions, strict=True))
-        confirm_shot: Path | None = None  # the annotated screenshot, written when the first question is put
-        asked = False
         for i, (model_action, action) in enumerate(pairs):
-            rec = ActionRecord(model=model_action, screen=action)
             if self.stop.requested:  # Ctrl+C or the stop hotkey: nothing after the running action starts
-                stop = "interrupted"
-                records.extend(ActionRecord(model=m, screen=s, skipped=f"stopped by {self.stop.by}")
-                               for m, s in pairs[i:])
+                tally.stop = "interrupted"
+                tally.skip(pairs[i:], f"stopped by {self.stop.by}")
                 break
-            if action.type == "call_user":
-                if self.ask is None:
-                    records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
-                    stop = "call_user"
-                else:
-                    answers.append(self.secrets.mask(self.ask(action.question)))
-                    records.append(rec.model_copy(update={"executed": True, "answer": answers[-1]}))
-            elif self.safety.dry_run:
-                records.append(rec.model_copy(update={"skipped": "dry-run"}))
-            elif action.type in LOOP_ACTIONS and action.type not in env_supported:
-                records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
-            else:
-                try:
-                    if self.safety.needs_confirmation(action) and not asked:
-                        confirm_shot, asked = self._confirm_image(ep, decision), True
-                    self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
-                                                       screenshot=confirm_shot))
-                    t0 = self.clock()
-                    obs, r, terminated, truncated, info = self.env.step(self.secrets.reveal_action(action))
-                except ActionError as exc:  # refused, or the env's own check: nothing ran
-                    error = exc
-                    records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
-                    records.extend(
-                        ActionRecord(model=m, screen=s, skipped="an earlier action failed") for m, s in pairs[i + 1:]
-                    )
-                    break
-                step_seconds = self.clock() - t0
-                timings = env_timings(info)
-                if capture is not None:  # the frame of the previous action was never shown to the model
-                    execute += capture
-                capture = min(timings.get(CAPTURE, 0.0), step_seconds)
-                waited = min(timings.get(SETTLE, 0.0), step_seconds - capture)
-                settle += waited
-                execute += step_seconds - capture - waited
-                reward += float(r)
-                records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
+            if not self._act_one(ep, decision, ActionRecord(model=model_action, screen=action), action, tally,
+                                 env_supported):
+                tally.skip(pairs[i + 1:], "an earlier action failed")
+                break
             if action.type in TERMINAL_TYPES:
-                stop = stop or action.type
-                answer = getattr(action, "answer", None) or getattr(action, "reason", None)
-            if terminated or truncated:
-                stop = stop or ("terminated" if terminated else "truncated")
-            if stop is not None:
-                records.extend(ActionRecord(model=m, screen=s, skipped="episode ended") for m, s in pairs[i + 1:])
+                tally.stop = tally.stop or action.type
+                tally.answer = getattr(action, "answer", None) or getattr(action, "reason", None)
+            if tally.terminated or tally.truncated:
+                tally.stop = tally.stop or ("terminated" if tally.terminated else "truncated")
+            if tally.stop is not None:
+                tally.skip(pairs[i + 1:], "episode ended")
                 break
-        return Execution(
-            records=records,
-            obs=obs,
-            info=dict(info),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            capture_seconds=capture or 0.0,
-            execute_seconds=execute,
-            settle_seconds=settle,
-            stop=stop,
-            error=error,
-            answer=answer,
-            user_answers=tuple(answers),
-        )
+        return tally.execution()
+
+    def _act_one(
+        self, ep: Episode, decision: Decision, rec: ActionRecord, action: Action, tally: _Tally,
+        env_supported: frozenset[str],
+    ) -> bool:
+        """Carry out one action (``rec`` its record so far) into ``tally``; ``False`` when it was refused."""
+        if action.type == "call_user":
+            if self.ask is None:
+                tally.records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
+                tally.stop = "call_user"
+            else:
+                tally.answers.append(self.secrets.mask(self.ask(action.question)))
+                tally.records.append(rec.model_copy(update={"executed": True, "answer": tally.answers[-1]}))
+        elif self.safety.dry_run:
+            tally.records.append(rec.model_copy(update={"skipped": "dry-run"}))
+        elif action.type in LOOP_ACTIONS and action.type not in env_supported:
+            tally.records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
+        else:
+            return self._step_env(ep, decision, rec, action, tally)
+        return True
+
+    def _step_env(self, ep: Episode, decision: Decision, rec: ActionRecord, action: Action, tally: _Tally) -> bool:
+        """Confirm (when asked to) and run one action in the env, adding its reward and timings to ``tally``."""
+        try:
+            if self.safety.needs_confirmation(action) and not tally.asked:
+                tally.confirm_shot, tally.asked = self._confirm_image(ep, decision), True
+            self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
+                                               screenshot=tally.confirm_shot))
+            t0 = self.clock()
+            obs, r, terminated, truncated, info = self.env.step(self.secrets.reveal_action(action))
+        except ActionError as exc:  # refused, or the env's own check: nothing ran
+            tally.error = exc
+            tally.records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
+            return False
+        tally.add_step(self.clock() - t0, env_timings(info))
+        tally.obs, tally.info, tally.terminated, tally.truncated = obs, info, terminated, truncated
+        tally.reward += float(r)
+        tally.records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
+        return True
 
     def advance(self, ep: Episode, prepared: Prepared, reply: Reply, model_wall: float) -> StepRecord:
         """Decide and act on one reply, record the step and update the episode; returns the record.
