@@ -1,8 +1,8 @@
-"""Many episodes at once: one ``backend.generate`` call per step for every live episode.
+"""Many episodes at once: one policy call (for a model, one ``backend.generate``) per step for every live episode.
 
 A model serves a batch of chats for little more than the cost of one (one forward per decoding step), so
-an evaluation keeps ``workers`` episodes alive, gathers one chat from each, asks the backend once, and
-hands every reply back to its episode. Each episode goes through exactly the phases of
+an evaluation keeps ``workers`` episodes alive, gathers one step (its chat) from each, asks the policy once,
+and hands every reply back to its episode. Each episode goes through exactly the phases of
 :meth:`Agent.run` (prepare, decide, act, advance), so a batched episode ends as it would alone.
 Env work (acting, capturing, writing PNGs) runs on a small thread pool: Chromium and PNG encoding release
 the GIL.
@@ -217,7 +217,7 @@ class _Runner:
 
 
 def _generate(live: list[_Live], prepared: list[Prepared]) -> list[tuple[Any, float]]:
-    """One backend call per distinct set of generation options (normally exactly one)."""
+    """One policy call per backend and set of generation options (normally exactly one); replies in order."""
     groups: dict[Any, list[int]] = {}
     for i, item in enumerate(live):
         groups.setdefault((id(item.agent.backend), item.agent.gen_options), []).append(i)

@@ -89,3 +89,22 @@ def test_registered_names_and_module_paths_become_policies() -> None:
         policy = as_policy(make_backend("python", spec))
         assert callable(policy.decide) and not isinstance(policy, ModelPolicy)
     assert isinstance(as_policy(_ChatReader()), ModelPolicy)
+
+
+def test_a_policy_inside_the_python_backend_answers_batched_episodes_in_one_call() -> None:
+    from vlagent.agent.batch import EpisodeJob, run_batched
+    from vlagent.model.python_backend import PythonBackend
+
+    calls: list[int] = []
+
+    class Counting(OraclePolicy):
+        def decide(self, steps: Sequence[PolicyStep]) -> list[Planned]:
+            calls.append(len(steps))
+            return super().decide(steps)
+
+    backend = PythonBackend(Counting(), spec="counting")
+    jobs = [EpisodeJob(f"e{s}", "", s, lambda: Agent(backend, "qwen2-vl", make_env("synthetic:dialog", size=(320, 240))))
+            for s in range(3)]
+    results = run_batched(jobs, workers=3)
+    assert len(results) == 3 and all(r.success for r in results)
+    assert max(calls) == 3 and all(r.meta.model == "counting" and r.meta.backend == "python" for r in results)
