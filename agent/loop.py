@@ -187,7 +187,7 @@ class Prepared:
     screenshot: Image.Image
     preprocess_seconds: float
     prompt: PromptRecord | None = None
-    step: PolicyStep | None = None  # what the policy decides from (None: a caller-built chat)
+    step: PolicyStep | None = None  # what the policy decides from; generate() needs it (prepare() sets it)
 
 
 @dataclass(frozen=True)
