@@ -1,8 +1,8 @@
-"""Many episodes at once: one ``backend.generate`` call per step for every live episode.
+"""Many episodes at once: one policy call (for a model, one ``backend.generate``) per step for every live episode.
 
 A model serves a batch of chats for little more than the cost of one (one forward per decoding step), so
-an evaluation keeps ``workers`` episodes alive, gathers one chat from each, asks the backend once, and
-hands every reply back to its episode. Each episode goes through exactly the phases of
+an evaluation keeps ``workers`` episodes alive, gathers one step (its chat) from each, asks the policy once,
+and hands every reply back to its episode. Each episode goes through exactly the phases of
 :meth:`Agent.run` (prepare, decide, act, advance), so a batched episode ends as it would alone.
 Env work (acting, capturing, writing PNGs) runs on a small thread pool: Chromium and PNG encoding release
 the GIL.
@@ -10,7 +10,7 @@ the GIL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,87 +111,113 @@ def run_batched(
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    stop = stop or StopFlag()
-    pending = iter(jobs)
-    live: list[_Live] = []
-    results: list[EpisodeResult] = []
-    exhausted = False
+    runner = _Runner(jobs, workers=workers, threads=threads or min(workers, 8), on_done=on_done, on_step=on_step)
+    return runner.run(stop or StopFlag())
 
-    def done(result: EpisodeResult) -> None:
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
 
-    def close(item: _Live, **kwargs: Any) -> None:
+class _Runner:
+    """The state of one :func:`run_batched` call: the jobs still to start, the live episodes, the results."""
+
+    def __init__(
+        self,
+        jobs: Iterable[EpisodeJob],
+        *,
+        workers: int,
+        threads: int,
+        on_done: Callable[[EpisodeResult], None] | None,
+        on_step: Callable[[StepRecord], None] | None,
+    ) -> None:
+        self.pending: Iterator[EpisodeJob] = iter(jobs)
+        self.exhausted = False
+        self.workers = workers
+        self.live: list[_Live] = []
+        self.results: list[EpisodeResult] = []
+        self.on_done = on_done
+        self.on_step = on_step
+        self.pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 and workers > 1 else None
+
+    def run(self, stop: StopFlag) -> list[EpisodeResult]:
+        try:
+            with stop.on_sigint():
+                while True:
+                    self._fill(stop)
+                    if not self.live:
+                        break
+                    self._step()
+                    if stop.requested:
+                        self._close_all(outcome="interrupted")
+                        break
+        except ModelError as exc:
+            self._close_all(outcome="model_error", error=exc)
+            raise
+        except BaseException as exc:  # Ctrl+C twice, an env that cannot be built, a bug: the others did not fail
+            self._close_all(outcome="interrupted", error=exc)
+            raise
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+        return self.results
+
+    def _fill(self, stop: StopFlag) -> None:
+        """Start episodes until ``workers`` are live (none once a stop is requested)."""
+        fresh: list[EpisodeJob] = []
+        while not self.exhausted and len(self.live) + len(fresh) < self.workers and not stop.requested:
+            job = next(self.pending, None)
+            if job is None:
+                self.exhausted = True
+            else:
+                fresh.append(job)
+        # Build every new env first (a browser takes seconds to start), then reset them together,
+        # so no episode's clock (MiniWoB++ tasks time out) runs while another env is starting.
+        agents = self._each(lambda j: j.make_agent(), fresh)
+        for started in self._each(lambda pair: _start(*pair), list(zip(fresh, agents, strict=True))):
+            if isinstance(started, EpisodeResult):
+                self._done(started)
+            else:
+                self.live.append(started)
+
+    def _step(self) -> None:
+        """One step of every live episode: their chats in one policy call, then each acts; ended ones close."""
+        prepared: list[Prepared] = self._each(lambda i: i.agent.prepare(i.ep), self.live)
+        replies = _generate(self.live, prepared)
+        outcomes = self._each(lambda triple: _advance(*triple), list(zip(self.live, prepared, replies, strict=True)))
+        still: list[_Live] = []
+        for item, outcome in zip(self.live, outcomes, strict=True):
+            if self.on_step is not None and outcome is None:
+                self.on_step(item.ep.records[-1])
+            if isinstance(outcome, EnvError):
+                self._close(item, outcome="env_error", error=outcome)
+            elif item.ep.stop is not None:
+                self._close(item)
+            else:
+                still.append(item)
+        self.live = still
+
+    def _each(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        if self.pool is None or len(items) == 1:
+            return [fn(i) for i in items]
+        return list(self.pool.map(fn, items))
+
+    def _done(self, result: EpisodeResult) -> None:
+        self.results.append(result)
+        if self.on_done is not None:
+            self.on_done(result)
+
+    def _close(self, item: _Live, **kwargs: Any) -> None:
         broken = kwargs.get("outcome") in ("env_error", "crashed")
         try:
-            done(item.agent.finish(item.ep, **kwargs))
+            self._done(item.agent.finish(item.ep, **kwargs))
         finally:
             _close_env(item.agent, item.job, broken=broken)
 
-    n_threads = threads or min(workers, 8)
-    pool = ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 and workers > 1 else None
-
-    def each(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        if pool is None or len(items) == 1:
-            return [fn(i) for i in items]
-        return list(pool.map(fn, items))
-
-    try:
-        with stop.on_sigint():
-            while True:
-                fresh: list[EpisodeJob] = []
-                while not exhausted and len(live) + len(fresh) < workers and not stop.requested:
-                    job = next(pending, None)
-                    if job is None:
-                        exhausted = True
-                    else:
-                        fresh.append(job)
-                # Build every new env first (a browser takes seconds to start), then reset them together,
-                # so no episode's clock (MiniWoB++ tasks time out) runs while another env is starting.
-                agents = each(lambda j: j.make_agent(), fresh)
-                for started in each(lambda pair: _start(*pair), list(zip(fresh, agents, strict=True))):
-                    if isinstance(started, EpisodeResult):
-                        done(started)
-                    else:
-                        live.append(started)
-                if not live:
-                    break
-                prepared: list[Prepared] = each(lambda i: i.agent.prepare(i.ep), live)
-                replies = _generate(live, prepared)
-                outcomes = each(lambda pair: _advance(*pair), list(zip(live, prepared, replies, strict=True)))
-                still: list[_Live] = []
-                for item, outcome in zip(live, outcomes, strict=True):
-                    if on_step is not None and outcome is None:
-                        on_step(item.ep.records[-1])
-                    if isinstance(outcome, EnvError):
-                        close(item, outcome="env_error", error=outcome)
-                    elif item.ep.stop is not None:
-                        close(item)
-                    else:
-                        still.append(item)
-                live = still
-                if stop.requested:
-                    for item in live:
-                        close(item, outcome="interrupted")
-                    live = []
-                    break
-    except ModelError as exc:
+    def _close_all(self, **kwargs: Any) -> None:
+        live, self.live = self.live, []
         for item in live:
-            close(item, outcome="model_error", error=exc)
-        raise
-    except BaseException as exc:  # Ctrl+C twice, an env that cannot be built, a bug: the others did not fail
-        for item in live:
-            close(item, outcome="interrupted", error=exc)
-        raise
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
-    return results
+            self._close(item, **kwargs)
 
 
 def _generate(live: list[_Live], prepared: list[Prepared]) -> list[tuple[Any, float]]:
-    """One backend call per distinct set of generation options (normally exactly one)."""
+    """One policy call per backend and set of generation options (normally exactly one); replies in order."""
     groups: dict[Any, list[int]] = {}
     for i, item in enumerate(live):
         groups.setdefault((id(item.agent.backend), item.agent.gen_options), []).append(i)

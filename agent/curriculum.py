@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from vlagent.actions.coords import Geometry
-from vlagent.agent.scripted import OraclePolicy
+from vlagent.agent.scripted import OraclePolicy, write_reply
 from vlagent.envs.synthetic.app import DESKTOP_ACTIONS, MOBILE_ACTIONS
 from vlagent.envs.synthetic.screen import Painter, ScreenSpec
 from vlagent.envs.synthetic.widgets import PAGE, Widget, button
@@ -82,6 +82,7 @@ def canvas_samples(
     lo = profile.min_pixels if min_pixels is None else min_pixels
     hi = profile.max_pixels if max_pixels is None else max_pixels
     policy = policy or OraclePolicy()
+    parser = profile.make_parser()
     out = []
     for k in range(count):
         rng = np.random.default_rng([seed, k, 0 if kind == "target" else 1])
@@ -92,8 +93,7 @@ def canvas_samples(
                                 supported=supported)
         chat = profile.build_chat(request, min_pixels=lo, max_pixels=hi)
         geometry = Geometry.for_image(*image.size, min_pixels=lo, max_pixels=hi, scale=screen.scale)
-        chat.metadata.update(profile=profile.name, geometry=geometry, oracle=target.click())
-        reply = policy.reply(chat)
+        reply = write_reply(parser, policy.planned(target.click()), geometry, profile.name)
         out.append(TrainingSample(Chat(list(chat.messages)), reply, f"{kind} {size} seed {seed} #{k}"))
     return out
 

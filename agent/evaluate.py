@@ -22,12 +22,11 @@ count only the episodes that ran, leave the interrupted ones out of the rates an
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vlagent.agent.batch import EpisodeJob, run_batched
+from vlagent.agent.config import setting_default
 from vlagent.agent.errors import ResumeMismatch, SuiteError, TrajectoryError
 from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore, _model_name
 from vlagent.agent.metrics import INTERRUPTED, SuiteSummary, summarize
@@ -110,8 +110,8 @@ _AGENT_SETTINGS: tuple[str, ...] = ("history_images", "max_retries", "repeat_lim
 
 
 def _agent_default(name: str) -> Any:
-    """An :class:`Agent` keyword's default, read from its signature (the one place it is defined)."""
-    return inspect.signature(Agent).parameters[name].default
+    """An :class:`Agent` setting's default (defined once, in :mod:`vlagent.agent.config`)."""
+    return setting_default(name)
 
 
 def episode_max_steps(spec: EpisodeSpec, agent_kwargs: dict[str, Any]) -> int:
@@ -347,20 +347,41 @@ def evaluate(
     own_pool = pool is None
     pool = pool or EnvPool()
     stop = stop or StopFlag()
-
-    def job(spec: EpisodeSpec) -> EpisodeJob:
-        def make_agent() -> Agent:
-            env = pool.acquire(spec.env, spec.env_kwargs)
-            kwargs = {**agent_kwargs, "max_steps": episode_max_steps(spec, agent_kwargs)}
-            return Agent(backend, profile, env, recorder=store, stop=stop, env_spec=spec.env,
-                         env_kwargs=spec.env_kwargs, suite=spec.suite, **kwargs)
-
-        return EpisodeJob(spec.episode_id, spec.task, spec.seed, make_agent,
-                          release=lambda agent: pool.release(spec.env, spec.env_kwargs, agent.env))
-
     counters = _Progress(total=len(todo))
-    interrupted_now = False
     t0 = time.perf_counter()
+    try:
+        jobs = (_job(spec, backend, profile, store, pool, stop, agent_kwargs) for spec in todo)
+        # gym's toy-text games render with pygame, which is not thread-safe: their env work stays serial.
+        threads = 1 if any(s.env.startswith("gym:") for s in todo) else None
+        interrupted_now = _run_jobs(jobs, counters, workers=workers, threads=threads, stop=stop, progress=progress)
+    finally:
+        if own_pool:
+            pool.close()
+    seconds = time.perf_counter() - t0
+    described = {**(config or {}), **key.model_dump(mode="json", exclude={"episodes"})}
+    return _write_results(
+        out, specs, store, config=described, counters=counters, skipped=skipped, seconds=seconds,
+        stopped=interrupted_now or stop.requested, report=report,
+    )
+
+
+def _job(spec: EpisodeSpec, backend: ModelBackend, profile: str, store: TrajectoryStore, pool: EnvPool,
+         stop: StopFlag, agent_kwargs: dict[str, Any]) -> EpisodeJob:
+    """The job of one episode: its agent gets a pooled env, the store, the shared stop flag and its step limit."""
+
+    def make_agent() -> Agent:
+        env = pool.acquire(spec.env, spec.env_kwargs)
+        kwargs = {**agent_kwargs, "max_steps": episode_max_steps(spec, agent_kwargs)}
+        return Agent(backend, profile, env, recorder=store, stop=stop, env_spec=spec.env,
+                     env_kwargs=spec.env_kwargs, suite=spec.suite, **kwargs)
+
+    return EpisodeJob(spec.episode_id, spec.task, spec.seed, make_agent,
+                      release=lambda agent: pool.release(spec.env, spec.env_kwargs, agent.env))
+
+
+def _run_jobs(jobs: Iterable[EpisodeJob], counters: _Progress, *, workers: int, threads: int | None,
+              stop: StopFlag, progress: bool) -> bool:
+    """Run the jobs batched, counting for the progress bar; ``True`` when a second Ctrl+C cut the run short."""
     try:
         with _progress_bar(counters, enabled=progress) as refresh:
 
@@ -375,21 +396,10 @@ def evaluate(
                 counters.steps += 1
                 refresh()
 
-            # gym's toy-text games render with pygame, which is not thread-safe: their env work stays serial.
-            threads = 1 if any(s.env.startswith("gym:") for s in todo) else None
-            run_batched((job(s) for s in todo), workers=workers, threads=threads, stop=stop, on_done=on_done,
-                        on_step=on_step)
+            run_batched(jobs, workers=workers, threads=threads, stop=stop, on_done=on_done, on_step=on_step)
     except KeyboardInterrupt:  # a second Ctrl+C: the live episodes were closed as interrupted on the way out
-        interrupted_now = True
-    finally:
-        if own_pool:
-            pool.close()
-    seconds = time.perf_counter() - t0
-    described = {**(config or {}), **key.model_dump(mode="json", exclude={"episodes"})}
-    return _write_results(
-        out, specs, store, config=described, counters=counters, skipped=skipped, seconds=seconds,
-        stopped=interrupted_now or stop.requested, report=report,
-    )
+        return True
+    return False
 
 
 def _write_results(

@@ -2,8 +2,10 @@
 
 One step::
 
-    prepare   observation -> PromptRequest -> profile.build_chat -> Chat (+ metadata for scripted policies)
-    generate  backend.generate(chats) -> Generation (one call for every live episode when batched)
+    prepare   observation -> PromptRequest -> profile.build_chat -> Chat, and the PolicyStep (observation,
+              info, history, that chat) a policy decides from (agent/policy.py)
+    generate  policy.decide(steps) -> replies (one call for every live episode when batched); a model
+              policy is backend.generate(chats), a scripted one plans typed actions the loop writes as text
     decide    parser.parse -> convert every point to screen pixels -> supported? -> deny-list
     act       confirm -> env.step per action, in reply order (nothing in a dry run)
     advance   record the step (with the prompt as sent, agent/prompt_record.py), update the history, decide
@@ -25,7 +27,6 @@ per step for all of them.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections import deque
@@ -46,9 +47,12 @@ from vlagent.actions.errors import (
 )
 from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.annotate import annotate
+from vlagent.agent.config import SAFETY_SHORTHANDS, AgentConfig
 from vlagent.agent.describe import describe
+from vlagent.agent.policy import Planned, Policy, PolicyStep, Reply, as_policy
 from vlagent.agent.prompt_record import PromptRecord, record_chat, system_text
-from vlagent.agent.safety import ConfirmFn, ConfirmMode, ConfirmRequest, SafetyPolicy, StopFlag
+from vlagent.agent.repeats import RepeatDetector, action_key
+from vlagent.agent.safety import ConfirmRequest, SafetyPolicy, StopFlag
 from vlagent.agent.secrets import Secrets
 from vlagent.agent.seeds import draw_seed
 from vlagent.agent.trajectory import (
@@ -68,6 +72,7 @@ from vlagent.agent.trajectory import (
 from vlagent.agent.video_frames import FrameHistory
 from vlagent.envs.base import CAPTURE, SETTLE, Observation, env_timings
 from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
+from vlagent.model.errors import ModelRejected
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
 #: Actions the loop handles itself; an env may also score ``finished``/``fail`` when it supports them.
@@ -129,19 +134,44 @@ class Episode:
     system_prompt: str | None = None  # the first step's, recorded once in meta.json
     history: list[HistoryEntry] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
-    index: int = 0
-    capture_seconds: float = 0.0
-    consecutive_errors: int = 0
-    last_key: str | None = None
-    repeats: int = 0
-    total_reward: float = 0.0
+    capture_seconds: float = 0.0  # the capture of the frame the next prompt shows
+    repeats: RepeatDetector = field(default_factory=RepeatDetector)
     success: bool | None = None
     answer: str | None = None
-    errors: int = 0
-    parse_errors: int = 0
     stop: StopReason | None = None
     error: ErrorRecord | None = None
     started: float = 0.0
+
+    # Counts derived from the records, so they cannot drift from what was recorded.
+
+    @property
+    def index(self) -> int:
+        """The next step's index: the steps recorded so far."""
+        return len(self.records)
+
+    @property
+    def errors(self) -> int:
+        """Steps whose reply could not be executed."""
+        return sum(r.error is not None for r in self.records)
+
+    @property
+    def parse_errors(self) -> int:
+        """Steps whose reply no parser read."""
+        return sum(r.error is not None and r.error.type == ActionParseError.__name__ for r in self.records)
+
+    @property
+    def consecutive_errors(self) -> int:
+        """Unexecutable replies in a row, up to the last step."""
+        n = 0
+        for r in reversed(self.records):
+            if r.error is None:
+                break
+            n += 1
+        return n
+
+    @property
+    def total_reward(self) -> float:
+        return sum((r.reward for r in self.records), 0.0)
 
 
 @dataclass(frozen=True)
@@ -159,6 +189,7 @@ class Prepared:
     screenshot: Image.Image
     preprocess_seconds: float
     prompt: PromptRecord | None = None
+    step: PolicyStep | None = None  # what the policy decides from; generate() needs it (prepare() sets it)
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,48 @@ class Execution:
         return any(r.executed for r in self.records)
 
 
+@dataclass
+class _Tally:
+    """What :meth:`Agent.act` has gathered so far over one reply's actions (becomes its :class:`Execution`)."""
+
+    obs: Observation
+    info: dict[str, Any]
+    records: list[ActionRecord] = field(default_factory=list)
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    capture: float | None = None
+    execute: float = 0.0
+    settle: float = 0.0
+    stop: StopReason | None = None
+    error: ActionError | None = None
+    answer: str | None = None
+    answers: list[str] = field(default_factory=list)
+    confirm_shot: Path | None = None  # the annotated screenshot, written when the first question is put
+    asked: bool = False
+
+    def skip(self, pairs: Sequence[tuple[Action, Action]], why: str) -> None:
+        """Record the actions that will not run, and why."""
+        self.records.extend(ActionRecord(model=m, screen=s, skipped=why) for m, s in pairs)
+
+    def add_step(self, seconds: float, timings: dict[str, float]) -> None:
+        """Split one ``env.step``'s wall time into capture, settle and execute (see :meth:`Agent.act`)."""
+        if self.capture is not None:  # the frame of the previous action was never shown to the model
+            self.execute += self.capture
+        self.capture = min(timings.get(CAPTURE, 0.0), seconds)
+        waited = min(timings.get(SETTLE, 0.0), seconds - self.capture)
+        self.settle += waited
+        self.execute += seconds - self.capture - waited
+
+    def execution(self) -> Execution:
+        return Execution(
+            records=self.records, obs=self.obs, info=dict(self.info), reward=self.reward,
+            terminated=self.terminated, truncated=self.truncated, capture_seconds=self.capture or 0.0,
+            execute_seconds=self.execute, settle_seconds=self.settle, stop=self.stop, error=self.error,
+            answer=self.answer, user_answers=tuple(self.answers),
+        )
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     """What :meth:`Agent.run` returns: the metadata written to ``meta.json``, the steps, the folder.
@@ -245,41 +318,29 @@ def _model_name(backend: Any) -> str:
     return str(getattr(backend, "name", type(backend).__name__))
 
 
-def _action_key(actions: Sequence[Action]) -> str:
-    return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
-
-
 class Agent:
     """Runs episodes of one env with one backend and one model profile.
 
     Args:
-        backend: any :class:`ModelBackend`; batched runs share one between agents.
+        backend: any :class:`ModelBackend` (driven through :class:`~vlagent.agent.policy.ModelPolicy`) or a
+            :class:`~vlagent.agent.policy.Policy` (the scripted oracle), bare or inside a python backend;
+            batched runs share one between agents.
         profile: a :class:`~vlagent.prompts.profiles.ModelProfile` or its name.
         env: a vlagent env (gymnasium API, typed actions in screen pixels). The caller owns and closes it.
-        history_images: screenshots in each prompt, the current one included (older ones first).
-        max_steps: model calls per episode, retries included.
-        time_limit: wall-clock seconds per episode (reset included), or ``None``; past it the episode ends
-            after the step in flight with outcome ``time_limit``, which counts as a failure.
-        max_retries: unexecutable replies in a row that are fed back before the episode stops.
-        repeat_limit: the same action this many times in a row with the screen unchanged stops the episode.
-        dry_run: parse, convert and record, but execute nothing.
-        confirm: ``"all"`` or ``"sensitive"`` to ask ``confirm_fn`` before executing (see SafetyPolicy).
-        confirm_fn: ``ConfirmRequest -> bool`` (the action, the thought, the annotated screenshot's path);
-            required with ``confirm``.
+        config: the episodes' settings (:class:`~vlagent.agent.config.AgentConfig`: limits, pixel budget,
+            decoding options).
+        settings: any :class:`AgentConfig` field as a keyword (``max_steps=5``), applied over ``config``;
+            and the safety shorthands ``dry_run`` (parse, convert and record, but execute nothing),
+            ``confirm`` (``"all"`` or ``"sensitive"``: ask ``confirm_fn`` before executing) and ``confirm_fn``
+            (``ConfirmRequest -> bool``), used when no ``safety`` is given.
         safety: a full :class:`SafetyPolicy` (overrides ``dry_run``/``confirm``/``confirm_fn``).
         ask: answers ``call_user`` in interactive runs; without it ``call_user`` ends the episode.
-        gen_options: decoding options; the pixel budget defaults to the profile's (or ``min/max_pixels``).
         recorder: a :class:`TrajectoryStore`; ``None`` keeps the episode in memory only.
         clock: the timer for step timings (injectable for tests).
         stop: the flag Ctrl+C (and the stop hotkey) sets; share one between agents to stop them together.
         env_spec, env_kwargs: how the env was made, written to ``meta.json`` for replays.
         secrets: values the model sees as ``<secret>NAME</secret>``, substituted only in what ``env.step``
             gets and masked out of everything recorded (see agent/secrets.py).
-        video_frames: 0 (default) or N >= 2: each prompt holds the last N frames up to the current screen as
-            a video (one frame per observation, unchanged ones included), before the current screenshot,
-            which stays the image actions refer to; the video replaces the history screenshots.
-        video_fps: with ``video_frames``, sample the clip at this rate instead (the screen as it was at each
-            of the N instants ``1/fps`` apart, ending now).
 
     Example:
         >>> from vlagent.agent.scripted import OraclePolicy
@@ -292,23 +353,13 @@ class Agent:
 
     def __init__(
         self,
-        backend: ModelBackend,
+        backend: ModelBackend | Policy,
         profile: Any,
         env: Any,
+        config: AgentConfig | None = None,
         *,
-        history_images: int = 2,
-        max_steps: int = 30,
-        time_limit: float | None = None,
-        max_retries: int = 2,
-        repeat_limit: int = 3,
-        dry_run: bool = False,
-        confirm: ConfirmMode | None = None,
-        confirm_fn: ConfirmFn | None = None,
         safety: SafetyPolicy | None = None,
         ask: AskFn | None = None,
-        gen_options: GenerationOptions | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
         recorder: TrajectoryStore | None = None,
         clock: Callable[[], float] = time.perf_counter,
         stop: StopFlag | None = None,
@@ -316,46 +367,30 @@ class Agent:
         env_kwargs: dict[str, Any] | None = None,
         suite: str | None = None,
         secrets: Secrets | None = None,
-        video_frames: int = 0,
-        video_fps: float | None = None,
+        **settings: Any,
     ) -> None:
         if isinstance(profile, str):
             from vlagent.prompts import get_profile
 
             profile = get_profile(profile)
-        for name, value, low in (
-            ("history_images", history_images, 1),
-            ("max_steps", max_steps, 1),
-            ("max_retries", max_retries, 0),
-            ("repeat_limit", repeat_limit, 2),
-        ):
-            if value < low:
-                raise ValueError(f"{name} must be >= {low}, got {value}")
-        if video_frames and video_frames < 2:
-            raise ValueError(f"video_frames must be 0 (no video) or >= 2, got {video_frames}")
-        if video_fps is not None and not video_fps > 0:
-            raise ValueError(f"video_fps must be a positive number of frames a second, got {video_fps}")
-        if time_limit is not None and not time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
+        shorthands = {k: settings.pop(k, default) for k, default in SAFETY_SHORTHANDS.items()}
+        self.config = config = (config or AgentConfig()).updated(**settings)
         self.backend = backend
         self.profile = profile
         self.parser = profile.make_parser()
         self.env = env
-        self.history_images = history_images
-        self.max_steps = max_steps
-        self.time_limit = time_limit
-        self.max_retries = max_retries
-        self.repeat_limit = repeat_limit
-        self.safety = safety or SafetyPolicy(dry_run=dry_run, confirm=confirm or "never", ask=confirm_fn)
+        self.safety = safety or SafetyPolicy(dry_run=shorthands["dry_run"], confirm=shorthands["confirm"] or "never",
+                                             ask=shorthands["confirm_fn"])
         self.ask = ask
-        self.min_pixels = min_pixels or profile.min_pixels
-        self.max_pixels = max_pixels or profile.max_pixels
-        base = gen_options or GenerationOptions()
+        self.min_pixels = config.min_pixels or profile.min_pixels
+        self.max_pixels = config.max_pixels or profile.max_pixels
+        base = config.gen_options or GenerationOptions()
         self.gen_options = replace(
             base,
             min_pixels=base.min_pixels or self.min_pixels,
             max_pixels=base.max_pixels or self.max_pixels,
         )
+        self.policy = as_policy(backend, self.gen_options)
         self.recorder = recorder
         self.clock = clock
         self._own_stop = stop is None  # a flag of its own is fresh for every run(); a shared one is not
@@ -364,8 +399,6 @@ class Agent:
         self.env_kwargs = dict(env_kwargs or {})
         self.suite = suite
         self.secrets = secrets or Secrets()
-        self.video_frames = video_frames
-        self.video_fps = video_fps
 
     # -- phases ----------------------------------------------------------------------------------------
 
@@ -410,8 +443,8 @@ class Agent:
             info=dict(info),
             recorder=recorder,
             meta=meta,
-            screens=deque(maxlen=self.history_images),
-            screen_files=deque(maxlen=self.history_images),
+            screens=deque(maxlen=self.config.history_images),
+            screen_files=deque(maxlen=self.config.history_images),
             # An env that does not time its capture: the whole reset is the nearest figure there is.
             capture_seconds=reset_timings.get(CAPTURE, reset_seconds),
             started=t0,
@@ -419,8 +452,8 @@ class Agent:
         if "success" in info:  # an env that reports success does so from the start (an episode may never step)
             ep.success = bool(info["success"])
         self._remember_screen(ep, obs.screenshot)
-        if self.video_frames:
-            ep.frames = FrameHistory(self.video_frames, self.video_fps)
+        if self.config.video_frames:
+            ep.frames = FrameHistory(self.config.video_frames, self.config.video_fps)
             ep.frames.add(self.clock() - ep.started, obs.screenshot, "step_000.png")
         return ep
 
@@ -445,15 +478,8 @@ class Agent:
         # The images must carry the same budget the geometry was computed with, or a `resized` point would
         # be mapped back through a different resize than the one the model saw.
         chat = self.profile.build_chat(request, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-        chat.metadata.update(
-            oracle=ep.info.get("oracle"),
-            geometry=geometry,
-            profile=self.profile.name,
-            family=obs.family,
-            options=tuple(obs.options),
-            supported=supported,
-            step=ep.index,
-        )
+        step = PolicyStep(observation=obs, info=ep.info, history=tuple(ep.history), task=ep.task, step=ep.index,
+                          geometry=geometry, supported=supported, prompt=chat, profile=self.profile)
         seconds = self.clock() - t0
         if ep.system_prompt is None:
             ep.system_prompt = system_text(chat)
@@ -468,17 +494,34 @@ class Agent:
             screenshot=obs.screenshot,
             preprocess_seconds=seconds,
             prompt=prompt,
+            step=step,
         )
 
-    def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Generation], float]:
-        """One backend call for all the chats; returns the generations and the call's wall time."""
+    def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Reply], float]:
+        """One policy call for all the steps; returns the replies and the call's wall time."""
+        steps = [p.step for p in prepared if p.step is not None]
+        if len(steps) != len(prepared):
+            raise ValueError("every Prepared handed to generate() needs its PolicyStep (built by prepare())")
         t0 = self.clock()
-        gens = self.backend.generate([p.chat for p in prepared], self.gen_options)
+        replies = list(self.policy.decide(steps))
         seconds = self.clock() - t0
-        if len(gens) != len(prepared):
-            raise ModelError(f"backend {getattr(self.backend, 'name', '?')} returned {len(gens)} replies "
+        if len(replies) != len(prepared):
+            raise ModelError(f"backend {getattr(self.backend, 'name', '?')} returned {len(replies)} replies "
                              f"for {len(prepared)} chats")
-        return list(gens), seconds
+        return replies, seconds
+
+    def as_generation(self, reply: Reply, geometry: Geometry) -> Generation:
+        """A policy's reply as the text the parser reads: planned actions are written in the profile's format."""
+        if isinstance(reply, Generation):
+            return reply
+        if isinstance(reply, str):
+            return Generation(text=reply)
+        if isinstance(reply, Planned):
+            from vlagent.agent.scripted import write_reply
+
+            return Generation(text=write_reply(self.parser, reply, geometry, self.profile.name))
+        raise ModelRejected(f"{_model_name(self.backend)!r} returned a {type(reply).__name__}; expected a "
+                            "Generation, a str or Planned actions")
 
     def decide(self, reply: str, geometry: Geometry) -> Decision:
         """Parse the reply and make every action executable, or raise the ``ActionError`` to feed back."""
@@ -500,92 +543,74 @@ class Agent:
         returned is the next step's ``capture`` (the frame its prompt shows); everything else in the
         ``env.step`` wall time, the capture of frames that a later action replaced included, is ``execute``.
         """
-        records: list[ActionRecord] = []
-        obs, info = ep.obs, ep.info
-        reward, terminated, truncated = 0.0, False, False
-        capture: float | None = None
-        execute = settle = 0.0
-        stop: StopReason | None = None
-        error: ActionError | None = None
-        answer: str | None = None
-        answers: list[str] = []
+        tally = _Tally(obs=ep.obs, info=ep.info)
         env_supported = _supported_actions(self.env)
         pairs = list(zip(decision.parsed.actions, decision.screen_actions, strict=True))
-        confirm_shot: Path | None = None  # the annotated screenshot, written when the first question is put
-        asked = False
         for i, (model_action, action) in enumerate(pairs):
-            rec = ActionRecord(model=model_action, screen=action)
             if self.stop.requested:  # Ctrl+C or the stop hotkey: nothing after the running action starts
-                stop = "interrupted"
-                records.extend(ActionRecord(model=m, screen=s, skipped=f"stopped by {self.stop.by}")
-                               for m, s in pairs[i:])
+                tally.stop = "interrupted"
+                tally.skip(pairs[i:], f"stopped by {self.stop.by}")
                 break
-            if action.type == "call_user":
-                if self.ask is None:
-                    records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
-                    stop = "call_user"
-                else:
-                    answers.append(self.secrets.mask(self.ask(action.question)))
-                    records.append(rec.model_copy(update={"executed": True, "answer": answers[-1]}))
-            elif self.safety.dry_run:
-                records.append(rec.model_copy(update={"skipped": "dry-run"}))
-            elif action.type in LOOP_ACTIONS and action.type not in env_supported:
-                records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
-            else:
-                try:
-                    if self.safety.needs_confirmation(action) and not asked:
-                        confirm_shot, asked = self._confirm_image(ep, decision), True
-                    self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
-                                                       screenshot=confirm_shot))
-                    t0 = self.clock()
-                    obs, r, terminated, truncated, info = self.env.step(self.secrets.reveal_action(action))
-                except ActionError as exc:  # refused, or the env's own check: nothing ran
-                    error = exc
-                    records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
-                    records.extend(
-                        ActionRecord(model=m, screen=s, skipped="an earlier action failed") for m, s in pairs[i + 1:]
-                    )
-                    break
-                step_seconds = self.clock() - t0
-                timings = env_timings(info)
-                if capture is not None:  # the frame of the previous action was never shown to the model
-                    execute += capture
-                capture = min(timings.get(CAPTURE, 0.0), step_seconds)
-                waited = min(timings.get(SETTLE, 0.0), step_seconds - capture)
-                settle += waited
-                execute += step_seconds - capture - waited
-                reward += float(r)
-                records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
+            if not self._act_one(ep, decision, ActionRecord(model=model_action, screen=action), action, tally,
+                                 env_supported):
+                tally.skip(pairs[i + 1:], "an earlier action failed")
+                break
             if action.type in TERMINAL_TYPES:
-                stop = stop or action.type
-                answer = getattr(action, "answer", None) or getattr(action, "reason", None)
-            if terminated or truncated:
-                stop = stop or ("terminated" if terminated else "truncated")
-            if stop is not None:
-                records.extend(ActionRecord(model=m, screen=s, skipped="episode ended") for m, s in pairs[i + 1:])
+                tally.stop = tally.stop or action.type
+                tally.answer = getattr(action, "answer", None) or getattr(action, "reason", None)
+            if tally.terminated or tally.truncated:
+                tally.stop = tally.stop or ("terminated" if tally.terminated else "truncated")
+            if tally.stop is not None:
+                tally.skip(pairs[i + 1:], "episode ended")
                 break
-        return Execution(
-            records=records,
-            obs=obs,
-            info=dict(info),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            capture_seconds=capture or 0.0,
-            execute_seconds=execute,
-            settle_seconds=settle,
-            stop=stop,
-            error=error,
-            answer=answer,
-            user_answers=tuple(answers),
-        )
+        return tally.execution()
 
-    def advance(self, ep: Episode, prepared: Prepared, gen: Generation, model_wall: float) -> StepRecord:
+    def _act_one(
+        self, ep: Episode, decision: Decision, rec: ActionRecord, action: Action, tally: _Tally,
+        env_supported: frozenset[str],
+    ) -> bool:
+        """Carry out one action (``rec`` its record so far) into ``tally``; ``False`` when it was refused."""
+        if action.type == "call_user":
+            if self.ask is None:
+                tally.records.append(rec.model_copy(update={"skipped": "nobody to ask"}))
+                tally.stop = "call_user"
+            else:
+                tally.answers.append(self.secrets.mask(self.ask(action.question)))
+                tally.records.append(rec.model_copy(update={"executed": True, "answer": tally.answers[-1]}))
+        elif self.safety.dry_run:
+            tally.records.append(rec.model_copy(update={"skipped": "dry-run"}))
+        elif action.type in LOOP_ACTIONS and action.type not in env_supported:
+            tally.records.append(rec.model_copy(update={"skipped": "handled by the loop"}))
+        else:
+            return self._step_env(ep, decision, rec, action, tally)
+        return True
+
+    def _step_env(self, ep: Episode, decision: Decision, rec: ActionRecord, action: Action, tally: _Tally) -> bool:
+        """Confirm (when asked to) and run one action in the env, adding its reward and timings to ``tally``."""
+        try:
+            if self.safety.needs_confirmation(action) and not tally.asked:
+                tally.confirm_shot, tally.asked = self._confirm_image(ep, decision), True
+            self.safety.approve(ConfirmRequest(action, step=ep.index, thought=decision.parsed.thought,
+                                               screenshot=tally.confirm_shot))
+            t0 = self.clock()
+            obs, r, terminated, truncated, info = self.env.step(self.secrets.reveal_action(action))
+        except ActionError as exc:  # refused, or the env's own check: nothing ran
+            tally.error = exc
+            tally.records.append(rec.model_copy(update={"skipped": f"{type(exc).__name__}: {exc}"}))
+            return False
+        tally.add_step(self.clock() - t0, env_timings(info))
+        tally.obs, tally.info, tally.terminated, tally.truncated = obs, info, terminated, truncated
+        tally.reward += float(r)
+        tally.records.append(rec.model_copy(update={"executed": True, "reward": float(r)}))
+        return True
+
+    def advance(self, ep: Episode, prepared: Prepared, reply: Reply, model_wall: float) -> StepRecord:
         """Decide and act on one reply, record the step and update the episode; returns the record.
 
         The reply is masked before anything reads it: a model (or the oracle) that typed a secret's value
         gets it parsed as the placeholder, which is substituted again only for ``env.step``.
         """
+        gen = self.as_generation(reply, prepared.geometry)
         raw = self.secrets.mask(gen.text)
         t0 = self.clock()
         decision: Decision | None = None
@@ -736,11 +761,9 @@ class Agent:
         execution: Execution | None,
         error: ActionError | None,
     ) -> None:
-        ep.index += 1
         summary = "; ".join(describe(a) for a in decision.parsed.actions) if decision else ""
         user_reply: str | None = None
         if execution is not None:
-            ep.total_reward += execution.reward
             ep.obs, ep.info = execution.obs, execution.info
             ep.capture_seconds = execution.capture_seconds
             if "success" in execution.info:
@@ -752,18 +775,12 @@ class Agent:
             if ep.frames is not None:
                 ep.frames.add(self.clock() - ep.started, execution.obs.screenshot, f"step_{ep.index:03d}.png")
             if error is None and (execution.executed or self.safety.dry_run):
-                unchanged = not record.screen_changed
-                key = _action_key(decision.screen_actions) if decision else ""
-                ep.repeats = (ep.repeats + 1 if key == ep.last_key else 1) if unchanged else 0
-                ep.last_key = key
+                key = action_key(decision.screen_actions) if decision else ""
+                ep.repeats.observe(key, unchanged=not record.screen_changed)
         if error is not None:
-            ep.errors += 1
-            ep.parse_errors += isinstance(error, ActionParseError)
-            ep.consecutive_errors += 1
             # The profile's feedback text adds how to reply; the message says what went wrong.
             message = self.secrets.mask(f"{type(error).__name__}: {error}")
         else:
-            ep.consecutive_errors = 0
             message = None
         ep.history.append(
             HistoryEntry(
@@ -779,14 +796,15 @@ class Agent:
     def _stop_reason(self, ep: Episode, execution: Execution | None) -> StopReason | None:
         if execution is not None and execution.stop is not None:
             return execution.stop
-        if ep.consecutive_errors > self.max_retries:
+        if ep.consecutive_errors > self.config.max_retries:
             return "errors"
-        if ep.repeats >= self.repeat_limit:
+        if ep.repeats.count >= self.config.repeat_limit:
             return "loop"
         if self.stop.requested:
             return "interrupted"
-        if self.time_limit is not None and self.clock() - ep.started >= self.time_limit:
+        limit = self.config.time_limit
+        if limit is not None and self.clock() - ep.started >= limit:
             return "time_limit"
-        if ep.index >= self.max_steps:
+        if ep.index >= self.config.max_steps:
             return "max_steps"
         return None

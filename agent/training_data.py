@@ -31,7 +31,8 @@ from vlagent.actions.coords import Geometry
 from vlagent.actions.errors import ActionError, VlagentError
 from vlagent.actions.models import Action
 from vlagent.agent.describe import describe
-from vlagent.agent.scripted import OraclePolicy, to_model_space
+from vlagent.agent.policy import Planned
+from vlagent.agent.scripted import OraclePolicy, to_model_space, write_reply
 from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode, same_screen
 from vlagent.model.chat import Chat
 from vlagent.model.training.errors import TrainingDataError
@@ -246,9 +247,10 @@ class PointOracle(OraclePolicy):
 
     name = "scripted-oracle-points"
 
-    def next_action(self, metadata: dict[str, Any]) -> Action:
-        action = super().next_action(metadata)
-        return action.model_copy(update={"box": None}) if getattr(action, "box", None) is not None else action
+    def planned(self, action: Action, *, blind: bool = False) -> Planned:
+        if getattr(action, "box", None) is not None:
+            action = action.model_copy(update={"box": None})
+        return super().planned(action, blind=blind)
 
 
 def _check_seeds(seed: int, count: int) -> None:
@@ -283,6 +285,7 @@ def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: Oracl
     counts = Counter(grounding_phrase(w) for w in widgets)
     supported = frozenset(agent.env.supported_actions_now())
     geometry = ep.obs.geometry(min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
+    parser = profile.make_parser()
     out = []
     for widget in widgets:
         phrase = grounding_phrase(widget)
@@ -290,8 +293,8 @@ def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: Oracl
             continue
         request = PromptRequest(family=ep.obs.family, task=phrase, images=[ep.obs.screenshot], supported=supported)
         chat = profile.build_chat(request, min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
-        chat.metadata.update(profile=profile.name, geometry=geometry, oracle=widget.click())
-        out.append(TrainingSample(_plain_chat(chat), policy.reply(chat), f"{source} ground {widget.name}"))
+        reply = write_reply(parser, policy.planned(widget.click()), geometry, profile.name)
+        out.append(TrainingSample(_plain_chat(chat), reply, f"{source} ground {widget.name}"))
     return out
 
 
@@ -365,7 +368,8 @@ def synthetic_samples(
             steps: list[TrainingSample] = []
             while ep.stop is None:
                 prepared = agent.prepare(ep)
-                gen = policy.generate([prepared.chat])[0]
+                replies, _ = agent.generate([prepared])
+                gen = agent.as_generation(replies[0], prepared.geometry)
                 steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}"))
                 agent.advance(ep, prepared, gen, 0.0)
             if ep.success:

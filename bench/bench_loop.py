@@ -33,6 +33,7 @@ from typing import Any
 from vlagent.agent.batch import EpisodeJob, run_batched
 from vlagent.agent.evaluate import EnvPool, evaluate
 from vlagent.agent.loop import Agent, EpisodeResult, TrajectoryStore
+from vlagent.agent.policy import Planned, PolicyStep
 from vlagent.agent.scripted import OraclePolicy
 from vlagent.agent.suites import EpisodeSpec
 from vlagent.envs.registry import make_env
@@ -44,7 +45,7 @@ FHD_BUDGET = 1280 * 28 * 28
 
 
 class Oracle:
-    """The scripted oracle as a backend, optionally with a fixed latency per call (a batched forward)."""
+    """The scripted oracle as a policy, optionally with a fixed latency per call (a batched forward)."""
 
     name = "bench-oracle"
 
@@ -53,11 +54,11 @@ class Oracle:
         self.latency = latency
         self.calls = 0
 
-    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
+    def decide(self, steps: Sequence[PolicyStep]) -> list[Planned]:
         self.calls += 1
         if self.latency:
             time.sleep(self.latency)  # stands in for the model's compute; not a synchronisation
-        return [Generation(text=self.policy.reply(c)) for c in chats]
+        return self.policy.decide(steps)
 
 
 def overhead(episodes: int, record: bool, latency: float = 0.0) -> dict[str, float]:
@@ -120,7 +121,10 @@ class ModelClock:
 
 
 class OracleReplies:
-    """The real backend does all its work on each chat; the oracle's reply then replaces the model's text."""
+    """The real backend does all its work on each step's chat; the oracle's reply then replaces the model's text.
+
+    ``options`` are the agent's generation options (set once the agent exists).
+    """
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
@@ -128,13 +132,14 @@ class OracleReplies:
         self.model_ref = backend.model_ref
         self.policy = OraclePolicy()
         self.last: list[Generation] = []
+        self.options: GenerationOptions | None = None
 
-    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
-        gens = self.backend.generate(chats, options)
+    def decide(self, steps: Sequence[PolicyStep]) -> list[Generation]:
+        gens = self.backend.generate([s.prompt for s in steps], self.options)
         self.last = gens
         return [Generation(text=self.policy.reply(c), prompt_tokens=g.prompt_tokens, visual_tokens=g.visual_tokens,
                            new_tokens=g.new_tokens, preprocess_seconds=g.preprocess_seconds,
-                           generate_seconds=g.generate_seconds, extra=g.extra) for c, g in zip(chats, gens, strict=True)]
+                           generate_seconds=g.generate_seconds, extra=g.extra) for c, g in zip(steps, gens, strict=True)]
 
 
 HOST_PHASES = ("capture", "prompt", "images+tokens", "vision", "model", "parse", "execute", "settle", "record",
@@ -199,6 +204,7 @@ def host_work(args: argparse.Namespace) -> None:
                           history_images=args.history, max_pixels=FHD_BUDGET, max_steps=20,
                           gen_options=GenerationOptions(max_new_tokens=args.tiny_max_new_tokens),
                           recorder=TrajectoryStore(Path(tmp) / label.split()[0]))
+            wrapped.options = agent.gen_options
             host_episode(agent, wrapped, clock, seed=999)  # warm-up
             setups[label] = (agent, wrapped, clock)
         best: dict[str, dict[str, float]] = {}

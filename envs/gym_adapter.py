@@ -147,6 +147,21 @@ def _is_point_box(space: gym.Space) -> bool:
     )
 
 
+def _adopt(env_id_or_env: str | gym.Env, env_kwargs: Mapping[str, Any] | None) -> tuple[gym.Env, str]:
+    """The env to wrap and its id: made from a registered id, or one made already in ``rgb_array`` mode."""
+    if isinstance(env_id_or_env, str):
+        return make_gym(env_id_or_env, env_kwargs), env_id_or_env
+    if env_kwargs:
+        raise GymEnvError("env_kwargs apply only when vlagent makes the env from an id")
+    if getattr(env_id_or_env, "render_mode", None) != "rgb_array":
+        raise GymEnvError(
+            f"the env renders with render_mode={getattr(env_id_or_env, 'render_mode', None)!r}; "
+            "make it with render_mode='rgb_array'"
+        )
+    spec = getattr(env_id_or_env, "spec", None)
+    return env_id_or_env, spec.id if spec is not None else type(env_id_or_env.unwrapped).__name__
+
+
 class GymEnv(VlagentEnv):
     """A gymnasium env with named actions and its ``rgb_array`` frame as the screenshot.
 
@@ -188,46 +203,15 @@ class GymEnv(VlagentEnv):
                 frame does not show exactly the ``Box`` range.
             y_up: for the default point mapping, the Box's y axis points up the screen.
         """
-        if isinstance(env_id_or_env, str):
-            self._env = make_gym(env_id_or_env, env_kwargs)
-            self.env_id = env_id_or_env
-        else:
-            if env_kwargs:
-                raise GymEnvError("env_kwargs apply only when vlagent makes the env from an id")
-            if getattr(env_id_or_env, "render_mode", None) != "rgb_array":
-                raise GymEnvError(
-                    f"the env renders with render_mode={getattr(env_id_or_env, 'render_mode', None)!r}; "
-                    "make it with render_mode='rgb_array'"
-                )
-            self._env = env_id_or_env
-            spec = getattr(env_id_or_env, "spec", None)
-            self.env_id = spec.id if spec is not None else type(env_id_or_env.unwrapped).__name__
+        self._env, self.env_id = _adopt(env_id_or_env, env_kwargs)
         self.render_mode = "rgb_array"
         self.inner_action_space = self._env.action_space
         known: GameInfo | None = game_info(self._env)
         self._info = known
         self._point_to_action = point_to_action
         self._y_up = y_up
-        self._names: ActionNames | None = None
-        space = self.inner_action_space
-        if isinstance(space, gym.spaces.Discrete):
-            n = int(space.n)
-            names = self._name_actions(n, known, action_names, directions)
-            if len(names.names) != n:
-                raise GymEnvError(f"{len(names.names)} action names for {n} actions: {names.names}")
-            bad = set(names.directions) - set(DIRECTIONS)
-            if bad:
-                raise GymEnvError(f"directions must be among {DIRECTIONS}, got {sorted(bad)}")
-            self._names = names
-            supported = {"choose"} | ({"move"} if names.directions else set())
-        elif _is_point_box(space) or (isinstance(space, gym.spaces.Box) and point_to_action is not None):
-            supported = {"move"}
-        else:
-            raise GymEnvError(
-                f"{self.env_id}'s action space {space} is neither Discrete nor a 2-D point Box; "
-                "pass point_to_action for other Box spaces"
-            )
-        self._supported = frozenset(supported)
+        self._names = self._action_names(known, action_names, directions)
+        self._supported = self._supported_types()
         self._task_arg = task
         self.options_names: tuple[str, ...] = self._names.names if self._names is not None else ()
         self.observation_space = ObservationSpace(None, "game")
@@ -235,6 +219,33 @@ class GymEnv(VlagentEnv):
         self._task = ""
         self._last_obs: Observation | None = None
         self._done = True
+
+    def _action_names(self, known: GameInfo | None, action_names: Sequence[str] | None,
+                      directions: Mapping[str, str] | None) -> ActionNames | None:
+        """The names of a ``Discrete`` space's actions, checked against it (``None`` for a Box space)."""
+        space = self.inner_action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            return None
+        n = int(space.n)
+        names = self._name_actions(n, known, action_names, directions)
+        if len(names.names) != n:
+            raise GymEnvError(f"{len(names.names)} action names for {n} actions: {names.names}")
+        bad = set(names.directions) - set(DIRECTIONS)
+        if bad:
+            raise GymEnvError(f"directions must be among {DIRECTIONS}, got {sorted(bad)}")
+        return names
+
+    def _supported_types(self) -> frozenset[str]:
+        """``choose`` (and ``move`` by direction) for named actions, ``move`` to a point for a point Box."""
+        space = self.inner_action_space
+        if self._names is not None:
+            return frozenset({"choose"} | ({"move"} if self._names.directions else set()))
+        if _is_point_box(space) or (isinstance(space, gym.spaces.Box) and self._point_to_action is not None):
+            return frozenset({"move"})
+        raise GymEnvError(
+            f"{self.env_id}'s action space {space} is neither Discrete nor a 2-D point Box; "
+            "pass point_to_action for other Box spaces"
+        )
 
     @staticmethod
     def _name_actions(n: int, known: GameInfo | None, action_names: Sequence[str] | None,

@@ -138,8 +138,8 @@ class Chat:
     """
 
     messages: list[Message]
-    #: Facts about the episode that backends ignore but scripted policies read (``oracle``: the env's
-    #: ground-truth next action in screen space; ``geometry``; ``profile``). Never sent to a model.
+    #: Labels for the records (``profile``, ``family``) that backends ignore. Never sent to a model, and
+    #: never ground truth: policies get that from the env's info (vlagent.agent.policy).
     metadata: dict[str, object] = field(default_factory=dict, compare=False)
 
     @classmethod

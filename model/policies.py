@@ -1,7 +1,8 @@
 """Named policies: what ``--backend python --model NAME`` runs when NAME is not a ``module:attr`` path.
 
-A policy factory is called with no arguments and returns an object with ``generate(chats, **options)``
-(see :mod:`vlagent.model.python_backend`), the shape of the scripted oracle. vlagent names its scripted
+A policy factory is called with no arguments and returns a policy, an object with ``decide(steps)`` (the
+scripted oracle; see ``vlagent.agent.policy``), or a chat backend with ``generate(chats, **options)``
+(see :mod:`vlagent.model.python_backend`). vlagent names its scripted
 policies here; plugins add theirs with :func:`register_policy` or a ``vlagent.policies`` entry point
 (see :mod:`vlagent.actions.plugins`). Built-in factories are ``module:attr`` strings, so model/ does not
 import agent/ to list them.
@@ -15,7 +16,7 @@ from typing import Any
 from vlagent.actions.plugins import POLICIES_GROUP, entry_point_objects, load_plugins
 from vlagent.model.errors import ModelRejected
 
-#: A factory (no arguments -> an object with ``generate``), or the ``module:attr`` path of one.
+#: A factory (no arguments -> an object with ``decide`` or ``generate``), or the ``module:attr`` path of one.
 PolicyFactory = Callable[[], Any] | str
 
 #: Every policy by name, plugins' included once :func:`policy_names` or :func:`policy_factory` loaded them.

@@ -1,12 +1,16 @@
 """A backend named ``module:attr`` or a policy name: extensions and scripted policies in a few lines of Python.
 
-The factory at ``attr`` is called with no arguments and returns an object whose
-``generate(chats, **options)`` gives one result per chat, a :class:`Generation` or a plain string
-(wrapped here), so a scripted policy can be as small as::
+The factory at ``attr`` is called with no arguments and returns either a chat backend, an object whose
+``generate(chats, **options)`` gives one result per chat (a :class:`Generation` or a plain string, wrapped
+here), so a model stand-in can be as small as::
 
     class Always:
         def generate(self, chats, **options):
             return ["click(start_box='(500,500)')" for _ in chats]
+
+or a policy, an object with ``decide(steps)`` (see ``vlagent.agent.policy``): it reads each step's
+observation and the env's info, which only the loop has, so this backend carries it to the loop
+(:attr:`PythonBackend.policy`) and refuses to answer bare chats.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ class PythonBackend:
     name = "python"
 
     def __init__(self, target: Any, *, spec: str | None = None) -> None:
-        if not callable(getattr(target, "generate", None)):
-            raise ModelLoadError(f"{spec or target!r} has no generate(chats, **options) method")
+        if not (callable(getattr(target, "generate", None)) or callable(getattr(target, "decide", None))):
+            raise ModelLoadError(f"{spec or target!r} has no generate(chats, **options) method (a backend) nor decide(steps) (a policy)")
         self.target = target
         self.spec = spec
 
@@ -67,7 +71,7 @@ class PythonBackend:
                 target = getattr(target, name)
             except AttributeError as exc:
                 raise ModelLoadError(f"{module_name!r} has no attribute {attr!r} (backend {spec!r})") from exc
-        if isinstance(target, type) or (callable(target) and not callable(getattr(target, "generate", None))):
+        if isinstance(target, type) or (callable(target) and not _answers(target)):
             try:
                 target = target()
             except TypeError as exc:
@@ -90,7 +94,18 @@ class PythonBackend:
         except TypeError as exc:
             raise ModelLoadError(f"cannot call policy {name!r}'s factory with no arguments: {exc}") from exc
 
+    @property
+    def policy(self) -> Any | None:
+        """The wrapped object when it is a policy (``decide(steps)``), for the loop to drive directly."""
+        return self.target if not callable(getattr(self.target, "generate", None)) else None
+
     def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
+        if self.policy is not None:
+            # A ModelError, not a bug: `vlagent generate --model vlagent.agent.scripted:oracle_policy` gets here.
+            raise ModelRejected(
+                "the scripted policy answers only inside an episode (`vlagent run`/`eval`): "
+                f"{self.spec or self.target!r} decides from the env's observation and info, which the loop hands it"
+            )
         opts = options or GenerationOptions()
         t0 = time.perf_counter()
         results = self.target.generate(list(chats), **dataclasses.asdict(opts))
@@ -112,3 +127,8 @@ class PythonBackend:
                     "expected a Generation or a str"
                 )
         return out
+
+
+def _answers(target: Any) -> bool:
+    """Whether ``target`` is already a backend or a policy (else it is a factory to call)."""
+    return callable(getattr(target, "generate", None)) or callable(getattr(target, "decide", None))

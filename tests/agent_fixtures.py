@@ -17,17 +17,18 @@ from typing import Any
 import gymnasium as gym
 from PIL import Image
 
+from vlagent.agent.policy import PolicyStep
 from vlagent.agent.scripted import OraclePolicy
-from vlagent.model.chat import Chat, Generation, GenerationOptions
+from vlagent.model.chat import Chat, Generation
 
-Reply = str | Callable[[Chat], str]
+Reply = str | Callable[[PolicyStep], str]
 PROFILES = ("qwen2-vl", "qwen2.5-vl", "ui-tars", "ui-tars-1.5", "showui", "json")
 
 
 class ScriptedBackend:
-    """Replies from ``replies`` in order (a string, or a function of the chat), then the oracle's.
+    """A policy: replies from ``replies`` in order (a string, or a function of the step), then the oracle's.
 
-    Records every chat and every batch size it was called with.
+    Records every step's chat (what a model would read) and every batch size it was called with.
     """
 
     name = "scripted-test"
@@ -39,18 +40,19 @@ class ScriptedBackend:
         self.chats: list[Chat] = []
         self.batches: list[int] = []
 
-    def generate(self, chats: Sequence[Chat], options: GenerationOptions | None = None) -> list[Generation]:
-        self.batches.append(len(chats))
+    def decide(self, steps: Sequence[PolicyStep]) -> list[Generation]:
+        self.batches.append(len(steps))
         out = []
-        for chat in chats:
-            self.chats.append(chat)
+        for step in steps:
+            self.chats.append(step.prompt)
             reply = self.replies.pop(0) if self.replies else (self.after or self.oracle.reply)
-            out.append(Generation(text=reply(chat) if callable(reply) else reply))
+            out.append(Generation(text=reply(step) if callable(reply) else reply))
         return out
 
 
-def oracle_reply(chat: Chat) -> str:
-    return OraclePolicy().reply(chat)
+def oracle_reply(step: PolicyStep) -> str:
+    """The oracle's reply to the step, in the step's profile format."""
+    return OraclePolicy().reply(step)
 
 
 def chat_text(chat: Chat) -> str:

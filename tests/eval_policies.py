@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Sequence
-from typing import Any
 
+from vlagent.agent.policy import PolicyStep
 from vlagent.agent.scripted import OraclePolicy
-from vlagent.model.chat import Chat
 
 
 def alpha() -> OraclePolicy:
@@ -33,8 +32,8 @@ class CtrlC:
         self._oracle = OraclePolicy()
         self.calls = 0
 
-    def generate(self, chats: Sequence[Chat], **options: Any) -> list[str]:
+    def decide(self, steps: Sequence[PolicyStep]) -> list[str]:
         self.calls += 1
         if self.calls == self.AT:
             os.kill(os.getpid(), signal.SIGINT)
-        return [self._oracle.reply(chat) for chat in chats]
+        return [self._oracle.reply(step) for step in steps]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from vlagent.agent.policy import PolicyStep
 from vlagent.agent.scripted import OraclePolicy
 from vlagent.model.chat import Chat
 
@@ -34,9 +35,9 @@ class SlowOracle:
     def __init__(self) -> None:
         self.oracle = OraclePolicy()
 
-    def generate(self, chats: Sequence[Chat], **options: Any) -> list[str]:
+    def decide(self, steps: Sequence[PolicyStep]) -> list[str]:
         time.sleep(SLOW_SECONDS)
-        return [self.oracle.reply(chat) for chat in chats]
+        return [self.oracle.reply(step) for step in steps]
 
 
 class ClickWaitClick:

@@ -75,12 +75,12 @@ def test_a_crash_mid_episode_keeps_every_finished_step(tmp_path: Path) -> None:
         calls = []
         class DiesOnThirdCall:
             name = "dies"
-            def generate(self, chats, options=None):
+            def decide(self, steps):
                 calls.append(1)
                 if len(calls) == 3:
                     os._exit(17)  # the process dies: no finally blocks, no atexit
                 from vlagent.model.chat import Generation
-                return [Generation(text=OraclePolicy().reply(c)) for c in chats]
+                return [Generation(text=OraclePolicy().reply(s)) for s in steps]
         Agent(DiesOnThirdCall(), "qwen2-vl", make_env("synthetic:login", size=(640, 480)),
               recorder=TrajectoryStore({str(tmp_path)!r})).run("", seed=0, episode_id="crash")
     """)

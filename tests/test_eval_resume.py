@@ -105,10 +105,10 @@ class _SecondCtrlC(ScriptedBackend):
         super().__init__()
         self.stop_at = after
 
-    def generate(self, chats, options=None):  # type: ignore[no-untyped-def]
+    def decide(self, steps):  # type: ignore[no-untyped-def]
         if len(self.batches) >= self.stop_at:
             raise KeyboardInterrupt
-        return super().generate(chats, options)
+        return super().decide(steps)
 
 
 def test_a_second_ctrl_c_still_writes_the_results(tmp_path: Path) -> None:

@@ -44,13 +44,13 @@ def test_steps_go_on_while_the_writer_is_stuck_and_close_waits_for_every_image(t
         name = "oracle"
         policy = OraclePolicy()
 
-        def generate(self, chats, options=None):
+        def decide(self, steps):
             lines_seen.append(len((tmp_path / "ep" / "steps.jsonl").read_text().splitlines()))
             from vlagent.model.chat import Generation
 
             if len(lines_seen) == 4:
                 gate.set()  # only now may the writer start: three steps ran without it
-            return [Generation(text=self.policy.reply(c)) for c in chats]
+            return [Generation(text=self.policy.reply(s)) for s in steps]
 
     agent = Agent(Backend(), "qwen2-vl", make_env("synthetic:login", size=(640, 480)),
                   recorder=TrajectoryStore(tmp_path))
@@ -79,12 +79,12 @@ def test_a_relative_run_folder_is_written_where_it_was_named_after_the_cwd_chang
 
 
 class OraclePolicyBackend:
-    """The scripted oracle as a backend (the writer process itself is the real one here)."""
+    """The scripted oracle as a policy (the writer process itself is the real one here)."""
 
     name = "oracle"
     policy = OraclePolicy()
 
-    def generate(self, chats, options=None):
+    def decide(self, steps):
         from vlagent.model.chat import Generation
 
-        return [Generation(text=self.policy.reply(c)) for c in chats]
+        return [Generation(text=self.policy.reply(s)) for s in steps]

@@ -38,11 +38,11 @@ class _FirstReplyGarbled:
         self.oracle = OraclePolicy()
         self.calls = 0
 
-    def generate(self, chats, options=None):
+    def decide(self, steps):
         self.calls += 1
         if self.calls == 1:
-            return [Generation(text="I am not sure what to do here.") for _ in chats]
-        return self.oracle.generate(chats, options)
+            return [Generation(text="I am not sure what to do here.") for _ in steps]
+        return self.oracle.decide(steps)
 
 
 def _record(root: Path, profile: str, policy, *, app: str, size, seed: int) -> Path:
@@ -105,9 +105,9 @@ def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
         def __init__(self) -> None:
             self.inner, self.chats = random_policy(), []
 
-        def generate(self, chats, options=None):
-            self.chats.extend(chats)
-            return self.inner.generate(chats, options)
+        def decide(self, steps):
+            self.chats.extend(s.prompt for s in steps)
+            return self.inner.decide(steps)
 
     policy = Recording()
     env = make_env("gym:FrozenLake-v1", is_slippery=False)

@@ -13,8 +13,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from vlagent.agent.policy import PolicyStep
 from vlagent.agent.scripted import OraclePolicy
-from vlagent.model.chat import Chat, Generation, GenerationOptions
+from vlagent.model.chat import Generation, GenerationOptions
 
 #: Per call of the tiny model: the frame count of each video it got and the grids it reported.
 SEEN: list[dict[str, Any]] = []
@@ -29,13 +30,14 @@ class TinyThenOracle:
         self.model = TransformersBackend(os.environ["VLAGENT_TINY_MODEL"], device="cpu")
         self.oracle = OraclePolicy()
 
-    def generate(self, chats: Sequence[Chat], **options: Any) -> list[Generation]:
-        gens = self.model.generate(chats, GenerationOptions(**{**options, "max_new_tokens": 2}))
+    def decide(self, steps: Sequence[PolicyStep]) -> list[Generation]:
+        chats = [step.prompt for step in steps]
+        gens = self.model.generate(chats, GenerationOptions(max_new_tokens=2))
         out = []
-        for chat, gen in zip(chats, gens, strict=True):
+        for step, chat, gen in zip(steps, chats, gens, strict=True):
             SEEN.append({"frames": [len(v.frames) for v in chat.videos], "grids": gen.extra["video_grids"],
                          "visual_tokens": gen.visual_tokens})
-            out.append(Generation(text=self.oracle.reply(chat), visual_tokens=gen.visual_tokens,
+            out.append(Generation(text=self.oracle.reply(step), visual_tokens=gen.visual_tokens,
                                   prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens))
         return out
 
