@@ -154,7 +154,7 @@ def run(
     from vlagent.agent.report import write_report
     from vlagent.agent.safety import StopFlag
     from vlagent.agent.secrets import activate, parse_secrets
-    from vlagent.envs.registry import EnvSpec, make_env
+    from vlagent.envs.registry import EnvSpec, kinds, make_env
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
 
@@ -173,7 +173,7 @@ def run(
     kwargs = parse_env_kwargs(env_kwargs)
     writable_folder(out)
     kind = EnvSpec.parse(env).kind
-    if not task.strip() and kind in ("desktop", "android"):
+    if not task.strip() and not kinds()[kind].own_task:
         # A real screen has no task of its own: a model given none would act on the user's machine at random.
         raise typer.BadParameter(f"the {kind} env has no task of its own; say what to do with --task", param_hint="--task")
     is_tty = sys.stdin.isatty()
