@@ -11,7 +11,7 @@ the GIL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,62 @@ def _start_failure(agent: Agent, job: EpisodeJob, exc: EnvError) -> EpisodeResul
     return EpisodeResult(meta=meta, steps=[], path=rec.path)
 
 
+class _Finisher:
+    """Ends episodes on a thread of its own, so the next model call does not wait for an ended one's files.
+
+    Ending an episode is mostly waiting: for the writer process to encode its last steps' PNGs, then for
+    ``final.png`` and ``meta.json`` (measured: 4.1 of 5.5 s of a recorded 8-worker run on 2 cores, all on
+    the loop's thread). Its env goes back at once, so the next episode reuses it; the rest runs here while
+    the other episodes go on. One thread, so results and ``on_done`` keep the order episodes ended in,
+    and ``on_done`` is never called from two threads at once. A failure is raised in the loop's thread at
+    its next :meth:`check` (the loop's, once per step) or at :meth:`drain`.
+    """
+
+    def __init__(self, on_done: Callable[[EpisodeResult], None] | None) -> None:
+        self.results: list[EpisodeResult] = []
+        self._on_done = on_done
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-finish")
+        self._jobs: list[Future[None]] = []
+
+    def _done(self, result: EpisodeResult) -> None:
+        self.results.append(result)
+        if self._on_done is not None:
+            self._on_done(result)
+
+    def record(self, result: EpisodeResult) -> None:
+        """An episode that ended without running (its env did not reset), in its place in the order."""
+        self._submit(lambda: self._done(result))
+
+    def close(self, item: _Live, **kwargs: Any) -> None:
+        """Give the env back now; write the episode's end (and report it) on the finishing thread."""
+        broken = kwargs.get("outcome") in ("env_error", "crashed")
+        try:
+            _close_env(item.agent, item.job, broken=broken)
+        finally:
+            self._submit(lambda: self._done(item.agent.finish(item.ep, **kwargs)))
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self._jobs.append(self._thread.submit(fn))
+
+    def check(self) -> None:
+        """Re-raise the first failure of an ending written so far (a full disk, a bug)."""
+        still = []
+        for job in self._jobs:
+            if job.done():
+                job.result()
+            else:
+                still.append(job)
+        self._jobs = still
+
+    def drain(self, *, raise_errors: bool = True) -> None:
+        """Wait for every ending; re-raise the first failure unless another exception is on its way out."""
+        jobs, self._jobs = self._jobs, []
+        self._thread.shutdown(wait=True)
+        for job in jobs:
+            if raise_errors:
+                job.result()
+
+
 def run_batched(
     jobs: Iterable[EpisodeJob],
     *,
@@ -99,6 +155,8 @@ def run_batched(
     (``env_error``) and the run goes on; a backend failure ends every live episode (``model_error``) and
     re-raises; any other exception (an env that cannot be built, a bug) closes the live episodes as
     ``interrupted`` and re-raises. Ctrl+C stops all episodes after the current step and starts no new ones.
+    An ended episode's files are finished while the others go on (:class:`_Finisher`); every one is
+    written when this returns.
 
     ``threads`` bounds the thread pool for env work (default ``min(workers, 8)``); pass 1 for envs that
     must not run concurrently (pygame-rendered gym games share module state).
@@ -114,20 +172,8 @@ def run_batched(
     stop = stop or StopFlag()
     pending = iter(jobs)
     live: list[_Live] = []
-    results: list[EpisodeResult] = []
+    finisher = _Finisher(on_done)
     exhausted = False
-
-    def done(result: EpisodeResult) -> None:
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
-
-    def close(item: _Live, **kwargs: Any) -> None:
-        broken = kwargs.get("outcome") in ("env_error", "crashed")
-        try:
-            done(item.agent.finish(item.ep, **kwargs))
-        finally:
-            _close_env(item.agent, item.job, broken=broken)
 
     n_threads = threads or min(workers, 8)
     pool = ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 and workers > 1 else None
@@ -140,6 +186,7 @@ def run_batched(
     try:
         with stop.on_sigint():
             while True:
+                finisher.check()
                 fresh: list[EpisodeJob] = []
                 while not exhausted and len(live) + len(fresh) < workers and not stop.requested:
                     job = next(pending, None)
@@ -152,7 +199,7 @@ def run_batched(
                 agents = each(lambda j: j.make_agent(), fresh)
                 for started in each(lambda pair: _start(*pair), list(zip(fresh, agents, strict=True))):
                     if isinstance(started, EpisodeResult):
-                        done(started)
+                        finisher.record(started)
                     else:
                         live.append(started)
                 if not live:
@@ -165,29 +212,37 @@ def run_batched(
                     if on_step is not None and outcome is None:
                         on_step(item.ep.records[-1])
                     if isinstance(outcome, EnvError):
-                        close(item, outcome="env_error", error=outcome)
+                        finisher.close(item, outcome="env_error", error=outcome)
                     elif item.ep.stop is not None:
-                        close(item)
+                        finisher.close(item)
                     else:
                         still.append(item)
                 live = still
                 if stop.requested:
                     for item in live:
-                        close(item, outcome="interrupted")
+                        finisher.close(item, outcome="interrupted")
                     live = []
                     break
     except ModelError as exc:
-        for item in live:
-            close(item, outcome="model_error", error=exc)
+        _close_all(finisher, live, outcome="model_error", error=exc)
         raise
     except BaseException as exc:  # Ctrl+C twice, an env that cannot be built, a bug: the others did not fail
-        for item in live:
-            close(item, outcome="interrupted", error=exc)
+        _close_all(finisher, live, outcome="interrupted", error=exc)
         raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    return results
+    finisher.drain()
+    return finisher.results
+
+
+def _close_all(finisher: _Finisher, live: list[_Live], **kwargs: Any) -> None:
+    """End every live episode after a failure, and wait for all endings (the failure is what is raised)."""
+    try:
+        for item in live:
+            finisher.close(item, **kwargs)
+    finally:
+        finisher.drain(raise_errors=False)
 
 
 def _generate(live: list[_Live], prepared: list[Prepared]) -> list[tuple[Any, float]]:
