@@ -448,6 +448,8 @@ class TransformersBackend:
             t0 = time.perf_counter()
             with torch.inference_mode():
                 embeds = self.model.get_image_features(values, grids, return_dict=True).pooler_output
+            if self.device.startswith("cuda"):  # CUDA runs it asynchronously: time the ViT, not its launch
+                torch.cuda.synchronize()
             encode_seconds = time.perf_counter() - t0
             for ref, emb in zip(refs, embeds, strict=True):
                 # A split is a view of the whole call's output: copy it so evicting one frees its memory.
