@@ -155,8 +155,8 @@ def run_batched(
     (``env_error``) and the run goes on; a backend failure ends every live episode (``model_error``) and
     re-raises; any other exception (an env that cannot be built, a bug) closes the live episodes as
     ``interrupted`` and re-raises. Ctrl+C stops all episodes after the current step and starts no new ones.
-    An ended episode's files are finished while the others go on (:class:`_Finisher`); every one is
-    written when this returns.
+    An ended episode's files are finished while the others go on (:class:`_Finisher`), and ``on_done``
+    is called from that thread, one result at a time in order; every folder is written when this returns.
 
     ``threads`` bounds the thread pool for env work (default ``min(workers, 8)``); pass 1 for envs that
     must not run concurrently (pygame-rendered gym games share module state).

@@ -103,7 +103,7 @@ def eval_(
     r"""Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
 
     A rerun with the same --out and options skips the episodes that already finished; with other options
-    (model, profile, pixel budget, history images, step limits, episodes) it refuses. Ctrl+C stops after the
+    (model, profile, pixel budget, history images, step limits, episodes, --preprocess device) it refuses. Ctrl+C stops after the
     current step, writes the results of what ran and exits 130.
 
     Try:
