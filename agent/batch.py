@@ -11,7 +11,7 @@ the GIL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,62 @@ def _start_failure(agent: Agent, job: EpisodeJob, exc: EnvError) -> EpisodeResul
     return EpisodeResult(meta=meta, steps=[], path=rec.path)
 
 
+class _Finisher:
+    """Ends episodes on a thread of its own, so the next model call does not wait for an ended one's files.
+
+    Ending an episode is mostly waiting: for the writer process to encode its last steps' PNGs, then for
+    ``final.png`` and ``meta.json`` (measured: 4.1 of 5.5 s of a recorded 8-worker run on 2 cores, all on
+    the loop's thread). Its env goes back at once, so the next episode reuses it; the rest runs here while
+    the other episodes go on. One thread, so results and ``on_done`` keep the order episodes ended in,
+    and ``on_done`` is never called from two threads at once. A failure is raised in the loop's thread at
+    its next :meth:`check` (the loop's, once per step) or at :meth:`drain`.
+    """
+
+    def __init__(self, on_done: Callable[[EpisodeResult], None] | None) -> None:
+        self.results: list[EpisodeResult] = []
+        self._on_done = on_done
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlagent-finish")
+        self._jobs: list[Future[None]] = []
+
+    def _done(self, result: EpisodeResult) -> None:
+        self.results.append(result)
+        if self._on_done is not None:
+            self._on_done(result)
+
+    def record(self, result: EpisodeResult) -> None:
+        """An episode that ended without running (its env did not reset), in its place in the order."""
+        self._submit(lambda: self._done(result))
+
+    def close(self, item: _Live, **kwargs: Any) -> None:
+        """Give the env back now; write the episode's end (and report it) on the finishing thread."""
+        broken = kwargs.get("outcome") in ("env_error", "crashed")
+        try:
+            _close_env(item.agent, item.job, broken=broken)
+        finally:
+            self._submit(lambda: self._done(item.agent.finish(item.ep, **kwargs)))
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self._jobs.append(self._thread.submit(fn))
+
+    def check(self) -> None:
+        """Re-raise the first failure of an ending written so far (a full disk, a bug)."""
+        still = []
+        for job in self._jobs:
+            if job.done():
+                job.result()
+            else:
+                still.append(job)
+        self._jobs = still
+
+    def drain(self, *, raise_errors: bool = True) -> None:
+        """Wait for every ending; re-raise the first failure unless another exception is on its way out."""
+        jobs, self._jobs = self._jobs, []
+        self._thread.shutdown(wait=True)
+        for job in jobs:
+            if raise_errors:
+                job.result()
+
+
 def run_batched(
     jobs: Iterable[EpisodeJob],
     *,
@@ -99,6 +155,8 @@ def run_batched(
     (``env_error``) and the run goes on; a backend failure ends every live episode (``model_error``) and
     re-raises; any other exception (an env that cannot be built, a bug) closes the live episodes as
     ``interrupted`` and re-raises. Ctrl+C stops all episodes after the current step and starts no new ones.
+    An ended episode's files are finished while the others go on (:class:`_Finisher`), and ``on_done``
+    is called from that thread, one result at a time in order; every folder is written when this returns.
 
     ``threads`` bounds the thread pool for env work (default ``min(workers, 8)``); pass 1 for envs that
     must not run concurrently (pygame-rendered gym games share module state).
@@ -116,7 +174,7 @@ def run_batched(
 
 
 class _Runner:
-    """The state of one :func:`run_batched` call: the jobs still to start, the live episodes, the results."""
+    """The state of one :func:`run_batched` call: the jobs still to start, the live episodes, the endings."""
 
     def __init__(
         self,
@@ -131,8 +189,7 @@ class _Runner:
         self.exhausted = False
         self.workers = workers
         self.live: list[_Live] = []
-        self.results: list[EpisodeResult] = []
-        self.on_done = on_done
+        self.finisher = _Finisher(on_done)
         self.on_step = on_step
         self.pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 and workers > 1 else None
 
@@ -140,12 +197,13 @@ class _Runner:
         try:
             with stop.on_sigint():
                 while True:
+                    self.finisher.check()
                     self._fill(stop)
                     if not self.live:
                         break
                     self._step()
                     if stop.requested:
-                        self._close_all(outcome="interrupted")
+                        self._close_live(outcome="interrupted")
                         break
         except ModelError as exc:
             self._close_all(outcome="model_error", error=exc)
@@ -156,7 +214,8 @@ class _Runner:
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
-        return self.results
+        self.finisher.drain()
+        return self.finisher.results
 
     def _fill(self, stop: StopFlag) -> None:
         """Start episodes until ``workers`` are live (none once a stop is requested)."""
@@ -172,7 +231,7 @@ class _Runner:
         agents = self._each(lambda j: j.make_agent(), fresh)
         for started in self._each(lambda pair: _start(*pair), list(zip(fresh, agents, strict=True))):
             if isinstance(started, EpisodeResult):
-                self._done(started)
+                self.finisher.record(started)
             else:
                 self.live.append(started)
 
@@ -186,9 +245,9 @@ class _Runner:
             if self.on_step is not None and outcome is None:
                 self.on_step(item.ep.records[-1])
             if isinstance(outcome, EnvError):
-                self._close(item, outcome="env_error", error=outcome)
+                self.finisher.close(item, outcome="env_error", error=outcome)
             elif item.ep.stop is not None:
-                self._close(item)
+                self.finisher.close(item)
             else:
                 still.append(item)
         self.live = still
@@ -198,22 +257,17 @@ class _Runner:
             return [fn(i) for i in items]
         return list(self.pool.map(fn, items))
 
-    def _done(self, result: EpisodeResult) -> None:
-        self.results.append(result)
-        if self.on_done is not None:
-            self.on_done(result)
-
-    def _close(self, item: _Live, **kwargs: Any) -> None:
-        broken = kwargs.get("outcome") in ("env_error", "crashed")
-        try:
-            self._done(item.agent.finish(item.ep, **kwargs))
-        finally:
-            _close_env(item.agent, item.job, broken=broken)
-
-    def _close_all(self, **kwargs: Any) -> None:
+    def _close_live(self, **kwargs: Any) -> None:
         live, self.live = self.live, []
         for item in live:
-            self._close(item, **kwargs)
+            self.finisher.close(item, **kwargs)
+
+    def _close_all(self, **kwargs: Any) -> None:
+        """End every live episode after a failure, and wait for all endings (the failure is what is raised)."""
+        try:
+            self._close_live(**kwargs)
+        finally:
+            self.finisher.drain(raise_errors=False)
 
 
 def _generate(live: list[_Live], prepared: list[Prepared]) -> list[tuple[Any, float]]:

@@ -77,6 +77,11 @@ class EvalConfig(BaseModel):
     time_limit: float | None
     generation: dict[str, Any]
     episodes: list[dict[str, Any]]
+    #: ``device`` when the transformers backend resizes screenshots on the GPU (pixel values a few 8-bit
+    #: levels off the processor's, so replies can differ); ``None`` for the exact host path, which is
+    #: bit-identical to the processor's (and to any older folder's, which lacks this entry). The vision
+    #: cache size is not here: a cached embedding equals a recomputed one.
+    preprocess: str | None = None
 
     @classmethod
     def of(cls, backend: Any, profile: Any, specs: Sequence[EpisodeSpec], agent_kwargs: dict[str, Any]) -> EvalConfig:
@@ -95,6 +100,7 @@ class EvalConfig(BaseModel):
             max_pixels=agent_kwargs.get("max_pixels") or chosen.max_pixels,
             generation=json_safe(dataclasses.asdict(gen)),
             episodes=[_episode_key(s, episode_max_steps(s, agent_kwargs)) for s in specs],
+            preprocess=_inexact_preprocess(backend),
         )
 
     def differences(self, new: EvalConfig) -> list[str]:
@@ -103,6 +109,12 @@ class EvalConfig(BaseModel):
         out = [f"{k} {old_d[k]!r} there, {new_d[k]!r} now" for k in new_d if k != "episodes" and old_d[k] != new_d[k]]
         episodes = _episodes_difference(old_d["episodes"], new_d["episodes"])
         return out + ([episodes] if episodes else [])
+
+
+def _inexact_preprocess(backend: Any) -> str | None:
+    """The backend's preprocessing mode when it can change the pixel values (the device path), else None."""
+    mode = getattr(backend, "preprocess", None)
+    return mode if mode == "device" else None
 
 
 #: The Agent keywords an episode's outcome depends on, besides those EvalConfig computes itself.

@@ -1,11 +1,13 @@
 """Checks that need a CUDA GPU, run by bench/gpu_check.sh; prints PASS/FAIL per check and exits non-zero on a FAIL.
 
 1. the tiny random-weight Qwen2-VL loads in bf16 on CUDA and generates;
-2. batched greedy replies equal one-at-a-time replies (bf16, CUDA);
+2. batched greedy replies equal one-at-a-time replies (float32 with TF32 off, where kernels chosen for other
+   shapes move logits by ~1e-6; in bf16 they move by ~1e-2, enough to flip a near-tie of the random-weight
+   model's argmax, so bf16 agreement is reported, not required);
 3. device-side preprocessing (uint8 upload, resize/normalise/patchify on the GPU) within its documented
    tolerance of the exact host path, over sizes, budgets and modes;
 4. the vision cache: an episode of prompts through a caching backend gives the same last reply as a fresh
-   backend without the cache (same preprocessing mode), logits close;
+   backend without the cache (same preprocessing mode, float32 as in 2), logits close;
 5. videos (VideoPart) on the device: 4- and 8-frame clips and a 16-frame one whose M-RoPE positions
    differ from transformers' own, batched with an image chat == one at a time (bf16);
 6. a step-time breakdown at 1920x1080 @1280*28*28 with 2 screenshots: host, vision tower, LM; cold and warm.
@@ -76,6 +78,9 @@ def main() -> None:
         print(f"FAIL cuda: torch {torch.__version__} sees no CUDA GPU")
         raise SystemExit(1)
     name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU (dry run)"
+    # float32 means float32 in the equality checks: no TF32 in matmuls or in the ViT's patch convolution.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     print(f"torch {torch.__version__}, {name}", flush=True)
     folder = build_tiny_qwen2vl(Path(tempfile.mkdtemp()) / "tiny", seed=0)
     backends: dict[str, TransformersBackend] = {}
@@ -89,17 +94,20 @@ def main() -> None:
         assert gen.new_tokens >= 1
         return f"{gen.new_tokens} tokens, {gen.visual_tokens} visual tokens, preprocess={b.preprocess}"
 
-    @check("batched == one-at-a-time (greedy, bf16)")
+    @check("batched == one-at-a-time (greedy, float32; bf16 agreement reported)")
     def _batched() -> str:
-        b = backends["main"]
+        exact = TransformersBackend(folder, device=dev, dtype="fp32", preprocess="device")
         chats = [Chat.simple("Where is the OK button?", [draw_screenshot(640, 480)]),
                  Chat.simple("Open settings " * 5, [draw_screenshot(300, 700, title="Phone")]),
                  Chat.simple("No image at all."),
                  Chat.simple("Two", [draw_screenshot(500, 400), draw_screenshot(420, 420)])]
-        batched = [g.text for g in b.generate(chats, OPTS)]
-        single = [b.generate([c], OPTS)[0].text for c in chats]
+        batched = [g.text for g in exact.generate(chats, OPTS)]
+        single = [exact.generate([c], OPTS)[0].text for c in chats]
         assert batched == single, f"batched {batched} vs single {single}"
-        return f"{len(chats)} chats identical"
+        half = backends["main"]
+        agree = sum(a == half.generate([c], OPTS)[0].text for a, c in zip([g.text for g in half.generate(chats, OPTS)],
+                                                                         chats, strict=True))
+        return f"{len(chats)} chats identical in float32; bf16 {agree}/{len(chats)} identical"
 
     @check("device preprocessing within tolerance of the exact path")
     def _device() -> str:
@@ -121,8 +129,8 @@ def main() -> None:
 
     @check("vision cache on == off (greedy text, logits close)")
     def _cache() -> str:
-        cached = TransformersBackend(folder, device=dev, dtype="bf16", preprocess="device")
-        fresh = TransformersBackend(folder, device=dev, dtype="bf16", preprocess="device", vision_cache_mb=0)
+        cached = TransformersBackend(folder, device=dev, dtype="fp32", preprocess="device")
+        fresh = TransformersBackend(folder, device=dev, dtype="fp32", preprocess="device", vision_cache_mb=0)
         screens = [draw_screenshot(420 + 40 * i, 300 + 10 * i, title=f"Screen {i}") for i in range(6)]
         last = None
         for k in range(len(screens)):

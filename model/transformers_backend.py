@@ -77,6 +77,7 @@ _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin
 #: preprocess.DEVICE_TOLERANCE of exact), ``transformers`` (the library's processor itself, the reference),
 #: ``auto`` (device on CUDA, exact elsewhere).
 PREPROCESS_MODES = ("auto", "exact", "device", "transformers")
+DEFAULT_PREPROCESS = "auto"
 _PREPROCESS_THREADS = 2  # PIL's resize and numpy's gather release the GIL; more threads than cores do not help
 DEFAULT_VISION_CACHE_MB = 512.0
 
@@ -192,7 +193,7 @@ class TransformersBackend:
         min_pixels: int | None = None,
         max_pixels: int | None = None,
         local_files_only: bool | None = None,
-        preprocess: str = "auto",
+        preprocess: str = DEFAULT_PREPROCESS,
         vision_cache_mb: float = DEFAULT_VISION_CACHE_MB,
     ) -> None:
         if preprocess not in PREPROCESS_MODES:
@@ -525,6 +526,8 @@ class TransformersBackend:
         t0 = time.perf_counter()
         with torch.inference_mode():
             embeds = features(values, grids, return_dict=True).pooler_output
+        if self.device.startswith("cuda"):  # CUDA runs it asynchronously: time the ViT, not its launch
+            torch.cuda.synchronize()
         seconds_encoding = time.perf_counter() - t0
         for ref, emb in zip(refs, embeds, strict=True):
             # A split is a view of the whole call's output: copy it so evicting one frees its memory.

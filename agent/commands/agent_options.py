@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vlagent.model.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from vlagent.model.transformers_backend import (
+    DEFAULT_PREPROCESS,
+    DEFAULT_VISION_CACHE_MB,
+    PREPROCESS_MODES,
+)
 
 if TYPE_CHECKING:  # generate.py imports the shared options below, so its BackendKind is imported late
     from vlagent.agent.commands.generate import BackendKind
@@ -50,6 +56,25 @@ MaxRetriesOption = Annotated[
     int, typer.Option("--max-retries", min=0, help="openai: retries on connection errors, timeouts, 429 and 5xx.")
 ]
 
+#: The modes ``--preprocess`` accepts: the transformers backend's own PREPROCESS_MODES, so they cannot drift.
+PreprocessMode = StrEnum("PreprocessMode", [(mode, mode) for mode in PREPROCESS_MODES])  # type: ignore[misc]
+DEFAULT_PREPROCESS_MODE = PreprocessMode(DEFAULT_PREPROCESS)
+#: ``--preprocess``: how the transformers backend turns screenshots into pixel values.
+PreprocessOption = Annotated[
+    PreprocessMode,
+    typer.Option(
+        "--preprocess",
+        help="transformers: exact (host, bit-identical to the library's processor), device (resize on the GPU, "
+        "a few 8-bit levels off), transformers (the library's processor) or auto (device on CUDA, else exact).",
+    ),
+]
+#: ``--vision-cache-mb``: the transformers backend's cache of vision embeddings of screenshots seen before.
+VisionCacheOption = Annotated[
+    float,
+    typer.Option("--vision-cache-mb", min=0.0,
+                 help="transformers: MB of vision embeddings kept, so history screenshots are encoded once; 0: off."),
+]
+
 
 @dataclass(frozen=True)
 class BackendChoice:
@@ -82,6 +107,8 @@ def choose_backend(
     dtype: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_retries: int = DEFAULT_MAX_RETRIES,
+    preprocess: str = DEFAULT_PREPROCESS,
+    vision_cache_mb: float = DEFAULT_VISION_CACHE_MB,
 ) -> BackendChoice:
     """Resolve the CLI's backend options; neither given means the scripted oracle."""
     if backend is None and model is None:
@@ -91,11 +118,22 @@ def choose_backend(
     kind = backend.value if backend is not None else "transformers"
     kwargs: dict[str, Any] = {}
     if kind == "transformers":
-        kwargs = {"device": device, "dtype": dtype, "min_pixels": min_pixels, "max_pixels": max_pixels}
+        kwargs = {"device": device, "dtype": dtype, "min_pixels": min_pixels, "max_pixels": max_pixels,
+                  **transformers_host_kwargs(preprocess, vision_cache_mb)}
     elif kind == "openai":
         kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels, "timeout": timeout,
                   "max_retries": max_retries}
     return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
+
+
+def transformers_host_kwargs(preprocess: str, vision_cache_mb: float) -> dict[str, Any]:
+    """The transformers backend's host-work keywords from ``--preprocess``/``--vision-cache-mb`` (one spelling).
+
+    Example:
+        >>> transformers_host_kwargs("exact", 0)
+        {'preprocess': 'exact', 'vision_cache_mb': 0}
+    """
+    return {"preprocess": str(preprocess), "vision_cache_mb": vision_cache_mb}
 
 
 def profile_help(lead: str) -> str:

@@ -12,11 +12,15 @@ import typer
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_PREPROCESS_MODE,
     DEFAULT_PROFILE,
     DEFAULT_TIMEOUT,
+    DEFAULT_VISION_CACHE_MB,
     SCRIPTED_BANNER,
     MaxRetriesOption,
+    PreprocessOption,
     TimeoutOption,
+    VisionCacheOption,
     check_pixels,
     choose_backend,
     profile_help,
@@ -74,6 +78,8 @@ def eval_(
     dtype: Annotated[str | None, typer.Option(help="transformers: bf16, fp16 or fp32.")] = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
+    preprocess: PreprocessOption = DEFAULT_PREPROCESS_MODE,
+    vision_cache_mb: VisionCacheOption = DEFAULT_VISION_CACHE_MB,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Most tokens per reply.")] = 256,
     max_steps: Annotated[
         int | None, typer.Option(min=1, help="Most model calls per episode (default: the suite's, else 30).")
@@ -97,7 +103,7 @@ def eval_(
     r"""Evaluate a model (or, by default, the scripted oracle) on a suite; writes results.json and index.html.
 
     A rerun with the same --out and options skips the episodes that already finished; with other options
-    (model, profile, pixel budget, history images, step limits, episodes) it refuses. Ctrl+C stops after the
+    (model, profile, pixel budget, history images, step limits, episodes, --preprocess device) it refuses. Ctrl+C stops after the
     current step, writes the results of what ran and exits 130.
 
     Try:
@@ -119,7 +125,7 @@ def eval_(
     check_pixels(chosen, min_pixels, max_pixels)
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
-        timeout=timeout, max_retries=max_retries,
+        timeout=timeout, max_retries=max_retries, preprocess=preprocess, vision_cache_mb=vision_cache_mb,
     )
     specs = build_suites(suite, episodes, seed=seed)
     out = writable_folder(out or default_out(suite, choice.model, chosen.name))

@@ -16,9 +16,14 @@ import typer
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_PREPROCESS_MODE,
     DEFAULT_TIMEOUT,
+    DEFAULT_VISION_CACHE_MB,
     MaxRetriesOption,
+    PreprocessOption,
     TimeoutOption,
+    VisionCacheOption,
+    transformers_host_kwargs,
 )
 
 
@@ -84,6 +89,8 @@ def generate(
     attn: Annotated[str, typer.Option(help="transformers: sdpa, flash_attention_2 or eager.")] = "sdpa",
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
+    preprocess: PreprocessOption = DEFAULT_PREPROCESS_MODE,
+    vision_cache_mb: VisionCacheOption = DEFAULT_VISION_CACHE_MB,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
 ) -> None:
     """Send one prompt with screenshots to a model and print the reply and its token/time figures.
@@ -99,7 +106,7 @@ def generate(
     kw: dict[str, object] = {}
     if backend is BackendKind.transformers:
         kw = {"device": device, "dtype": dtype, "attn_implementation": attn}
-        kw.update(min_pixels=min_pixels, max_pixels=max_pixels)
+        kw.update(min_pixels=min_pixels, max_pixels=max_pixels, **transformers_host_kwargs(preprocess, vision_cache_mb))
     elif backend is BackendKind.openai:
         kw = {"base_url": base_url, "timeout": timeout, "max_retries": max_retries}
         kw.update(min_pixels=min_pixels, max_pixels=max_pixels)

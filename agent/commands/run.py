@@ -15,11 +15,15 @@ from vlagent.actions.errors import VlagentError
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_PREPROCESS_MODE,
     DEFAULT_PROFILE,
     DEFAULT_TIMEOUT,
+    DEFAULT_VISION_CACHE_MB,
     SCRIPTED_BANNER,
     MaxRetriesOption,
+    PreprocessOption,
     TimeoutOption,
+    VisionCacheOption,
     check_pixels,
     choose_backend,
     parse_env_kwargs,
@@ -88,6 +92,8 @@ def run(
     ] = 2,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
+    preprocess: PreprocessOption = DEFAULT_PREPROCESS_MODE,
+    vision_cache_mb: VisionCacheOption = DEFAULT_VISION_CACHE_MB,
     history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
     video_frames: Annotated[
         int,
@@ -162,7 +168,7 @@ def run(
     activate(secrets)  # the CLI's error line is masked too
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
-        timeout=timeout, max_retries=max_retries,
+        timeout=timeout, max_retries=max_retries, preprocess=preprocess, vision_cache_mb=vision_cache_mb,
     )
     chosen_profile = get_profile(profile)
     check_pixels(chosen_profile, min_pixels, max_pixels)
