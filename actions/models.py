@@ -8,13 +8,18 @@ Parsers produce these in model space; the loop converts their points to ``screen
 from __future__ import annotations
 
 import string
-from typing import Annotated, Literal, Self
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from vlagent.actions.coords import Box, Geometry, Point, to_screen
 from vlagent.actions.errors import CoordinateError
 
+#: The kinds of env a prompt is written for (one definition: envs, prompts and the loop import it from here).
+Family = Literal["desktop", "mobile", "web", "game", "robot"]
+FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game", "robot")
 Direction = Literal["up", "down", "left", "right"]
 DIRECTIONS: tuple[str, ...] = ("up", "down", "left", "right")
 MouseButton = Literal["left", "right", "middle"]
@@ -59,12 +64,113 @@ def normalize_key(name: str) -> str:
     return key
 
 
+def point_text(p: Point | None) -> str:
+    """A point as ``(x, y)``, with its space unless it is ``screen`` (what an env was actually given).
+
+    Example:
+        >>> point_text(Point(x=5, y=7.5, space="rel1000"))
+        '(5, 7.5) [rel1000]'
+    """
+    if p is None:
+        return ""
+    suffix = "" if p.space == "screen" else f" [{p.space}]"
+    return f"({p.x:g}, {p.y:g}){suffix}"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Annotation: a marker at ``at`` (``None``: the screen's centre); ``double`` rings it twice."""
+
+    at: Point | None
+    double: bool = False
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """Annotation: an arrow from ``start`` (``None``: the centre) to ``end``, or towards ``direction``.
+
+    A directional arrow (a scroll) is a sixth of the screen long.
+    """
+
+    start: Point | None
+    end: Point | None = None
+    direction: Direction | None = None
+
+
+#: What an annotation draws for an action; agent/annotate.py knows how to draw each kind.
+Mark = Marker | Arrow
+
+
+@dataclass(frozen=True)
+class SampleSpace:
+    """What a random action is drawn from (gymnasium's ``ActionSpace.sample``, for ``check_env``).
+
+    ``integers(low, high)`` is the env's random source (an int in ``[low, high)``); ``size`` the screen
+    (``None``: not known yet, points then land on a 64x64 one); ``options`` the env's named actions.
+
+    Example:
+        >>> SampleSpace(lambda lo, hi: lo, size=(10, 10)).point()
+        Point(x=0.0, y=0.0, space='screen')
+    """
+
+    integers: Callable[[int, int], int]
+    size: tuple[int, int] | None = None
+    options: tuple[str, ...] = ()
+
+    def point(self) -> Point:
+        """A random point on the screen."""
+        w, h = self.size or (64, 64)
+        return Point(x=self.integers(0, w), y=self.integers(0, h), space="screen")
+
+    def option(self) -> str:
+        """A random one of the env's named actions."""
+        return self.options[self.integers(0, len(self.options))]
+
+
+#: Makes one random action; ``None`` where an action type is never drawn at random.
+Sampler = Callable[[], "_Action"] | None
+#: What each action class must define for itself (``__init_subclass__`` refuses a class without them).
+REQUIRED_METADATA: tuple[str, ...] = ("summary", "describe")
+
+
 class _Action(BaseModel):
+    """Base of every action: the metadata the rest of vlagent derives from, defined per class.
+
+    A subclass sets ``summary`` (one line, what the action does, for prompts and help texts) and
+    overrides :meth:`describe` (the action in words, for history, confirmations and captions); it may
+    override :meth:`marks` (what an annotation draws) and :meth:`sampler` (a random instance for
+    ``check_env``). ``by_loop`` marks actions the loop performs itself whatever the env supports,
+    ``terminal`` those that end the episode.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    summary: ClassVar[str]
+    by_loop: ClassVar[bool] = False
+    terminal: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in REQUIRED_METADATA if name not in cls.__dict__]
+        if missing:
+            raise TypeError(f"action class {cls.__name__} must define {', '.join(missing)} itself")
 
     def points(self) -> dict[str, Point]:
         """The action's points by field name (empty for actions without one)."""
         return {k: v for k, v in ((k, getattr(self, k)) for k in type(self).model_fields) if isinstance(v, Point)}
+
+    def describe(self) -> str:
+        """A short human-readable line for the action, points in the space they are in."""
+        raise NotImplementedError
+
+    def marks(self) -> tuple[Mark, ...]:
+        """What an annotated screenshot draws for this action (nothing, unless a class says otherwise)."""
+        return ()
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        """A maker of random, harmless instances, or ``None``: the type is never drawn at random."""
+        return None
 
 
 class Click(_Action):
@@ -75,11 +181,26 @@ class Click(_Action):
         'left'
     """
 
+    summary: ClassVar[str] = "click (or double/triple click) at a point"
+
     type: Literal["click"] = "click"
     point: Point = Field(description="where to click")
     button: MouseButton = "left"
     count: int = Field(default=1, ge=1, le=3, description="1 single, 2 double, 3 triple click")
     box: Box | None = Field(default=None, description="the box the model grounded, when it gave one")
+
+    def describe(self) -> str:
+        kind = {1: "click", 2: "double click", 3: "triple click"}[self.count]
+        button = "" if self.button == "left" else f"{self.button} "
+        return f"{button}{kind} at {point_text(self.point)}"
+
+    def marks(self) -> tuple[Mark, ...]:
+        return (Marker(self.point, double=self.count > 1),)
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(point=space.point())
+
 
 
 class LongPress(_Action):
@@ -90,9 +211,22 @@ class LongPress(_Action):
         1.0
     """
 
+    summary: ClassVar[str] = "press and hold at a point"
+
     type: Literal["long_press"] = "long_press"
     point: Point
     duration: float = Field(default=1.0, gt=0, le=60, description="seconds held")
+
+    def describe(self) -> str:
+        return f"long press at {point_text(self.point)} for {self.duration:g}s"
+
+    def marks(self) -> tuple[Mark, ...]:
+        return (Marker(self.point, double=True),)
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(point=space.point(), duration=0.1)
+
 
 
 class Drag(_Action):
@@ -104,10 +238,23 @@ class Drag(_Action):
         ['end', 'start']
     """
 
+    summary: ClassVar[str] = "drag or swipe from one point to another"
+
     type: Literal["drag"] = "drag"
     start: Point
     end: Point
     duration: float = Field(default=0.5, gt=0, le=60)
+
+    def describe(self) -> str:
+        return f"drag from {point_text(self.start)} to {point_text(self.end)}"
+
+    def marks(self) -> tuple[Mark, ...]:
+        return (Marker(self.start), Arrow(self.start, end=self.end))
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(start=space.point(), end=space.point(), duration=0.1)
+
 
 
 class Scroll(_Action):
@@ -118,10 +265,24 @@ class Scroll(_Action):
         5
     """
 
+    summary: ClassVar[str] = "scroll the content in a direction"
+
     type: Literal["scroll"] = "scroll"
     point: Point | None = None
     direction: Direction
     amount: int = Field(default=5, ge=1, le=100, description="wheel clicks (desktop) or screen-fraction tenths")
+
+    def describe(self) -> str:
+        where = f" at {point_text(self.point)}" if self.point is not None else ""
+        return f"scroll {self.direction} by {self.amount}{where}"
+
+    def marks(self) -> tuple[Mark, ...]:
+        return (Marker(self.point), Arrow(self.point, direction=self.direction))
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(point=space.point(), direction="down", amount=1)
+
 
 
 class TypeText(_Action):
@@ -132,9 +293,19 @@ class TypeText(_Action):
         True
     """
 
+    summary: ClassVar[str] = "type text, optionally pressing Enter after it"
+
     type: Literal["type"] = "type"
     text: str = Field(min_length=1)
     submit: bool = False
+
+    def describe(self) -> str:
+        return f"type {self.text!r}" + (" and submit" if self.submit else "")
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(text="a")
+
 
 
 class Key(_Action):
@@ -145,6 +316,8 @@ class Key(_Action):
         'enter'
     """
 
+    summary: ClassVar[str] = "press one key"
+
     type: Literal["key"] = "key"
     name: str
 
@@ -152,6 +325,14 @@ class Key(_Action):
     @classmethod
     def _known(cls, v: str) -> str:
         return normalize_key(v)
+
+    def describe(self) -> str:
+        return f"key {self.name}"
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(name="tab")
+
 
 
 class Hotkey(_Action):
@@ -162,6 +343,8 @@ class Hotkey(_Action):
         ['ctrl', 'c']
     """
 
+    summary: ClassVar[str] = "press keys together"
+
     type: Literal["hotkey"] = "hotkey"
     keys: list[str] = Field(min_length=1, max_length=5)
 
@@ -169,6 +352,10 @@ class Hotkey(_Action):
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
         return [normalize_key(k) for k in v]
+
+    def describe(self) -> str:
+        return "hotkey " + "+".join(self.keys)
+
 
 
 class Move(_Action):
@@ -178,6 +365,8 @@ class Move(_Action):
         >>> Move(direction="up").point is None
         True
     """
+
+    summary: ClassVar[str] = "move the pointer or target to a point, or one step in a direction"
 
     type: Literal["move"] = "move"
     point: Point | None = None
@@ -189,6 +378,17 @@ class Move(_Action):
             raise ValueError("move takes exactly one of point or direction")
         return self
 
+    def describe(self) -> str:
+        return f"move to {point_text(self.point)}" if self.point is not None else f"move {self.direction}"
+
+    def marks(self) -> tuple[Mark, ...]:
+        return () if self.point is None else (Marker(self.point),)
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return (lambda: cls(point=space.point())) if space.size else (lambda: cls(direction="up"))
+
+
 
 class Choose(_Action):
     """Pick one of an env's named discrete actions (``hit``, ``LEFT``, ``FIRE``).
@@ -197,6 +397,8 @@ class Choose(_Action):
         >>> Choose(option=" FIRE ").option
         'FIRE'
     """
+
+    summary: ClassVar[str] = "perform one of the env's named actions"
 
     type: Literal["choose"] = "choose"
     option: str = Field(min_length=1)
@@ -209,6 +411,14 @@ class Choose(_Action):
             raise ValueError("option must not be blank")
         return v
 
+    def describe(self) -> str:
+        return f"choose {self.option}"
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return (lambda: cls(option=space.option())) if space.options else None
+
+
 
 class Navigate(_Action):
     """System navigation on phones: back, home, recents.
@@ -218,8 +428,14 @@ class Navigate(_Action):
         'navigate'
     """
 
+    summary: ClassVar[str] = "system navigation: back, home or recents"
+
     type: Literal["navigate"] = "navigate"
     to: Literal["back", "home", "recents"]
+
+    def describe(self) -> str:
+        return f"navigate {self.to}"
+
 
 
 class OpenApp(_Action):
@@ -230,8 +446,14 @@ class OpenApp(_Action):
         'Settings'
     """
 
+    summary: ClassVar[str] = "launch an app by name"
+
     type: Literal["open_app"] = "open_app"
     name: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"open app {self.name!r}"
+
 
 
 class Wait(_Action):
@@ -242,8 +464,18 @@ class Wait(_Action):
         1.0
     """
 
+    summary: ClassVar[str] = "wait for the screen to change"
+
     type: Literal["wait"] = "wait"
     seconds: float = Field(default=1.0, gt=0, le=60)
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:g}s"
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(seconds=0.01)
+
 
 
 class Finished(_Action):
@@ -254,8 +486,20 @@ class Finished(_Action):
         '42'
     """
 
+    summary: ClassVar[str] = "the task is done (with an answer when it asks a question)"
+    by_loop: ClassVar[bool] = True
+    terminal: ClassVar[bool] = True
+
     type: Literal["finished"] = "finished"
     answer: str | None = None
+
+    def describe(self) -> str:
+        return "finished" + (f": {self.answer}" if self.answer else "")
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return cls
+
 
 
 class Fail(_Action):
@@ -266,8 +510,16 @@ class Fail(_Action):
         'the model gave up'
     """
 
+    summary: ClassVar[str] = "give up on the task, saying why"
+    by_loop: ClassVar[bool] = True
+    terminal: ClassVar[bool] = True
+
     type: Literal["fail"] = "fail"
     reason: str = Field(default="the model gave up", min_length=1)
+
+    def describe(self) -> str:
+        return f"fail: {self.reason}"
+
 
 
 class CallUser(_Action):
@@ -278,8 +530,14 @@ class CallUser(_Action):
         'Which account?'
     """
 
+    summary: ClassVar[str] = "ask the user for help"
+    by_loop: ClassVar[bool] = True
+
     type: Literal["call_user"] = "call_user"
     question: str = Field(default="the model asks for help", min_length=1)
+
+    def describe(self) -> str:
+        return f"call user: {self.question}"
 
 
 Action = Annotated[
@@ -287,12 +545,19 @@ Action = Annotated[
     | Finished | Fail | CallUser,
     Field(discriminator="type"),
 ]
-ACTION_TYPES: tuple[str, ...] = (
-    "click", "long_press", "drag", "scroll", "type", "key", "hotkey", "move", "choose", "navigate",
-    "open_app", "wait", "finished", "fail", "call_user",
-)
+#: The base class of every action: what a type check or a test's own action class uses.
+ActionBase = _Action
+#: The action classes, in the union's order: the one list every other table derives from.
+ACTION_CLASSES: tuple[type[_Action], ...] = get_args(get_args(Action)[0])
+#: Each action type's class, by its ``type`` tag.
+ACTION_CLASS_BY_TYPE: dict[str, type[_Action]] = {
+    cls.model_fields["type"].default: cls for cls in ACTION_CLASSES
+}
+ACTION_TYPES: tuple[str, ...] = tuple(ACTION_CLASS_BY_TYPE)
 #: Actions that end an episode.
-TERMINAL_TYPES = frozenset({"finished", "fail"})
+TERMINAL_TYPES: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.terminal)
+#: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
+LOOP_ACTIONS: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.by_loop)
 ActionAdapter: TypeAdapter[Action] = TypeAdapter(Action)
 ActionListAdapter: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 

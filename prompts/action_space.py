@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vlagent.actions.errors import ProfileError
-from vlagent.prompts.request import Family, PromptRequest
+from vlagent.actions.models import LOOP_ACTIONS, Family
+from vlagent.prompts.request import PromptRequest
 
 #: What a family's env usually performs, used when a request does not say (``supported`` empty).
 FAMILY_DEFAULTS: dict[str, frozenset[str]] = {
@@ -31,8 +32,6 @@ FAMILY_DEFAULTS: dict[str, frozenset[str]] = {
     "game": frozenset({"choose", "move"}),
     "robot": frozenset({"drag", "move", "click", "choose"}),
 }
-#: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
-LOOP_ACTIONS: frozenset[str] = frozenset({"finished", "fail", "call_user"})
 #: Pseudo types separating the two meanings of ``move``.
 MOVE_POINT = "move:point"
 MOVE_DIRECTION = "move:direction"
