@@ -139,13 +139,15 @@ class _Action(BaseModel):
     A subclass sets ``summary`` (one line, what the action does, for prompts and help texts) and
     overrides :meth:`describe` (the action in words, for history, confirmations and captions); it may
     override :meth:`marks` (what an annotation draws) and :meth:`sampler` (a random instance for
-    ``check_env``). ``by_loop`` marks actions the loop performs itself whatever the env supports,
+    ``check_env``). ``families`` says where it is offered by default, ``by_loop`` marks actions the loop performs itself whatever the env supports,
     ``terminal`` those that end the episode.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     summary: ClassVar[str]
+    #: The families whose envs usually perform it: what a prompt offers when a request names no env set.
+    families: ClassVar[frozenset[Family]] = frozenset()
     by_loop: ClassVar[bool] = False
     terminal: ClassVar[bool] = False
 
@@ -182,6 +184,7 @@ class Click(_Action):
     """
 
     summary: ClassVar[str] = "click (or double/triple click) at a point"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile", "robot"})
 
     type: Literal["click"] = "click"
     point: Point = Field(description="where to click")
@@ -212,6 +215,7 @@ class LongPress(_Action):
     """
 
     summary: ClassVar[str] = "press and hold at a point"
+    families: ClassVar[frozenset[Family]] = frozenset({"mobile"})
 
     type: Literal["long_press"] = "long_press"
     point: Point
@@ -239,6 +243,7 @@ class Drag(_Action):
     """
 
     summary: ClassVar[str] = "drag or swipe from one point to another"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile", "robot"})
 
     type: Literal["drag"] = "drag"
     start: Point
@@ -266,6 +271,7 @@ class Scroll(_Action):
     """
 
     summary: ClassVar[str] = "scroll the content in a direction"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile"})
 
     type: Literal["scroll"] = "scroll"
     point: Point | None = None
@@ -294,6 +300,7 @@ class TypeText(_Action):
     """
 
     summary: ClassVar[str] = "type text, optionally pressing Enter after it"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile"})
 
     type: Literal["type"] = "type"
     text: str = Field(min_length=1)
@@ -317,6 +324,7 @@ class Key(_Action):
     """
 
     summary: ClassVar[str] = "press one key"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web"})
 
     type: Literal["key"] = "key"
     name: str
@@ -344,6 +352,7 @@ class Hotkey(_Action):
     """
 
     summary: ClassVar[str] = "press keys together"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web"})
 
     type: Literal["hotkey"] = "hotkey"
     keys: list[str] = Field(min_length=1, max_length=5)
@@ -367,6 +376,7 @@ class Move(_Action):
     """
 
     summary: ClassVar[str] = "move the pointer or target to a point, or one step in a direction"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "game", "robot"})
 
     type: Literal["move"] = "move"
     point: Point | None = None
@@ -399,6 +409,7 @@ class Choose(_Action):
     """
 
     summary: ClassVar[str] = "perform one of the env's named actions"
+    families: ClassVar[frozenset[Family]] = frozenset({"game", "robot"})
 
     type: Literal["choose"] = "choose"
     option: str = Field(min_length=1)
@@ -429,6 +440,7 @@ class Navigate(_Action):
     """
 
     summary: ClassVar[str] = "system navigation: back, home or recents"
+    families: ClassVar[frozenset[Family]] = frozenset({"mobile"})
 
     type: Literal["navigate"] = "navigate"
     to: Literal["back", "home", "recents"]
@@ -447,6 +459,7 @@ class OpenApp(_Action):
     """
 
     summary: ClassVar[str] = "launch an app by name"
+    families: ClassVar[frozenset[Family]] = frozenset({"mobile"})
 
     type: Literal["open_app"] = "open_app"
     name: str = Field(min_length=1)
@@ -465,6 +478,7 @@ class Wait(_Action):
     """
 
     summary: ClassVar[str] = "wait for the screen to change"
+    families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile"})
 
     type: Literal["wait"] = "wait"
     seconds: float = Field(default=1.0, gt=0, le=60)
@@ -558,6 +572,10 @@ ACTION_TYPES: tuple[str, ...] = tuple(ACTION_CLASS_BY_TYPE)
 TERMINAL_TYPES: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.terminal)
 #: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
 LOOP_ACTIONS: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.by_loop)
+#: What a family's env usually performs (each class's ``families``), for requests that do not say.
+FAMILY_DEFAULTS: dict[Family, frozenset[str]] = {
+    family: frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if family in cls.families) for family in FAMILIES
+}
 ActionAdapter: TypeAdapter[Action] = TypeAdapter(Action)
 ActionListAdapter: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 
