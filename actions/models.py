@@ -150,6 +150,8 @@ class _Action(BaseModel):
     families: ClassVar[frozenset[Family]] = frozenset()
     by_loop: ClassVar[bool] = False
     terminal: ClassVar[bool] = False
+    #: It changes text or leaves the app: asked about under ``--confirm sensitive`` (agent/safety.py).
+    sensitive: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -301,6 +303,7 @@ class TypeText(_Action):
 
     summary: ClassVar[str] = "type text, optionally pressing Enter after it"
     families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web", "mobile"})
+    sensitive: ClassVar[bool] = True
 
     type: Literal["type"] = "type"
     text: str = Field(min_length=1)
@@ -325,6 +328,7 @@ class Key(_Action):
 
     summary: ClassVar[str] = "press one key"
     families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web"})
+    sensitive: ClassVar[bool] = True
 
     type: Literal["key"] = "key"
     name: str
@@ -353,6 +357,7 @@ class Hotkey(_Action):
 
     summary: ClassVar[str] = "press keys together"
     families: ClassVar[frozenset[Family]] = frozenset({"desktop", "web"})
+    sensitive: ClassVar[bool] = True
 
     type: Literal["hotkey"] = "hotkey"
     keys: list[str] = Field(min_length=1, max_length=5)
@@ -460,6 +465,7 @@ class OpenApp(_Action):
 
     summary: ClassVar[str] = "launch an app by name"
     families: ClassVar[frozenset[Family]] = frozenset({"mobile"})
+    sensitive: ClassVar[bool] = True
 
     type: Literal["open_app"] = "open_app"
     name: str = Field(min_length=1)
@@ -572,6 +578,8 @@ ACTION_TYPES: tuple[str, ...] = tuple(ACTION_CLASS_BY_TYPE)
 TERMINAL_TYPES: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.terminal)
 #: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
 LOOP_ACTIONS: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.by_loop)
+#: Actions that change text or leave the app (each class's ``sensitive``).
+SENSITIVE_TYPES: frozenset[str] = frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if cls.sensitive)
 #: What a family's env usually performs (each class's ``families``), for requests that do not say.
 FAMILY_DEFAULTS: dict[Family, frozenset[str]] = {
     family: frozenset(t for t, cls in ACTION_CLASS_BY_TYPE.items() if family in cls.families) for family in FAMILIES
