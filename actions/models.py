@@ -3,6 +3,12 @@
 Parsers produce these in model space; the loop converts their points to ``screen`` space with
 :func:`convert_action` and hands them to an env. Each action is its own small model with
 ``extra="forbid"`` so a typo in a field name is an error, not a silently ignored argument.
+
+The union is the one list of action types. Each class carries what the rest of vlagent needs
+(``summary``, ``describe``, ``marks``, ``sampler``, ``families``, ``by_loop``, ``terminal``,
+``sensitive``), and :data:`ACTION_TYPES`, :data:`LOOP_ACTIONS`, :data:`TERMINAL_TYPES`,
+:data:`SENSITIVE_TYPES` and :data:`FAMILY_DEFAULTS` are derived from them. Profiles keep their own
+wording tables (each model's published prompt), checked against the union when they load.
 """
 
 from __future__ import annotations
@@ -136,7 +142,8 @@ REQUIRED_METADATA: tuple[str, ...] = ("summary", "describe")
 class _Action(BaseModel):
     """Base of every action: the metadata the rest of vlagent derives from, defined per class.
 
-    A subclass sets ``summary`` (one line, what the action does, for prompts and help texts) and
+    A subclass sets ``summary`` (one line, what the action does: for help texts and plugin profiles, the
+    built-in ones keep their model's own words) and
     overrides :meth:`describe` (the action in words, for history, confirmations and captions); it may
     override :meth:`marks` (what an annotation draws) and :meth:`sampler` (a random instance for
     ``check_env``). ``families`` says where it is offered by default, ``by_loop`` marks actions the loop performs itself whatever the env supports,
