@@ -24,14 +24,21 @@ from vlagent.actions.errors import (
     VlagentError,
 )
 from vlagent.actions.models import (
+    ACTION_CLASSES,
     ACTION_TYPES,
+    FAMILIES,
+    FAMILY_DEFAULTS,
+    LOOP_ACTIONS,
+    TERMINAL_TYPES,
     Action,
     ActionAdapter,
+    ActionBase,
     CallUser,
     Choose,
     Click,
     Drag,
     Fail,
+    Family,
     Finished,
     Hotkey,
     Key,
@@ -48,7 +55,8 @@ from vlagent.actions.models import (
 )
 
 __all__ = [
-    "ACTION_TYPES", "Action", "ActionAdapter", "ActionError", "ActionParseError", "AgentError", "Box",
+    "ACTION_CLASSES", "ACTION_TYPES", "FAMILIES", "FAMILY_DEFAULTS", "LOOP_ACTIONS", "TERMINAL_TYPES",
+    "Action", "ActionAdapter", "ActionBase", "Family", "ActionError", "ActionParseError", "AgentError", "Box",
     "CallUser", "Choose", "Click", "CoordinateError", "Drag", "EnvError", "Fail", "Finished", "Geometry",
     "Hotkey", "ImageSizeError", "Key", "LongPress", "ModelError", "Move", "Navigate", "OpenApp", "ParsedReply", "PluginError", "Point",
     "ProfileError", "Scroll", "Space", "TypeText", "UnsupportedActionError", "VlagentError", "Wait",

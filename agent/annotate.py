@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw
 
 from vlagent.actions.coords import Point
-from vlagent.actions.models import Action
+from vlagent.actions.models import Action, Arrow, Mark, Marker
 from vlagent.agent.describe import describe
 from vlagent.agent.fonts import FontChain, caption_fonts
 
@@ -48,6 +48,25 @@ def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, fl
     left = (b[0] - head * math.cos(angle - 0.45), b[1] - head * math.sin(angle - 0.45))
     right = (b[0] - head * math.cos(angle + 0.45), b[1] - head * math.sin(angle + 0.45))
     draw.polygon([b, left, right], fill=MARKER_RGB)
+
+
+_STEP = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
+
+
+def _draw_mark(draw: ImageDraw.ImageDraw, mark: Mark, size: tuple[int, int], r: int, width: int) -> None:
+    """Draw one of an action's marks (actions/models.py says which; this says how each kind looks)."""
+    centre = Point(x=size[0] / 2, y=size[1] / 2, space="screen")
+    if isinstance(mark, Marker):
+        _marker(draw, mark.at or centre, r, width, double=mark.double)
+    elif isinstance(mark, Arrow):
+        start = mark.start or centre
+        if mark.end is not None:
+            end = _xy(mark.end)
+        else:
+            dx, dy = _STEP[mark.direction or "down"]
+            length = min(size) / 6
+            end = (start.x + dx * length, start.y + dy * length)
+        _arrow(draw, _xy(start), end, width)
 
 
 def _with_caption(image: Image.Image, lines: Sequence[str], *, error: bool) -> Image.Image:
@@ -113,18 +132,8 @@ def annotate(image: Image.Image, actions: Sequence[Action], *, error: str | None
         box = getattr(action, "box", None)
         if box is not None and box.space == "screen":
             draw.rectangle([box.x1, box.y1, box.x2, box.y2], outline=BOX_RGB, width=width)
-        t = action.type
-        if t in ("click", "long_press") or (t == "move" and action.point is not None):
-            _marker(draw, action.point, r, width, double=t == "long_press" or getattr(action, "count", 1) > 1)
-        elif t == "drag":
-            _marker(draw, action.start, r, width)
-            _arrow(draw, _xy(action.start), _xy(action.end), width)
-        elif t == "scroll":
-            p = action.point or Point(x=out.width / 2, y=out.height / 2, space="screen")
-            dx, dy = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}[action.direction]
-            length = side / 6
-            _marker(draw, p, r, width)
-            _arrow(draw, _xy(p), (p.x + dx * length, p.y + dy * length), width)
+        for mark in action.marks():
+            _draw_mark(draw, mark, out.size, r, width)
     if error:
         captions.append(error)
     if captions:

@@ -45,7 +45,7 @@ from vlagent.actions.errors import (
     ModelError,
     UnsupportedActionError,
 )
-from vlagent.actions.models import TERMINAL_TYPES, Action, ParsedReply, convert_action
+from vlagent.actions.models import LOOP_ACTIONS, TERMINAL_TYPES, Action, ParsedReply, convert_action
 from vlagent.agent.annotate import annotate
 from vlagent.agent.config import SAFETY_SHORTHANDS, AgentConfig
 from vlagent.agent.describe import describe
@@ -75,8 +75,6 @@ from vlagent.model.chat import Chat, Generation, GenerationOptions, ModelBackend
 from vlagent.model.errors import ModelRejected
 from vlagent.prompts.request import HistoryEntry, PromptRequest
 
-#: Actions the loop handles itself; an env may also score ``finished``/``fail`` when it supports them.
-LOOP_ACTIONS = TERMINAL_TYPES | {"call_user"}
 #: Outcomes that a rerun of an evaluation retries (the episode did not get a fair run).
 RETRYABLE_OUTCOMES = frozenset({"interrupted", "model_error", "env_error"})
 #: Answers ``call_user`` in interactive runs: ``question -> answer``.

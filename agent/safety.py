@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from vlagent.actions.models import ACTION_TYPES, Action, normalize_key
+from vlagent.actions.models import ACTION_TYPES, SENSITIVE_TYPES, Action, normalize_key
 from vlagent.agent.describe import describe
 from vlagent.agent.errors import ActionRefused, SafetyConfigError
 
 ConfirmMode = Literal["never", "all", "sensitive"]
-#: Action types that change text or leave the app (asked about under ``confirm="sensitive"``).
-SENSITIVE_TYPES: frozenset[str] = frozenset({"type", "hotkey", "open_app", "key"})
 #: Key combinations never sent: lock, log out, close the window, kill switches.
 DEFAULT_DENY_HOTKEYS: tuple[str, ...] = (
     "ctrl+alt+delete", "ctrl+alt+backspace", "alt+f4", "win+l", "ctrl+alt+l", "command+q",

@@ -27,34 +27,27 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final
 
 import gymnasium as gym
 import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 
-from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Geometry, Point
+from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Geometry
 from vlagent.actions.errors import CoordinateError, UnsupportedActionError
 from vlagent.actions.models import (
+    ACTION_CLASS_BY_TYPE,
     ActionAdapter,
-    Choose,
-    Click,
-    Drag,
+    Family,
     Finished,
-    Key,
-    LongPress,
-    Move,
-    Scroll,
-    TypeText,
+    SampleSpace,
     Wait,
 )
 from vlagent.envs.errors import ResetNeeded
 
-Family = Literal["desktop", "mobile", "web", "game", "robot"]
 #: Performs one action type on an env: ``handler(env, action)``; what it returns is that env's business.
 Handler = Callable[[Any, Any], Any]
-FAMILIES: tuple[Family, ...] = ("desktop", "mobile", "web", "game", "robot")
 
 #: ``info["timings"]`` phase: obtaining the returned screenshot (grab, screencap, render) as an image.
 CAPTURE: Final = "capture"
@@ -253,27 +246,13 @@ class ActionSpace(gym.Space[Any]):
         return action.type in self.supported
 
     def sample(self, mask: Any = None, probability: Any = None) -> Any:
-        w, h = self.size or (64, 64)
         rng = self.np_random
-
-        def pt() -> Point:
-            return Point(x=int(rng.integers(0, w)), y=int(rng.integers(0, h)), space="screen")
-
-        makers = {
-            "click": lambda: Click(point=pt()),
-            "long_press": lambda: LongPress(point=pt(), duration=0.1),
-            "drag": lambda: Drag(start=pt(), end=pt(), duration=0.1),
-            "scroll": lambda: Scroll(point=pt(), direction="down", amount=1),
-            "type": lambda: TypeText(text="a"),
-            "key": lambda: Key(name="tab"),
-            "move": lambda: Move(point=pt()) if self.size else Move(direction="up"),
-            "choose": lambda: Choose(option=self.options[int(rng.integers(0, len(self.options)))]),
-            "wait": lambda: Wait(seconds=0.01),
-            "finished": lambda: Finished(),
-        }
-        choices = sorted(t for t in self.supported if t in makers and (t != "choose" or self.options))
-        if not choices:
+        space = SampleSpace(lambda low, high: int(rng.integers(low, high)), size=self.size, options=self.options)
+        makers = {t: maker for t in sorted(self.supported) if t in ACTION_CLASS_BY_TYPE
+                  and (maker := ACTION_CLASS_BY_TYPE[t].sampler(space)) is not None}
+        if not makers:
             return Wait(seconds=0.01)
+        choices = list(makers)
         return makers[choices[int(rng.integers(0, len(choices)))]]()
 
     @property

@@ -18,24 +18,26 @@ Where the lines come from:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vlagent.actions.errors import ProfileError
-from vlagent.prompts.request import Family, PromptRequest
+from vlagent.actions.models import ACTION_TYPES, FAMILY_DEFAULTS, LOOP_ACTIONS, Family
+from vlagent.prompts.request import PromptRequest
 
-#: What a family's env usually performs, used when a request does not say (``supported`` empty).
-FAMILY_DEFAULTS: dict[str, frozenset[str]] = {
-    "desktop": frozenset({"click", "drag", "scroll", "type", "key", "hotkey", "move", "wait"}),
-    "web": frozenset({"click", "drag", "scroll", "type", "key", "hotkey", "move", "wait"}),
-    "mobile": frozenset({"click", "long_press", "drag", "scroll", "type", "navigate", "open_app", "wait"}),
-    "game": frozenset({"choose", "move"}),
-    "robot": frozenset({"drag", "move", "click", "choose"}),
-}
-#: Actions the loop performs itself (it ends or pauses the episode), whatever the env supports.
-LOOP_ACTIONS: frozenset[str] = frozenset({"finished", "fail", "call_user"})
 #: Pseudo types separating the two meanings of ``move``.
 MOVE_POINT = "move:point"
 MOVE_DIRECTION = "move:direction"
+
+
+def check_types(types: Iterable[str], where: str) -> None:
+    """Refuse a wording table that names a type the action union does not have (a renamed or removed action).
+
+    The tables hold each profile's own words; which types exist is the union's to say (actions/models.py).
+    """
+    unknown = sorted(set(types) - set(ACTION_TYPES) - {MOVE_POINT, MOVE_DIRECTION})
+    if unknown:
+        raise ProfileError(f"{where} names action types the union lacks: {', '.join(unknown)}")
 
 
 def allowed_actions(request: PromptRequest) -> frozenset[str]:
@@ -340,6 +342,15 @@ LINE_TABLES: dict[str, dict[str, list[Line]]] = {
     "showui": SHOWUI,
     "json": JSON,
 }
+
+
+def _check_tables() -> None:
+    for syntax, table in LINE_TABLES.items():
+        for kind, lines in table.items():
+            check_types((t for line in lines for t in line.types), f"the {syntax} action space ({kind})")
+
+
+_check_tables()
 
 
 def render_lines(table: dict[str, list[Line]], request: PromptRequest, *, numbered: bool = False) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from PIL import Image
 
+from vlagent.actions.models import Family
 from vlagent.model.chat import VideoPart
 
-Family = Literal["desktop", "mobile", "web", "game", "robot"]
+__all__ = ["Family", "HistoryEntry", "PromptRequest"]
 
 
 @dataclass(frozen=True)

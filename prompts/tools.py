@@ -21,6 +21,7 @@ from vlagent.prompts.action_space import (
     ROBOT_DRAG,
     ROBOT_HOVER,
     allowed_actions,
+    check_types,
 )
 from vlagent.prompts.request import PromptRequest
 
@@ -206,6 +207,14 @@ _TOOLS = {
     "game": ("game_use", _GAME_DESCRIPTION, _GAME_ACTIONS, _GAME_PARAMS),
     "robot": ("computer_use", _ROBOT_DESCRIPTION, _ROBOT_ACTIONS, _ROBOT_PARAMS),
 }
+
+
+def _check_tools() -> None:
+    for family, (name, _, actions, _) in _TOOLS.items():
+        check_types((t for a in actions for t in a.types), f"the {name} tool ({family})")
+
+
+_check_tools()
 
 
 def tool_name(family: str) -> str:

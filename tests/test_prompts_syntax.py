@@ -15,14 +15,14 @@ import re
 import pytest
 from PIL import Image
 
+from vlagent.actions.models import ACTION_TYPES, LOOP_ACTIONS
 from vlagent.prompts import PromptRequest, get_profile
 from vlagent.prompts.action_space import LINE_TABLES, MOVE_DIRECTION, MOVE_POINT, Line, allowed_actions
 from vlagent.prompts.tools import tool_name, tool_schema
 
 FAMILIES = ["desktop", "web", "mobile", "game"]
 OPTIONS = ("LEFT", "FIRE")
-ALL = frozenset({"click", "long_press", "drag", "scroll", "type", "key", "hotkey", "move", "choose", "navigate",
-                 "open_app", "wait"})
+ALL = frozenset(ACTION_TYPES) - LOOP_ACTIONS  # every type an env can perform, from the union
 
 
 def _request(family: str) -> PromptRequest:

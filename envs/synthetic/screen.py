@@ -18,7 +18,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageFont
 
 from vlagent.actions.errors import EnvError
-from vlagent.envs.base import Family
+from vlagent.actions.models import Family
 
 RGB = tuple[int, int, int]
 SizeArg = Literal["desktop", "4k", "phone"] | tuple[int, int] | str
