@@ -51,10 +51,6 @@ class BadReply(Exception):
     """Internal: why a reply (or one call in it) cannot become an action; parsers re-raise it typed."""
 
 
-def fail(reason: str) -> BadReply:
-    return BadReply(reason)
-
-
 def cut_off(where: str) -> BadReply:
     """The reply stops inside an action (the token limit, most often): nothing of it may be executed.
 
@@ -71,12 +67,8 @@ def navigate_call(call: Call, to: Literal["back", "home", "recents"]) -> Navigat
     format does not define is refused rather than read as the button.
     """
     if call.args or call.kwargs:
-        raise fail(f"{call.name}() takes no arguments")
+        raise BadReply(f"{call.name}() takes no arguments")
     return Navigate(to=to)
-
-
-def parse_error(raw: str, expected: str, reason: str) -> ActionParseError:
-    return ActionParseError(raw, expected=expected, reason=reason)
 
 
 def run_parser(raw: object, expected: str, body: Callable[[str], ParsedReply]) -> ParsedReply:
@@ -91,14 +83,14 @@ def run_parser(raw: object, expected: str, body: Callable[[str], ParsedReply]) -
     try:
         return body(raw)
     except BadReply as exc:
-        raise parse_error(raw, expected, str(exc)) from None
+        raise ActionParseError(raw, expected=expected, reason=str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"msg": str(exc)}
         loc = ".".join(str(p) for p in first.get("loc", ()))
         reason = f"invalid action value{f' ({loc})' if loc else ''}: {first.get('msg', '')}"
-        raise parse_error(raw, expected, reason) from None
+        raise ActionParseError(raw, expected=expected, reason=reason) from None
     except (ValueError, TypeError, ArithmeticError, RecursionError, MemoryError, SyntaxError) as exc:
-        raise parse_error(raw, expected, f"unreadable reply: {type(exc).__name__}: {exc}") from None
+        raise ActionParseError(raw, expected=expected, reason=f"unreadable reply: {type(exc).__name__}: {exc}") from None
 
 
 def build(cls: type[A], **fields: Any) -> A:
@@ -109,22 +101,22 @@ def build(cls: type[A], **fields: Any) -> A:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err.get("loc", ()))
         type_name = cls.model_fields["type"].default if "type" in cls.model_fields else cls.__name__
-        raise fail(f"invalid {type_name}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
+        raise BadReply(f"invalid {type_name}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
 
 
 def at_most(items: Iterable[T], what: str = "actions") -> Iterator[T]:
     """``items`` as they come, failing past :data:`MAX_ACTIONS` of them (so a long reply stops early)."""
     for count, item in enumerate(items, 1):
         if count > MAX_ACTIONS:
-            raise fail(f"more than {MAX_ACTIONS} {what} in one reply")
+            raise BadReply(f"more than {MAX_ACTIONS} {what} in one reply")
         yield item
 
 
 def finished_reply(raw: str, actions: list[Action], thought: str | None) -> ParsedReply:
     if not actions:
-        raise fail("no action found")
+        raise BadReply("no action found")
     if len(actions) > MAX_ACTIONS:
-        raise fail(f"more than {MAX_ACTIONS} actions in one reply")
+        raise BadReply(f"more than {MAX_ACTIONS} actions in one reply")
     thought = thought.strip() if thought else None
     return ParsedReply(raw=raw, thought=thought or None, actions=actions)
 
@@ -194,18 +186,18 @@ def strip_think(text: str) -> tuple[str, str | None]:
 def to_number(value: object, what: str = "number") -> float:
     """A finite float from an int, float or numeric string; :class:`BadReply` otherwise."""
     if isinstance(value, bool):
-        raise fail(f"{what} must be a number, got {value!r}")
+        raise BadReply(f"{what} must be a number, got {value!r}")
     try:
         if isinstance(value, int | float):
             num = float(value)
         elif isinstance(value, str) and re.fullmatch(rf"\s*{NUMBER}\s*", value):
             num = float(value)
         else:
-            raise fail(f"{what} must be a number, got {value!r}")
+            raise BadReply(f"{what} must be a number, got {value!r}")
     except OverflowError:  # an int too large for a float: no screen is that big
-        raise fail(f"{what} is out of range: {str(value)[:20]}...") from None
+        raise BadReply(f"{what} is out of range: {str(value)[:20]}...") from None
     if not math.isfinite(num):
-        raise fail(f"{what} must be finite, got {value!r}")
+        raise BadReply(f"{what} must be finite, got {value!r}")
     return num
 
 
@@ -239,7 +231,7 @@ def point_or_box(nums: Sequence[object], space: Space, what: str = "coordinate")
             return Point(x=x1, y=y1, space=space), None
         box = Box(x1=x1, y1=y1, x2=x2, y2=y2, space=space)
         return box.center, box
-    raise fail(f"{what} needs 2 numbers (x, y) or 4 (x1, y1, x2, y2), got {len(vals)}")
+    raise BadReply(f"{what} needs 2 numbers (x, y) or 4 (x1, y1, x2, y2), got {len(vals)}")
 
 
 _OPENERS = {"(": ")", "[": "]"}
@@ -263,17 +255,17 @@ def check_balanced(text: str, what: str = "coordinate") -> None:
             pending.append(_OPENERS[c])
         elif c in ")]":
             if not pending or pending.pop() != c:
-                raise fail(f"{what} {text!r} has an unmatched {c!r}")
+                raise BadReply(f"{what} {text!r} has an unmatched {c!r}")
     if pending:
         opener = next(k for k, v in _OPENERS.items() if v == pending[-1])
-        raise fail(f"{what} {text} has an unclosed {opener!r}: it was cut off or is malformed")
+        raise BadReply(f"{what} {text} has an unclosed {opener!r}: it was cut off or is malformed")
 
 
 def coords_from_text(text: str, space: Space, what: str = "coordinate") -> tuple[Point, Box | None]:
     """A point or box from a coordinate as written (``(x,y)``, ``[x1, y1, x2, y2]``, ``<point>x y</point>``)."""
     nums = numbers_in(text)
     if not nums:
-        raise fail(f"{what} has no readable numbers: {text!r}")
+        raise BadReply(f"{what} has no readable numbers: {text!r}")
     check_balanced(text, what)
     return point_or_box(nums, space, what)
 
@@ -332,7 +324,7 @@ def loads_lenient(body: str) -> Any:
     try:
         return literal(body)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise fail(f"not valid JSON: {body[:80]!r}") from exc
+        raise BadReply(f"not valid JSON: {body[:80]!r}") from exc
 
 
 _TRAILING_COMMA_RE = re.compile(r",\s*+([}\]])")

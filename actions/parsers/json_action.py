@@ -37,11 +37,11 @@ from vlagent.actions.models import (
     ParsedReply,
 )
 from vlagent.actions.parsers._common import (
+    BadReply,
     at_most,
     check_space,
     clean,
     cut_off,
-    fail,
     finished_reply,
     json_objects,
     loads_lenient,
@@ -92,13 +92,13 @@ class JSONActionParser:
                 raise cut_off("inside a JSON object (its keys may go on)")
             value = loads_lenient(obj.text)
             if not isinstance(value, dict):
-                raise fail(f"expected a JSON object, got {type(value).__name__}")
+                raise BadReply(f"expected a JSON object, got {type(value).__name__}")
             for key in _THOUGHT_KEYS:
                 if isinstance(value.get(key), str) and value[key].strip():
                     thought = thought or value[key]
             actions.extend(self._from_object(value))
         if first is None:
-            raise fail("no JSON object found")
+            raise BadReply("no JSON object found")
         if thought is None:
             thought = text[: text.find(first)].strip() or think
         return finished_reply(raw, actions, thought)
@@ -108,9 +108,9 @@ class JSONActionParser:
         if "actions" in body:
             items = body.pop("actions")
             if body:
-                raise fail(f"unexpected keys beside 'actions': {sorted(body)}")
+                raise BadReply(f"unexpected keys beside 'actions': {sorted(body)}")
             if not isinstance(items, list) or not items:
-                raise fail("'actions' must be a non-empty list")
+                raise BadReply("'actions' must be a non-empty list")
             out: list[Action] = []
             for item in at_most(items):
                 out.extend(self._from_object(item if isinstance(item, dict) else {"action": item}))
@@ -118,18 +118,18 @@ class JSONActionParser:
         if "action" not in body:
             if "type" in body:  # a bare typed action object
                 return [self._typed(body)]
-            raise fail("the JSON object needs an 'action' key")
+            raise BadReply("the JSON object needs an 'action' key")
         action = body.pop("action")
         if isinstance(action, dict):
             if body:
-                raise fail(f"unexpected keys beside a nested action: {sorted(body)}")
+                raise BadReply(f"unexpected keys beside a nested action: {sorted(body)}")
             return [self._typed(action)]
         if not isinstance(action, str) or not action.strip():
-            raise fail(f"'action' must be a name or an object, got {action!r}")
+            raise BadReply(f"'action' must be a name or an object, got {action!r}")
         name = action.strip()
         if body or name.lower() in LOOP_NAMES:
             if name.lower() not in ACTION_TYPES:
-                raise fail(f"unknown action type {name!r} with fields {sorted(body)}")
+                raise BadReply(f"unknown action type {name!r} with fields {sorted(body)}")
             return [self._typed({"type": name.lower(), **body})]
         return [Choose(option=name)]
 
@@ -137,7 +137,7 @@ class JSONActionParser:
         if isinstance(value, dict) and set(value) <= {"x", "y", "space"} and {"x", "y"} <= set(value):
             value = [value["x"], value["y"]]
         if not isinstance(value, list | tuple):
-            raise fail(f"{what} must be [x, y], got {value!r}")
+            raise BadReply(f"{what} must be [x, y], got {value!r}")
         point, _ = point_or_box(list(value), self.space, what)
         return point
 
@@ -145,7 +145,7 @@ class JSONActionParser:
         fields = dict(fields)
         kind = str(fields.get("type", "")).strip().lower()
         if kind not in ACTION_TYPES:
-            raise fail(f"unknown action type {fields.get('type')!r}")
+            raise BadReply(f"unknown action type {fields.get('type')!r}")
         fields["type"] = kind
         if "coordinate" in fields and "point" not in fields:
             fields["point"] = fields.pop("coordinate")
@@ -157,7 +157,7 @@ class JSONActionParser:
         if fields.get("box") is not None:
             box = fields["box"]
             if not isinstance(box, list | tuple) or len(box) != 4:
-                raise fail(f"box must be [x1, y1, x2, y2], got {box!r}")
+                raise BadReply(f"box must be [x1, y1, x2, y2], got {box!r}")
             x1, y1, x2, y2 = (to_number(v, "box") for v in box)
             fields["box"] = Box(x1=x1, y1=y1, x2=x2, y2=y2, space=self.space)
         try:
@@ -165,7 +165,7 @@ class JSONActionParser:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err.get("loc", ())[1:])
-            raise fail(f"invalid {kind}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
+            raise BadReply(f"invalid {kind}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
 
     # -- writing -------------------------------------------------------------------------------------
 

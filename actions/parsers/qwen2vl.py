@@ -68,6 +68,7 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     NUMBER,
+    BadReply,
     Call,
     at_most,
     box_if_centred,
@@ -78,7 +79,6 @@ from vlagent.actions.parsers._common import (
     check_whole,
     clean,
     cut_off,
-    fail,
     find_calls,
     finished_reply,
     fmt_num,
@@ -169,7 +169,7 @@ class Qwen2VLParser:
                 actions.append(Click(point=point, box=box))
             rest = _BARE_RE.sub("", text)
         if not actions:
-            raise fail("no action call and no grounded box or point found")
+            raise BadReply("no action call and no grounded box or point found")
         return finished_reply(raw, actions, rest.strip() or think)
 
     def _coords(self, parts: Sequence[str], what: str) -> tuple[Point, Box | None]:
@@ -178,7 +178,7 @@ class Qwen2VLParser:
             check_balanced(part, what)
             nums.extend(numbers_in(part))
         if not nums:
-            raise fail(f"{what} has no readable coordinates")
+            raise BadReply(f"{what} has no readable coordinates")
         return point_or_box(nums, self.space, what)
 
     def _groups(self, call: Call) -> list[list[str]]:
@@ -198,7 +198,7 @@ class Qwen2VLParser:
     def _point_arg(self, call: Call, what: str) -> tuple[Point, Box | None]:
         groups = self._groups(call)
         if not groups:
-            raise fail(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
+            raise BadReply(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
         # click((512,301),(640,355)) with the tags stripped: the two pairs are one box.
         return self._coords([g for grp in groups for g in grp], f"{call.name} {what}")
 
@@ -264,7 +264,7 @@ class Qwen2VLParser:
                         check_balanced(part, "drag point")
                 nums = [n for grp in groups for part in grp for n in numbers_in(part)]
                 if len(nums) != 4:
-                    raise fail("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
+                    raise BadReply("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
                                "<|box_start|>(x2,y2)<|box_end|>)")
                 start = point_or_box(nums[:2], self.space, "drag start")[0]
                 end = point_or_box(nums[2:], self.space, "drag end")[0]
@@ -272,20 +272,20 @@ class Qwen2VLParser:
         if verb == "type":
             content = self._text_arg(call, inner)
             if not content:
-                raise fail("type() needs the text to type")
+                raise BadReply("type() needs the text to type")
             body, submit = submit_split(content)
             return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
         if verb in ("key", "press", "hotkey"):
             keys = key_list(self._text_arg(call, inner))
             if not keys:
-                raise fail(f"{call.name}() needs a key name")
+                raise BadReply(f"{call.name}() needs a key name")
             if len(keys) > 1:
                 return [build(Hotkey, keys=keys)]
             return [build(Key, name=keys[0])]
         if verb == "scroll":
             direction = _word(call, DIRECTIONS)
             if direction is None:
-                raise fail("scroll() needs a direction: up, down, left or right")
+                raise BadReply("scroll() needs a direction: up, down, left or right")
             groups = self._groups(call)
             point = self._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
             return [build(Scroll, point=point, direction=direction)]
@@ -311,7 +311,7 @@ class Qwen2VLParser:
             return [build(CallUser, question=question)] if question else [CallUser()]
         if verb == "choose":
             return [build(Choose, option=self._text_arg(call, inner))]
-        raise fail(f"unknown action {call.name!r}")
+        raise BadReply(f"unknown action {call.name!r}")
 
     # -- writing -------------------------------------------------------------------------------------
 

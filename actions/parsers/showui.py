@@ -60,7 +60,6 @@ from vlagent.actions.parsers._common import (
     check_space,
     clean,
     cut_off,
-    fail,
     finished_reply,
     json_objects,
     literal,
@@ -117,10 +116,10 @@ class ShowUIParser:
                 head = text[: m.start()] if head is None else head
                 point = self._position(_literal(m.group(0)), "grounding point")
                 if not isinstance(point, Point):
-                    raise fail("a grounding answer is one point [x, y]")
+                    raise BadReply("a grounding answer is one point [x, y]")
                 actions.append(Click(point=point))
         if head is None:
-            raise fail("no action dict or [x, y] found")
+            raise BadReply("no action dict or [x, y] found")
         thought = head.strip().strip(",").strip() or think
         return finished_reply(raw, actions, thought)
 
@@ -133,21 +132,21 @@ class ShowUIParser:
             return a, b
         if isinstance(value, list | tuple):
             return point_or_box(list(value), self.space, what)[0]
-        raise fail(f"{what} must be [x, y] or [[x1, y1], [x2, y2]], got {value!r}")
+        raise BadReply(f"{what} must be [x, y] or [[x1, y1], [x2, y2]], got {value!r}")
 
     def _actions(self, d: Any) -> list[Action]:
         if not isinstance(d, dict):
-            raise fail(f"expected an action dict, got {type(d).__name__}")
+            raise BadReply(f"expected an action dict, got {type(d).__name__}")
         name = d.get("action")
         if not isinstance(name, str) or not name.strip():
-            raise fail("action dict needs 'action'")
+            raise BadReply("action dict needs 'action'")
         verb = re.sub(r"[\s_]+", "_", name.strip().upper())
         value = d.get("value")
         pos = self._position(d.get("position"), f"{verb} position")
 
         def one_point() -> Point:
             if not isinstance(pos, Point):
-                raise fail(f"{verb} needs 'position': [x, y]")
+                raise BadReply(f"{verb} needs 'position': [x, y]")
             return pos
 
         if verb in ("CLICK", "TAP", "SELECT"):
@@ -156,7 +155,7 @@ class ShowUIParser:
             return [Move(point=one_point())]
         if verb in ("INPUT", "TYPE"):
             if not isinstance(value, str) or not value:
-                raise fail(f"{verb} needs the text to type as 'value'")
+                raise BadReply(f"{verb} needs the text to type as 'value'")
             typed = build(TypeText, text=value)
             if pos is None:
                 return [typed]
@@ -166,25 +165,25 @@ class ShowUIParser:
         if verb.startswith("SCROLL"):
             direction = verb.removeprefix("SCROLL").strip("_").lower() or str(value or "").strip().lower()
             if direction not in DIRECTIONS:
-                raise fail(f"SCROLL needs a direction (up, down, left, right) as 'value', got {value!r}")
+                raise BadReply(f"SCROLL needs a direction (up, down, left, right) as 'value', got {value!r}")
             point = pos if isinstance(pos, Point) else None
             return [Scroll(point=point, direction=direction)]
         if verb in ("SWIPE", "SELECT_TEXT"):
             if not isinstance(pos, tuple):
-                raise fail(f"{verb} needs 'position': [[x1, y1], [x2, y2]]")
+                raise BadReply(f"{verb} needs 'position': [[x1, y1], [x2, y2]]")
             return [Drag(start=pos[0], end=pos[1])]
         if verb == "COPY":
             return [Hotkey(keys=["ctrl", "c"])]
         if verb == "CHOOSE":
             if not isinstance(value, str) or not value.strip():
-                raise fail("CHOOSE needs the action's name as 'value'")
+                raise BadReply("CHOOSE needs the action's name as 'value'")
             return [build(Choose, option=value)]
         if verb == "MOVE":
             if isinstance(pos, Point):
                 return [Move(point=pos)]
             direction = str(value or "").strip().lower()
             if direction not in DIRECTIONS:
-                raise fail(f"MOVE needs a direction (up, down, left, right) as 'value', got {value!r}")
+                raise BadReply(f"MOVE needs a direction (up, down, left, right) as 'value', got {value!r}")
             return [Move(direction=direction)]
         if verb == "ANSWER":
             answer = None if value is None else str(value)
@@ -197,7 +196,7 @@ class ShowUIParser:
             return [Finished()]
         if verb == "STATUS_TASK_IMPOSSIBLE":
             return [Fail()]
-        raise fail(f"unknown action {name!r}")
+        raise BadReply(f"unknown action {name!r}")
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -285,7 +284,7 @@ def _literal(text: str) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         pass
-    raise fail(f"not a Python literal: {body[:80]!r}")
+    raise BadReply(f"not a Python literal: {body[:80]!r}")
 
 
 def _cut_dict(span: Braced) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from vlagent.actions.models import (
     Wait,
 )
 from vlagent.actions.parsers._common import (
+    BadReply,
     Braced,
     at_most,
     build,
@@ -75,7 +76,6 @@ from vlagent.actions.parsers._common import (
     clean,
     coords_from_text,
     cut_off,
-    fail,
     finished_reply,
     json_objects,
     loads_lenient,
@@ -140,7 +140,7 @@ class ToolCallParser:
         text, think = strip_think(clean(raw))
         blocks, thought = _blocks(text)
         if not blocks:
-            raise fail("no <tool_call> found")
+            raise BadReply("no <tool_call> found")
         actions: list[Action] = []
         cursor = _Cursor()
         for block in blocks:
@@ -164,7 +164,7 @@ class ToolCallParser:
         if isinstance(value, str):
             return coords_from_text(value, self.space, what)[0]
         if not isinstance(value, list | tuple):
-            raise fail(f"{what} must be [x, y], got {value!r}")
+            raise BadReply(f"{what} must be [x, y], got {value!r}")
         point, box = point_or_box(value, self.space, what)
         return point
 
@@ -177,12 +177,12 @@ class ToolCallParser:
         if args is None and "action" in call:
             args = call
         if not isinstance(args, dict):
-            raise fail('tool call needs "arguments": {"action": ...}')
+            raise BadReply('tool call needs "arguments": {"action": ...}')
         if name is not None and name not in TOOLS:
-            raise fail(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+            raise BadReply(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
         action = args.get("action")
         if not isinstance(action, str) or not action:
-            raise fail('tool call arguments need "action"')
+            raise BadReply('tool call arguments need "action"')
         verb = action.strip().lower()
         coord = self._coordinate(args, "coordinate", f"{verb} coordinate")
 
@@ -191,27 +191,27 @@ class ToolCallParser:
             where = coord or pointer
             cursor.used = coord is None
             if where is None:
-                raise fail(f"{verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
+                raise BadReply(f"{verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
             return [build(Click, point=where, button=button, count=count)]
         if verb == "mouse_move":
             if coord is None:
-                raise fail('mouse_move needs "coordinate": [x, y]')
+                raise BadReply('mouse_move needs "coordinate": [x, y]')
             return [build(Move, point=coord)]
         if verb == "left_click_drag":
             explicit_start = self._coordinate(args, "start_coordinate", "left_click_drag start_coordinate")
             start = explicit_start or pointer
             cursor.used = explicit_start is None
             if coord is None or start is None:
-                raise fail('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
+                raise BadReply('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
             return [build(Drag, start=start, end=coord)]
         if verb == "swipe":
             end = self._coordinate(args, "coordinate2", "swipe coordinate2")
             if coord is None or end is None:
-                raise fail('swipe needs "coordinate" and "coordinate2"')
+                raise BadReply('swipe needs "coordinate" and "coordinate2"')
             return [build(Drag, start=coord, end=end)]
         if verb == "long_press":
             if coord is None:
-                raise fail('long_press needs "coordinate": [x, y]')
+                raise BadReply('long_press needs "coordinate": [x, y]')
             t = args.get("time")
             fields = {} if t is None else {"duration": to_number(t, "long_press time")}
             return [build(LongPress, point=coord, **fields)]
@@ -220,20 +220,20 @@ class ToolCallParser:
             if isinstance(keys, str):
                 keys = [keys]
             if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-                raise fail('key needs "keys": ["ctrl", "c"] (computer_use) or "text": "name" (mobile_use)')
+                raise BadReply('key needs "keys": ["ctrl", "c"] (computer_use) or "text": "name" (mobile_use)')
             if len(keys) == 1:
                 return [build(Key, name=keys[0])]
             return [build(Hotkey, keys=keys)]
         if verb == "type":
             text = args.get("text")
             if not isinstance(text, str) or not text:
-                raise fail('type needs "text"')
+                raise BadReply('type needs "text"')
             body, submit = submit_split(text)
             return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
         if verb in ("scroll", "hscroll"):
             pixels = to_number(args.get("pixels"), f"{verb} pixels")
             if pixels == 0:
-                raise fail(f"{verb} needs non-zero \"pixels\"")
+                raise BadReply(f"{verb} needs non-zero \"pixels\"")
             if verb == "scroll":
                 direction = "up" if pixels > 0 else "down"
             else:
@@ -249,16 +249,16 @@ class ToolCallParser:
                 return [Finished()]
             if status == "failure":
                 return [Fail()]
-            raise fail(f"terminate needs \"status\": \"success\" or \"failure\", got {args.get('status')!r}")
+            raise BadReply(f"terminate needs \"status\": \"success\" or \"failure\", got {args.get('status')!r}")
         if verb == "answer":
             text = args.get("text")
             if not isinstance(text, str) or not text:  # " " is an answer, as the other formats read it
-                raise fail('answer needs "text"')
+                raise BadReply('answer needs "text"')
             return [Finished(answer=text)]
         if verb == "system_button":
             button = str(args.get("button", "")).strip().lower()
             if button not in _BUTTONS:
-                raise fail(f"system_button needs \"button\": Back, Home, Menu or Enter, got {args.get('button')!r}")
+                raise BadReply(f"system_button needs \"button\": Back, Home, Menu or Enter, got {args.get('button')!r}")
             return [_BUTTONS[button]]
         if verb == "open":
             return [build(OpenApp, name=args.get("text") or "")]
@@ -266,7 +266,7 @@ class ToolCallParser:
             return [build(Choose, option=str(args.get("option") or ""))]
         if verb == "move":
             return [build(Move, direction=str(args.get("direction") or "").strip().lower())]
-        raise fail(f"unknown action {action!r}")
+        raise BadReply(f"unknown action {action!r}")
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -382,7 +382,7 @@ def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
                 raise cut_off("inside a tool call's JSON")
             value = loads_lenient(obj.text)
             if not isinstance(value, dict):
-                raise fail(f"tool call must be a JSON object, got {type(value).__name__}")
+                raise BadReply(f"tool call must be a JSON object, got {type(value).__name__}")
             calls.append(value)
     thought = re.sub(r"^\s*(Thought|Action|Reasoning)\s*:\s*", "", unfence(head).strip(), flags=re.IGNORECASE)
     return calls, thought.strip() or None

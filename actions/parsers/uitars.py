@@ -70,6 +70,7 @@ from vlagent.actions.models import (
     Wait,
 )
 from vlagent.actions.parsers._common import (
+    BadReply,
     Call,
     at_most,
     box_if_centred,
@@ -80,7 +81,6 @@ from vlagent.actions.parsers._common import (
     clean,
     coords_from_text,
     cut_off,
-    fail,
     find_calls,
     finished_reply,
     fmt_num,
@@ -162,7 +162,7 @@ class UITarsParser:
             thought = think
         calls = list(at_most(find_calls(action_text, _VERBS, any_name=marked), "calls"))
         if not calls:
-            raise fail("no action call found")
+            raise BadReply("no action call found")
         actions: list[Action] = []
         for call in calls:
             actions.extend(self._action(call))
@@ -176,7 +176,7 @@ class UITarsParser:
         if value is None and positional is not None and len(call.args) > positional:
             value = call.args[positional]
         if value is None:
-            raise fail(f"{call.name}() needs {what} ({'/'.join(names)}=...)")
+            raise BadReply(f"{call.name}() needs {what} ({'/'.join(names)}=...)")
         return coords_from_text(value, self.space, f"{call.name} {what}")
 
     def _action(self, call: Call) -> list[Action]:
@@ -209,18 +209,18 @@ class UITarsParser:
             spec = call.get("key", "hotkey", "keys") or (call.args[0] if call.args else "")
             keys = key_list(spec)
             if not keys:
-                raise fail(f"{call.name}() needs key='...'")
+                raise BadReply(f"{call.name}() needs key='...'")
             if verb == "hotkey" and len(keys) > 1:
                 return [build(Hotkey, keys=keys)]
             if len(keys) > 1:
-                raise fail(f"{call.name}() presses one key, got {spec!r}")
+                raise BadReply(f"{call.name}() presses one key, got {spec!r}")
             return [build(Key, name=keys[0])]
         if verb == "type":
             content = call.get("content", "text")
             if content is None and call.args:
                 content = call.args[0]
             if not content:
-                raise fail("type() needs content='...'")
+                raise BadReply("type() needs content='...'")
             text, submit = submit_split(content)
             typed = [build(TypeText, text=text, submit=submit)] if text else [build(Key, name="enter")]
             if call.get(*_START) is None:
@@ -236,7 +236,7 @@ class UITarsParser:
             if direction is None:
                 if call.get(*_END) is not None and point is not None:
                     return [build(Drag, start=point, end=self._point(call, _END, "an end point")[0])]
-                raise fail("scroll() needs direction='up|down|left|right'")
+                raise BadReply("scroll() needs direction='up|down|left|right'")
             fields = {}
             steps = call.get("steps", "amount")
             if steps not in (None, ""):
@@ -266,7 +266,7 @@ class UITarsParser:
         if verb == "choose":
             option = call.get("option", "action", "name") or (call.args[0] if call.args else "")
             return [build(Choose, option=option)]
-        raise fail(f"unknown action {call.name!r}")
+        raise BadReply(f"unknown action {call.name!r}")
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -366,11 +366,11 @@ def _direction(call: Call, *, required: bool) -> str | None:
                 value = arg
     if value is None:
         if required:
-            raise fail(f"{call.name}() needs direction='up|down|left|right'")
+            raise BadReply(f"{call.name}() needs direction='up|down|left|right'")
         return None
     d = value.strip().strip("'\"").lower()
     if d not in DIRECTIONS:
-        raise fail(f"{call.name}() direction must be up, down, left or right, got {value!r}")
+        raise BadReply(f"{call.name}() direction must be up, down, left or right, got {value!r}")
     return d
 
 
