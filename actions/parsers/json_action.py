@@ -34,22 +34,18 @@ from vlagent.actions.models import (
     Action,
     ActionAdapter,
     Choose,
-    ParsedReply,
 )
 from vlagent.actions.parsers._common import (
     BadReply,
     at_most,
     check_space,
-    clean,
     cut_off,
-    finished_reply,
     json_objects,
     loads_lenient,
     point_or_box,
-    run_parser,
-    strip_think,
     to_number,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 #: Bare names that are the loop's own actions, not env options.
 LOOP_NAMES = frozenset({"finished", "fail", "call_user"})
@@ -57,7 +53,7 @@ _POINT_FIELDS = ("point", "start", "end")
 _THOUGHT_KEYS = ("thought", "reasoning", "Thought")
 
 
-class JSONActionParser:
+class JSONActionParser(ReplyParser):
     """Reads ``{"thought": ..., "action": ...}`` replies: named env actions, or typed vlagent actions.
 
     Example:
@@ -78,11 +74,8 @@ class JSONActionParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The actions of every JSON object; a ``thought`` key, else the prose before the first object, is the thought."""
         first: str | None = None
         thought: str | None = None
         actions: list[Action] = []
@@ -101,7 +94,7 @@ class JSONActionParser:
             raise BadReply("no JSON object found")
         if thought is None:
             thought = text[: text.find(first)].strip() or think
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _from_object(self, obj: dict[str, Any]) -> list[Action]:
         body = {k: v for k, v in obj.items() if k not in _THOUGHT_KEYS}

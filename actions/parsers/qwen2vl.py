@@ -61,7 +61,6 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
@@ -77,21 +76,18 @@ from vlagent.actions.parsers._common import (
     check_drag,
     check_space,
     check_whole,
-    clean,
     cut_off,
     find_calls,
-    finished_reply,
     fmt_num,
     key_list,
     navigate_call,
     numbers_in,
     point_or_box,
     quote_str,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 BOX_START, BOX_END = "<|box_start|>", "<|box_end|>"
 REF_START, REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
@@ -108,7 +104,7 @@ _CLICKS = {"click": ("left", 1), "left_click": ("left", 1), "tap": ("left", 1), 
            "right_click": ("right", 1), "triple_click": ("left", 3)}
 
 
-class Qwen2VLParser:
+class Qwen2VLParser(ReplyParser):
     """Reads Qwen2-VL's grounded boxes/points and vlagent's qwen2-vl action calls (space ``rel1000``).
 
     Example:
@@ -131,11 +127,8 @@ class Qwen2VLParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """Action calls, else a grounding answer (tagged boxes, or bare ``(x,y)`` pairs), and the prose around them."""
         tagged = any(tag in text for tag in _TAGS)
         boxes = _box_spans(text)
         calls = list(at_most(find_calls(text, _HANDLERS, protected=boxes, bare=_tidy_bare), "calls"))
@@ -145,7 +138,7 @@ class Qwen2VLParser:
                 actions.extend(self._action(call, text))
             head = re.sub(r"^\s*(Thought|Reasoning)\s*:\s*", "", text[: calls[0].start], flags=re.IGNORECASE)
             thought = _strip_tags(_BOX_RE.sub("", head)).strip() or think
-            return finished_reply(raw, actions, thought)
+            return actions, thought
         # No call: a grounding answer. Tagged boxes when the reply has tags, else bare (x,y) pairs.
         actions = []
         if tagged:
@@ -166,7 +159,7 @@ class Qwen2VLParser:
             rest = _BARE_RE.sub("", text)
         if not actions:
             raise BadReply("no action call and no grounded box or point found")
-        return finished_reply(raw, actions, rest.strip() or think)
+        return actions, rest.strip() or think
 
     def _coords(self, parts: Sequence[str], what: str) -> tuple[Point, Box | None]:
         nums: list[float] = []

@@ -48,7 +48,6 @@ from vlagent.actions.models import (
     Key,
     Move,
     Navigate,
-    ParsedReply,
     Scroll,
     TypeText,
 )
@@ -59,15 +58,12 @@ from vlagent.actions.parsers._common import (
     build,
     check_drag,
     check_space,
-    clean,
     cut_off,
-    finished_reply,
     json_objects,
     literal,
     point_or_box,
-    run_parser,
-    strip_think,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 Platform = Literal["web", "phone"]
 # ``[x, y]`` or ``[[x1, y1], [x2, y2]]``; one blank run between items (``\s*,?\s*`` could split every run
@@ -77,7 +73,7 @@ _LIST_RE = re.compile(r"\[\s*+(?:\[[^\[\]]*+\]\s*+(?:,\s*+)?+)++\]|\[[^\[\]]*+\]
 _KEYS = frozenset({"action", "value", "position"})
 
 
-class ShowUIParser:
+class ShowUIParser(ReplyParser):
     """Reads ShowUI's action dicts (web and phone vocabularies) and its bare ``[x, y]`` grounding answers.
 
     ``platform`` only chooses what :meth:`format` writes for a click (``CLICK`` on the web, ``TAP`` on
@@ -102,11 +98,8 @@ class ShowUIParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """Action dicts in order, else bare ``[x, y]`` grounding points; the prose before them is the thought."""
         actions: list[Action] = []
         head: str | None = None
         for span in at_most(json_objects(text, quotes="'\""), "action dicts"):
@@ -122,7 +115,7 @@ class ShowUIParser:
         if head is None:
             raise BadReply("no action dict or [x, y] found")
         thought = head.strip().strip(",").strip() or think
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _position(self, value: Any, what: str) -> Point | tuple[Point, Point] | None:
         if value is None:

@@ -61,7 +61,6 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
@@ -73,19 +72,16 @@ from vlagent.actions.parsers._common import (
     build,
     check_drag,
     check_space,
-    clean,
     coords_from_text,
     cut_off,
-    finished_reply,
     json_objects,
     loads_lenient,
     point_or_box,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
     unfence,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 Tool = Literal["computer_use", "mobile_use", "game_use"]
 TOOLS: tuple[str, ...] = ("computer_use", "mobile_use", "game_use")
@@ -276,7 +272,7 @@ _VERBS: dict[str, _Handler] = {
 }
 
 
-class ToolCallParser:
+class ToolCallParser(ReplyParser):
     r"""Reads Qwen2.5-VL ``<tool_call>`` replies for the ``computer_use`` and ``mobile_use`` tools.
 
     ``tool`` only chooses which tool :meth:`format` writes (actions only the other tool can express are
@@ -301,11 +297,8 @@ class ToolCallParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The actions of every ``<tool_call>`` block (or bare call object); the prose before them is the thought."""
         blocks, thought = _blocks(text)
         if not blocks:
             raise BadReply("no <tool_call> found")
@@ -323,7 +316,7 @@ class ToolCallParser:
                 actions.append(action)
         if think and not thought:
             thought = think
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _actions(self, call: dict[str, Any], cursor: _Cursor) -> list[Action]:
         """The actions of one tool call: its arguments read once, then its verb's handler in :data:`_VERBS`."""

@@ -64,7 +64,6 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
@@ -78,20 +77,17 @@ from vlagent.actions.parsers._common import (
     check_drag,
     check_space,
     check_whole,
-    clean,
     coords_from_text,
     cut_off,
     find_calls,
-    finished_reply,
     fmt_num,
     key_list,
     navigate_call,
     quote_str,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 #: How long UI-TARS's ``wait()`` sleeps, per its prompt ("Sleep for 5s and take a screenshot").
 UITARS_WAIT_SECONDS = 5.0
@@ -121,7 +117,7 @@ _SLOTS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-class UITarsParser:
+class UITarsParser(ReplyParser):
     r"""Reads UI-TARS v1 and 1.5 replies; ``space`` is ``rel1000`` (v1) or ``resized`` (1.5).
 
     Example:
@@ -145,11 +141,8 @@ class UITarsParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The calls of the ``Action:`` section (or of the whole reply when unlabelled) and the ``Thought:``."""
         thought, action_text, marked = _split_thought(text)
         if not marked and _LABELS.search(text):
             raise cut_off("before its Action: (a Thought: with no Action: after it)")
@@ -164,7 +157,7 @@ class UITarsParser:
         if not marked and thought is None:
             prose = action_text[: calls[0].start].strip()
             thought = prose or None
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _action(self, call: Call) -> list[Action]:
         """The actions of one call, once it is known to be whole: its verb's handler in :data:`_HANDLERS`."""
