@@ -12,7 +12,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from vlagent.actions.coords import Space
 from vlagent.actions.models import Action, ParsedReply
-from vlagent.actions.parsers._common import clean, finished_reply, run_parser, strip_think
+from vlagent.actions.parsers._common import finished_reply, run_parser
+from vlagent.actions.parsers._text import clean, strip_think
 
 
 @runtime_checkable

@@ -35,16 +35,8 @@ from vlagent.actions.models import (
     ActionAdapter,
     Choose,
 )
-from vlagent.actions.parsers._common import (
-    BadReply,
-    at_most,
-    check_space,
-    cut_off,
-    json_objects,
-    loads_lenient,
-    point_or_box,
-    to_number,
-)
+from vlagent.actions.parsers._common import BadReply, at_most, check_space, cut_off, point_or_box, to_number
+from vlagent.actions.parsers._json import json_objects, loads_lenient
 from vlagent.actions.parsers.base import ReplyParser
 
 #: Bare names that are the loop's own actions, not env options.

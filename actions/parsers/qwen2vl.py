@@ -65,25 +65,21 @@ from vlagent.actions.models import (
     TypeText,
     Wait,
 )
+from vlagent.actions.parsers._calls import Call, check_whole, find_calls, navigate_call, quote_str
 from vlagent.actions.parsers._common import (
     NUMBER,
     BadReply,
-    Call,
     at_most,
     box_if_centred,
     build,
     check_balanced,
     check_drag,
     check_space,
-    check_whole,
     cut_off,
-    find_calls,
     fmt_num,
     key_list,
-    navigate_call,
     numbers_in,
     point_or_box,
-    quote_str,
     submit_split,
     to_number,
 )

@@ -53,16 +53,14 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     BadReply,
-    Braced,
     at_most,
     build,
     check_drag,
     check_space,
     cut_off,
-    json_objects,
-    literal,
     point_or_box,
 )
+from vlagent.actions.parsers._json import Braced, json_objects, literal
 from vlagent.actions.parsers.base import ReplyParser
 
 Platform = Literal["web", "phone"]

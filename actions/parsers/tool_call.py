@@ -67,20 +67,18 @@ from vlagent.actions.models import (
 )
 from vlagent.actions.parsers._common import (
     BadReply,
-    Braced,
     at_most,
     build,
     check_drag,
     check_space,
     coords_from_text,
     cut_off,
-    json_objects,
-    loads_lenient,
     point_or_box,
     submit_split,
     to_number,
-    unfence,
 )
+from vlagent.actions.parsers._json import Braced, json_objects, loads_lenient
+from vlagent.actions.parsers._text import unfence
 from vlagent.actions.parsers.base import ReplyParser
 
 Tool = Literal["computer_use", "mobile_use", "game_use"]

@@ -36,7 +36,7 @@ the browser/mobile variants seen in UI-TARS-desktop/Midscene):
 
 Several actions in one reply (the official parser splits on ``)\n\n``) are all returned in order.
 
-A reply cut off inside a call is refused (see :func:`~vlagent.actions.parsers._common.check_whole`); a
+A reply cut off inside a call is refused (see :func:`~vlagent.actions.parsers._calls.check_whole`); a
 call missing only its ``)`` is read when it already holds every argument its verb takes (``_SLOTS``).
 A ``Thought:`` with no ``Action:`` after it is a reply cut before its action: the calls its thought may
 mention are not actions.
@@ -68,22 +68,18 @@ from vlagent.actions.models import (
     TypeText,
     Wait,
 )
+from vlagent.actions.parsers._calls import Call, check_whole, find_calls, navigate_call, quote_str
 from vlagent.actions.parsers._common import (
     BadReply,
-    Call,
     at_most,
     box_if_centred,
     build,
     check_drag,
     check_space,
-    check_whole,
     coords_from_text,
     cut_off,
-    find_calls,
     fmt_num,
     key_list,
-    navigate_call,
-    quote_str,
     submit_split,
     to_number,
 )
