@@ -170,7 +170,8 @@ class DemonstrationWriter:
                             actions=[ActionRecord(model=gesture.action, screen=gesture.action, executed=True)],
                             info=info, screenshot="")
         self.steps += 1
-        record = self.recorder.record(record, screenshot)
+        record = self.recorder.save_images(record, screenshot)
+        self.recorder.write_step(record)
         if self.on_step is not None:
             self.on_step(record)
         return record
