@@ -291,7 +291,8 @@ def desktop_recording(out: Path, *, task: str = "", monitor: int = 1, display: s
                       stop_hotkey: frozenset[str] | None = None, interval: float = 0.1,
                       clock: Callable[[], float] = time.monotonic) -> Recording:
     """A recording of X display ``display`` (default ``$DISPLAY``), monitor ``monitor`` (mss numbering)."""
-    from vlagent.envs.desktop import _display_name, _xauthority_fallback
+    from vlagent.envs.desktop import _display_name
+    from vlagent.envs.desktop_input import _xauthority_fallback
     from vlagent.envs.record_x11 import MonitorGrabber, X11InputRecorder
 
     name = _display_name(display)
