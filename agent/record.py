@@ -324,7 +324,7 @@ def android_recording(out: Path, *, task: str = "", serial: str | None = None, a
                       adb_port: int | None = None, timeout: float = 10.0, interval: float = 0.25,
                       clock: Callable[[], float] = time.monotonic) -> Recording:
     """A recording of the phone ``serial`` (``getevent`` for input, ``screencap`` for the screen)."""
-    from vlagent.envs.android import AdbPhone
+    from vlagent.envs.adb_phone import AdbPhone
     from vlagent.envs.record_android import GeteventRecorder
 
     phone = AdbPhone(serial, adb_host, adb_port, timeout=timeout)
