@@ -356,15 +356,10 @@ class ToolCallParser(ReplyParser):
         return [int(v) if float(v).is_integer() else v for v in (p.x, p.y)]
 
     def _write(self, a: Action) -> tuple[str, dict[str, Any]]:
+        """The tool and arguments of one action: the pointer actions have writers of their own."""
         mobile = self.tool == "mobile_use"
         if isinstance(a, Click):
-            if mobile and a.button == "left" and a.count == 1:
-                return "mobile_use", {"action": "click", "coordinate": self._xy(a.point)}
-            verb = {("left", 1): "left_click", ("right", 1): "right_click", ("middle", 1): "middle_click",
-                    ("left", 2): "double_click", ("left", 3): "triple_click"}.get((a.button, a.count))
-            if verb is None:
-                raise UnsupportedActionError("click", sorted(_CLICKS), detail=f"no {a.button} click x{a.count}")
-            return "computer_use", {"action": verb, "coordinate": self._xy(a.point)}
+            return self._write_click(a)
         if isinstance(a, Move):
             if a.point is None:
                 return "game_use", {"action": "move", "direction": a.direction}
@@ -373,13 +368,7 @@ class ToolCallParser(ReplyParser):
         if isinstance(a, Choose):
             return "game_use", {"action": "choose", "option": a.option}
         if isinstance(a, Drag):
-            if mobile:
-                check_drag(a)
-                return "mobile_use", {"action": "swipe", "coordinate": self._xy(a.start),
-                                      "coordinate2": self._xy(a.end)}
-            check_drag(a)
-            return "computer_use", {"action": "left_click_drag", "start_coordinate": self._xy(a.start),
-                                    "coordinate": self._xy(a.end)}
+            return self._write_drag(a)
         if isinstance(a, LongPress):
             return "mobile_use", {"action": "long_press", "coordinate": self._xy(a.point), "time": a.duration}
         if isinstance(a, Key):
@@ -388,16 +377,42 @@ class ToolCallParser(ReplyParser):
             return "computer_use", {"action": "key", "keys": [a.name]}
         if isinstance(a, Hotkey):  # a one-key hotkey reads back as Key: the tool cannot tell them apart
             return "computer_use", {"action": "key", "keys": list(a.keys)}
+        if isinstance(a, Scroll):
+            return self._write_scroll(a)
+        return self._write_other(a)
+
+    def _write_click(self, a: Click) -> tuple[str, dict[str, Any]]:
+        """mobile_use's ``click`` for a plain tap on a phone, else the computer_use click of that button."""
+        if self.tool == "mobile_use" and a.button == "left" and a.count == 1:
+            return "mobile_use", {"action": "click", "coordinate": self._xy(a.point)}
+        verb = {("left", 1): "left_click", ("right", 1): "right_click", ("middle", 1): "middle_click",
+                ("left", 2): "double_click", ("left", 3): "triple_click"}.get((a.button, a.count))
+        if verb is None:
+            raise UnsupportedActionError("click", sorted(_CLICKS), detail=f"no {a.button} click x{a.count}")
+        return "computer_use", {"action": verb, "coordinate": self._xy(a.point)}
+
+    def _write_drag(self, a: Drag) -> tuple[str, dict[str, Any]]:
+        """mobile_use's ``swipe`` on a phone, else ``left_click_drag``; neither has a duration."""
+        check_drag(a)
+        if self.tool == "mobile_use":
+            return "mobile_use", {"action": "swipe", "coordinate": self._xy(a.start), "coordinate2": self._xy(a.end)}
+        return "computer_use", {"action": "left_click_drag", "start_coordinate": self._xy(a.start),
+                                "coordinate": self._xy(a.end)}
+
+    def _write_scroll(self, a: Scroll) -> tuple[str, dict[str, Any]]:
+        """``scroll``/``hscroll`` with the direction as the sign of ``pixels``."""
+        sign = 1 if a.direction in ("up", "right") else -1
+        args: dict[str, Any] = {"action": "scroll" if a.direction in ("up", "down") else "hscroll",
+                                "pixels": sign * a.amount}
+        if a.point is not None:
+            args["coordinate"] = self._xy(a.point)
+        return "computer_use", args
+
+    def _write_other(self, a: Action) -> tuple[str, dict[str, Any]]:
+        """The actions without a point: written with this parser's tool where every tool has the verb."""
         own = "computer_use" if self.tool == "game_use" else self.tool
         if isinstance(a, TypeText):
             return own, {"action": "type", "text": a.text + ("\n" if a.submit else "")}
-        if isinstance(a, Scroll):
-            sign = 1 if a.direction in ("up", "right") else -1
-            args: dict[str, Any] = {"action": "scroll" if a.direction in ("up", "down") else "hscroll",
-                                    "pixels": sign * a.amount}
-            if a.point is not None:
-                args["coordinate"] = self._xy(a.point)
-            return "computer_use", args
         if isinstance(a, Wait):
             return own, {"action": "wait", "time": a.seconds}
         if isinstance(a, Finished):
