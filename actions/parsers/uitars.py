@@ -195,6 +195,13 @@ class UITarsParser(ReplyParser):
         return f"{key}='<|box_start|>({body})<|box_end|>'"
 
     def _write(self, a: Action) -> str:
+        """One call: the actions at a point need this parser's space, the others are written alike."""
+        if isinstance(a, Click | Move | Drag | LongPress | Scroll):
+            return self._write_pointer(a)
+        return _pointless_call(a)
+
+    def _write_pointer(self, a: Click | Move | Drag | LongPress | Scroll) -> str:
+        """A call at a point, written with this space's argument names (``point=`` or ``start_box=``)."""
         start = "point" if self.space == "resized" else "start_box"
         if isinstance(a, Click):
             verb = {("left", 1): "click", ("left", 2): "left_double", ("right", 1): "right_single",
@@ -215,36 +222,11 @@ class UITarsParser(ReplyParser):
         if isinstance(a, LongPress):
             extra = "" if a.duration == 1.0 else f", time='{fmt_num(a.duration)}'"
             return f"long_press({self._coord(start, a.point)}{extra})"
-        if isinstance(a, Hotkey):
-            if len(a.keys) == 1:
-                return f"hotkey(key='{a.keys[0]}')"
-            return f"hotkey(key='{' '.join(a.keys)}')"
-        if isinstance(a, Key):
-            return f"hotkey(key={quote_str(a.name)})"
-        if isinstance(a, TypeText):
-            content = a.text + ("\n" if a.submit else "")
-            return f"type(content={quote_str(content)})"
-        if isinstance(a, Scroll):
-            parts = [self._coord(start, a.point)] if a.point is not None else []
-            parts.append(f"direction='{a.direction}'")
-            if a.amount != 5:
-                parts.append(f"steps='{a.amount}'")
-            return f"scroll({', '.join(parts)})"
-        if isinstance(a, Wait):
-            return "wait()" if a.seconds == UITARS_WAIT_SECONDS else f"wait(duration='{fmt_num(a.seconds)}')"
-        if isinstance(a, Finished):
-            return "finished()" if a.answer is None else f"finished(content={quote_str(a.answer)})"
-        if isinstance(a, CallUser):
-            return "call_user()" if a.question == CallUser().question else f"call_user(content={quote_str(a.question)})"
-        if isinstance(a, OpenApp):
-            return f"open_app(app_name={quote_str(a.name)})"
-        if isinstance(a, Navigate):
-            if a.to == "recents":
-                raise UnsupportedActionError("navigate", ["back", "home"], detail="UI-TARS has no recents button")
-            return f"press_{a.to}()"
-        if isinstance(a, Choose):
-            return f"choose(option={quote_str(a.option)})"
-        raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="UI-TARS cannot express it")
+        parts = [self._coord(start, a.point)] if a.point is not None else []  # a Scroll, the one left
+        parts.append(f"direction='{a.direction}'")
+        if a.amount != 5:
+            parts.append(f"steps='{a.amount}'")
+        return f"scroll({', '.join(parts)})"
 
 
 def _point(call: Call, space: Space, names: Sequence[str], what: str, *,
@@ -460,3 +442,31 @@ def _saturated(call: Call) -> bool:
     if slots is None:
         return True  # an unknown verb: refused as such
     return all(any(k in call.kwargs for k in names) or len(call.args) > i for i, names in enumerate(slots))
+
+
+def _pointless_call(a: Action) -> str:
+    """A call of an action without a point: keys, text, waits and the episode's end."""
+    if isinstance(a, Hotkey):
+        if len(a.keys) == 1:
+            return f"hotkey(key='{a.keys[0]}')"
+        return f"hotkey(key='{' '.join(a.keys)}')"
+    if isinstance(a, Key):
+        return f"hotkey(key={quote_str(a.name)})"
+    if isinstance(a, TypeText):
+        content = a.text + ("\n" if a.submit else "")
+        return f"type(content={quote_str(content)})"
+    if isinstance(a, Wait):
+        return "wait()" if a.seconds == UITARS_WAIT_SECONDS else f"wait(duration='{fmt_num(a.seconds)}')"
+    if isinstance(a, Finished):
+        return "finished()" if a.answer is None else f"finished(content={quote_str(a.answer)})"
+    if isinstance(a, CallUser):
+        return "call_user()" if a.question == CallUser().question else f"call_user(content={quote_str(a.question)})"
+    if isinstance(a, OpenApp):
+        return f"open_app(app_name={quote_str(a.name)})"
+    if isinstance(a, Navigate):
+        if a.to == "recents":
+            raise UnsupportedActionError("navigate", ["back", "home"], detail="UI-TARS has no recents button")
+        return f"press_{a.to}()"
+    if isinstance(a, Choose):
+        return f"choose(option={quote_str(a.option)})"
+    raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="UI-TARS cannot express it")
