@@ -170,7 +170,8 @@ class DemonstrationWriter:
                             actions=[ActionRecord(model=gesture.action, screen=gesture.action, executed=True)],
                             info=info, screenshot="")
         self.steps += 1
-        record = self.recorder.record(record, screenshot)
+        record = self.recorder.save_images(record, screenshot)
+        self.recorder.write_step(record)
         if self.on_step is not None:
             self.on_step(record)
         return record
@@ -290,7 +291,8 @@ def desktop_recording(out: Path, *, task: str = "", monitor: int = 1, display: s
                       stop_hotkey: frozenset[str] | None = None, interval: float = 0.1,
                       clock: Callable[[], float] = time.monotonic) -> Recording:
     """A recording of X display ``display`` (default ``$DISPLAY``), monitor ``monitor`` (mss numbering)."""
-    from vlagent.envs.desktop import _display_name, _xauthority_fallback
+    from vlagent.envs.desktop import _display_name
+    from vlagent.envs.desktop_input import _xauthority_fallback
     from vlagent.envs.record_x11 import MonitorGrabber, X11InputRecorder
 
     name = _display_name(display)
@@ -322,7 +324,7 @@ def android_recording(out: Path, *, task: str = "", serial: str | None = None, a
                       adb_port: int | None = None, timeout: float = 10.0, interval: float = 0.25,
                       clock: Callable[[], float] = time.monotonic) -> Recording:
     """A recording of the phone ``serial`` (``getevent`` for input, ``screencap`` for the screen)."""
-    from vlagent.envs.android import AdbPhone
+    from vlagent.envs.adb_phone import AdbPhone
     from vlagent.envs.record_android import GeteventRecorder
 
     phone = AdbPhone(serial, adb_host, adb_port, timeout=timeout)

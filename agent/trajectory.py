@@ -399,7 +399,9 @@ class EpisodeRecorder:
     Example:
         >>> import tempfile
         >>> rec = EpisodeRecorder(Path(tempfile.mkdtemp()) / "ep", EpisodeMeta(episode_id="ep", task="t", env="x"))
-        >>> rec.record(StepRecord(index=0, raw="wait()", screenshot=""), Image.new("RGB", (8, 8))).screenshot
+        >>> step = rec.save_images(StepRecord(index=0, raw="wait()", screenshot=""), Image.new("RGB", (8, 8)))
+        >>> rec.write_step(step)
+        >>> step.screenshot
         'step_000.png'
         >>> rec.close(outcome="finished", success=True).outcome
         'finished'
@@ -460,11 +462,6 @@ class EpisodeRecorder:
         """Append one line to ``steps.jsonl`` and flush it to the OS."""
         self._steps.write(to_json(record) + "\n")
         self._steps.flush()
-
-    def record(self, record: StepRecord, screenshot: Image.Image) -> StepRecord:
-        record = self.save_images(record, screenshot)
-        self.write_step(record)
-        return record
 
     def close(self, *, final_screen: Image.Image | None = None, **updates: Any) -> EpisodeMeta:
         """Write ``final.png`` and the finished ``meta.json`` (``ended`` set, plus ``updates``)."""

@@ -235,7 +235,7 @@ class GeteventParser:
 class GeteventRecorder:
     """Streams a phone's ``getevent -lt`` on a background thread and calls ``on_input`` with its events.
 
-    ``phone`` is a :class:`vlagent.envs.android.AdbPhone`. :meth:`start` reads the touchscreen's axes and
+    ``phone`` is a :class:`vlagent.envs.adb_phone.AdbPhone`. :meth:`start` reads the touchscreen's axes and
     the screen size, opens the stream and returns; :meth:`close` closes it, which ends the thread.
 
     Example:

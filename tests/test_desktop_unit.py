@@ -9,7 +9,7 @@ import pytest
 
 from vlagent.actions.coords import Point
 from vlagent.actions.errors import EnvError
-from vlagent.envs import desktop
+from vlagent.envs import desktop, desktop_input
 from vlagent.envs.desktop import Monitor, measure_scale
 from vlagent.envs.errors import DependencyNotInstalled, DeviceError
 
@@ -114,19 +114,19 @@ def test_missing_xauthority_gets_a_cookie_less_file_like_libx11(monkeypatch, tmp
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XAUTHORITY", raising=False)
-    desktop._xauthority_fallback()
+    desktop_input._xauthority_fallback()
     path = os.environ["XAUTHORITY"]  # monkeypatch restores the variable after the test
     auth = xauth.Xauthority()
     assert auth.entries and path != os.devnull
     with pytest.raises(xerror.XNoAuthError):  # no cookie: python-xlib connects without one
         auth.get_best_auth(xauth.FamilyLocal, "host", 0)
     assert capsys.readouterr().out == ""  # an empty file made python-xlib print a warning on stdout
-    desktop._remove_quietly(path)
+    desktop_input._remove_quietly(path)
 
     monkeypatch.setenv("XAUTHORITY", "/some/cookie")  # the user's own choice is kept
-    desktop._xauthority_fallback()
+    desktop_input._xauthority_fallback()
     assert os.environ["XAUTHORITY"] == "/some/cookie"
     monkeypatch.delenv("XAUTHORITY")
     (tmp_path / ".Xauthority").write_bytes(b"")  # a real cookie file is python-xlib's to read
-    desktop._xauthority_fallback()
+    desktop_input._xauthority_fallback()
     assert "XAUTHORITY" not in os.environ

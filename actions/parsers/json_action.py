@@ -34,22 +34,10 @@ from vlagent.actions.models import (
     Action,
     ActionAdapter,
     Choose,
-    ParsedReply,
 )
-from vlagent.actions.parsers._common import (
-    at_most,
-    check_space,
-    clean,
-    cut_off,
-    fail,
-    finished_reply,
-    json_objects,
-    loads_lenient,
-    point_or_box,
-    run_parser,
-    strip_think,
-    to_number,
-)
+from vlagent.actions.parsers._common import BadReply, at_most, check_space, cut_off, point_or_box, to_number
+from vlagent.actions.parsers._json import json_objects, loads_lenient
+from vlagent.actions.parsers.base import ReplyParser
 
 #: Bare names that are the loop's own actions, not env options.
 LOOP_NAMES = frozenset({"finished", "fail", "call_user"})
@@ -57,7 +45,7 @@ _POINT_FIELDS = ("point", "start", "end")
 _THOUGHT_KEYS = ("thought", "reasoning", "Thought")
 
 
-class JSONActionParser:
+class JSONActionParser(ReplyParser):
     """Reads ``{"thought": ..., "action": ...}`` replies: named env actions, or typed vlagent actions.
 
     Example:
@@ -78,11 +66,8 @@ class JSONActionParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The actions of every JSON object; a ``thought`` key, else the prose before the first object, is the thought."""
         first: str | None = None
         thought: str | None = None
         actions: list[Action] = []
@@ -92,25 +77,25 @@ class JSONActionParser:
                 raise cut_off("inside a JSON object (its keys may go on)")
             value = loads_lenient(obj.text)
             if not isinstance(value, dict):
-                raise fail(f"expected a JSON object, got {type(value).__name__}")
+                raise BadReply(f"expected a JSON object, got {type(value).__name__}")
             for key in _THOUGHT_KEYS:
                 if isinstance(value.get(key), str) and value[key].strip():
                     thought = thought or value[key]
             actions.extend(self._from_object(value))
         if first is None:
-            raise fail("no JSON object found")
+            raise BadReply("no JSON object found")
         if thought is None:
             thought = text[: text.find(first)].strip() or think
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _from_object(self, obj: dict[str, Any]) -> list[Action]:
         body = {k: v for k, v in obj.items() if k not in _THOUGHT_KEYS}
         if "actions" in body:
             items = body.pop("actions")
             if body:
-                raise fail(f"unexpected keys beside 'actions': {sorted(body)}")
+                raise BadReply(f"unexpected keys beside 'actions': {sorted(body)}")
             if not isinstance(items, list) or not items:
-                raise fail("'actions' must be a non-empty list")
+                raise BadReply("'actions' must be a non-empty list")
             out: list[Action] = []
             for item in at_most(items):
                 out.extend(self._from_object(item if isinstance(item, dict) else {"action": item}))
@@ -118,18 +103,18 @@ class JSONActionParser:
         if "action" not in body:
             if "type" in body:  # a bare typed action object
                 return [self._typed(body)]
-            raise fail("the JSON object needs an 'action' key")
+            raise BadReply("the JSON object needs an 'action' key")
         action = body.pop("action")
         if isinstance(action, dict):
             if body:
-                raise fail(f"unexpected keys beside a nested action: {sorted(body)}")
+                raise BadReply(f"unexpected keys beside a nested action: {sorted(body)}")
             return [self._typed(action)]
         if not isinstance(action, str) or not action.strip():
-            raise fail(f"'action' must be a name or an object, got {action!r}")
+            raise BadReply(f"'action' must be a name or an object, got {action!r}")
         name = action.strip()
         if body or name.lower() in LOOP_NAMES:
             if name.lower() not in ACTION_TYPES:
-                raise fail(f"unknown action type {name!r} with fields {sorted(body)}")
+                raise BadReply(f"unknown action type {name!r} with fields {sorted(body)}")
             return [self._typed({"type": name.lower(), **body})]
         return [Choose(option=name)]
 
@@ -137,7 +122,7 @@ class JSONActionParser:
         if isinstance(value, dict) and set(value) <= {"x", "y", "space"} and {"x", "y"} <= set(value):
             value = [value["x"], value["y"]]
         if not isinstance(value, list | tuple):
-            raise fail(f"{what} must be [x, y], got {value!r}")
+            raise BadReply(f"{what} must be [x, y], got {value!r}")
         point, _ = point_or_box(list(value), self.space, what)
         return point
 
@@ -145,7 +130,7 @@ class JSONActionParser:
         fields = dict(fields)
         kind = str(fields.get("type", "")).strip().lower()
         if kind not in ACTION_TYPES:
-            raise fail(f"unknown action type {fields.get('type')!r}")
+            raise BadReply(f"unknown action type {fields.get('type')!r}")
         fields["type"] = kind
         if "coordinate" in fields and "point" not in fields:
             fields["point"] = fields.pop("coordinate")
@@ -157,7 +142,7 @@ class JSONActionParser:
         if fields.get("box") is not None:
             box = fields["box"]
             if not isinstance(box, list | tuple) or len(box) != 4:
-                raise fail(f"box must be [x1, y1, x2, y2], got {box!r}")
+                raise BadReply(f"box must be [x1, y1, x2, y2], got {box!r}")
             x1, y1, x2, y2 = (to_number(v, "box") for v in box)
             fields["box"] = Box(x1=x1, y1=y1, x2=x2, y2=y2, space=self.space)
         try:
@@ -165,7 +150,7 @@ class JSONActionParser:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err.get("loc", ())[1:])
-            raise fail(f"invalid {kind}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
+            raise BadReply(f"invalid {kind}{f' {loc}' if loc else ''}: {err.get('msg', '')}") from None
 
     # -- writing -------------------------------------------------------------------------------------
 

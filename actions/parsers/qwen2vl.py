@@ -41,8 +41,8 @@ reply was cut before its box.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 from vlagent.actions.coords import Box, Point, Space
 from vlagent.actions.errors import UnsupportedActionError
@@ -61,37 +61,29 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
 )
+from vlagent.actions.parsers._calls import Call, check_whole, find_calls, navigate_call, quote_str
 from vlagent.actions.parsers._common import (
     NUMBER,
-    Call,
+    BadReply,
     at_most,
     box_if_centred,
     build,
     check_balanced,
     check_drag,
     check_space,
-    check_whole,
-    clean,
     cut_off,
-    fail,
-    find_calls,
-    finished_reply,
     fmt_num,
     key_list,
-    navigate_call,
     numbers_in,
     point_or_box,
-    quote_str,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 BOX_START, BOX_END = "<|box_start|>", "<|box_end|>"
 REF_START, REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
@@ -106,13 +98,9 @@ _PARTIAL_PAIR_RE = re.compile(r"[\d\s.,eE+-]*+")
 
 _CLICKS = {"click": ("left", 1), "left_click": ("left", 1), "tap": ("left", 1), "double_click": ("left", 2),
            "right_click": ("right", 1), "triple_click": ("left", 3)}
-_VERBS = set(_CLICKS) | {
-    "long_press", "hover", "move", "drag", "swipe", "type", "key", "press", "hotkey", "scroll", "back", "home",
-    "recents", "press_back", "press_home", "open_app", "wait", "finished", "done", "fail", "call_user", "choose",
-}
 
 
-class Qwen2VLParser:
+class Qwen2VLParser(ReplyParser):
     """Reads Qwen2-VL's grounded boxes/points and vlagent's qwen2-vl action calls (space ``rel1000``).
 
     Example:
@@ -135,21 +123,18 @@ class Qwen2VLParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """Action calls, else a grounding answer (tagged boxes, or bare ``(x,y)`` pairs), and the prose around them."""
         tagged = any(tag in text for tag in _TAGS)
         boxes = _box_spans(text)
-        calls = list(at_most(find_calls(text, _VERBS, protected=boxes, bare=_tidy_bare), "calls"))
+        calls = list(at_most(find_calls(text, _HANDLERS, protected=boxes, bare=_tidy_bare), "calls"))
         if calls:
             actions: list[Action] = []
             for call in calls:
                 actions.extend(self._action(call, text))
             head = re.sub(r"^\s*(Thought|Reasoning)\s*:\s*", "", text[: calls[0].start], flags=re.IGNORECASE)
             thought = _strip_tags(_BOX_RE.sub("", head)).strip() or think
-            return finished_reply(raw, actions, thought)
+            return actions, thought
         # No call: a grounding answer. Tagged boxes when the reply has tags, else bare (x,y) pairs.
         actions = []
         if tagged:
@@ -169,8 +154,8 @@ class Qwen2VLParser:
                 actions.append(Click(point=point, box=box))
             rest = _BARE_RE.sub("", text)
         if not actions:
-            raise fail("no action call and no grounded box or point found")
-        return finished_reply(raw, actions, rest.strip() or think)
+            raise BadReply("no action call and no grounded box or point found")
+        return actions, rest.strip() or think
 
     def _coords(self, parts: Sequence[str], what: str) -> tuple[Point, Box | None]:
         nums: list[float] = []
@@ -178,7 +163,7 @@ class Qwen2VLParser:
             check_balanced(part, what)
             nums.extend(numbers_in(part))
         if not nums:
-            raise fail(f"{what} has no readable coordinates")
+            raise BadReply(f"{what} has no readable coordinates")
         return point_or_box(nums, self.space, what)
 
     def _groups(self, call: Call) -> list[list[str]]:
@@ -198,7 +183,7 @@ class Qwen2VLParser:
     def _point_arg(self, call: Call, what: str) -> tuple[Point, Box | None]:
         groups = self._groups(call)
         if not groups:
-            raise fail(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
+            raise BadReply(f"{call.name}() needs {what}, e.g. {call.name}(<|box_start|>(x,y)<|box_end|>)")
         # click((512,301),(640,355)) with the tags stripped: the two pairs are one box.
         return self._coords([g for grp in groups for g in grp], f"{call.name} {what}")
 
@@ -237,81 +222,14 @@ class Qwen2VLParser:
         return inner.strip()
 
     def _action(self, call: Call, text: str) -> list[Action]:
+        """The actions of one call, once it is known to be whole: its verb's handler in :data:`_HANDLERS`."""
         check_whole(call, saturated=not call.at_end or self._saturated(call))
-        verb = call.name.lower()
         open_at = text.index("(", call.start)
         inner = text[open_at + 1: call.end - 1 if call.closed else call.end]
-        if verb in _CLICKS:
-            button, count = _CLICKS[verb]
-            point, box = self._point_arg(call, "a point")
-            return [build(Click, point=point, box=box, button=button, count=count)]
-        if verb == "long_press":
-            point = self._point_arg(call, "a point")[0]
-            return [build(LongPress, point=point)]
-        if verb in ("hover", "move"):
-            direction = _word(call, DIRECTIONS)
-            if verb == "move" and direction is not None and not self._groups(call):
-                return [build(Move, direction=direction)]
-            return [build(Move, point=self._point_arg(call, "a point")[0])]
-        if verb in ("drag", "swipe"):
-            groups = self._groups(call)
-            if len(groups) == 2:
-                start = self._coords(groups[0], "drag start")[0]
-                end = self._coords(groups[1], "drag end")[0]
-            else:
-                for grp in groups:
-                    for part in grp:
-                        check_balanced(part, "drag point")
-                nums = [n for grp in groups for part in grp for n in numbers_in(part)]
-                if len(nums) != 4:
-                    raise fail("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
-                               "<|box_start|>(x2,y2)<|box_end|>)")
-                start = point_or_box(nums[:2], self.space, "drag start")[0]
-                end = point_or_box(nums[2:], self.space, "drag end")[0]
-            return [build(Drag, start=start, end=end)]
-        if verb == "type":
-            content = self._text_arg(call, inner)
-            if not content:
-                raise fail("type() needs the text to type")
-            body, submit = submit_split(content)
-            return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
-        if verb in ("key", "press", "hotkey"):
-            keys = key_list(self._text_arg(call, inner))
-            if not keys:
-                raise fail(f"{call.name}() needs a key name")
-            if len(keys) > 1:
-                return [build(Hotkey, keys=keys)]
-            return [build(Key, name=keys[0])]
-        if verb == "scroll":
-            direction = _word(call, DIRECTIONS)
-            if direction is None:
-                raise fail("scroll() needs a direction: up, down, left or right")
-            groups = self._groups(call)
-            point = self._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
-            return [build(Scroll, point=point, direction=direction)]
-        if verb in ("back", "press_back"):
-            return [navigate_call(call, "back")]
-        if verb in ("home", "press_home"):
-            return [navigate_call(call, "home")]
-        if verb == "recents":
-            return [navigate_call(call, "recents")]
-        if verb == "open_app":
-            return [build(OpenApp, name=self._text_arg(call, inner))]
-        if verb == "wait":
-            arg = self._text_arg(call, inner)
-            return [build(Wait, seconds=to_number(arg, "wait seconds"))] if arg else [Wait()]
-        if verb in ("finished", "done"):
-            answer = self._text_arg(call, inner)
-            return [build(Finished, answer=answer or None)]
-        if verb == "fail":
-            reason = self._text_arg(call, inner)
-            return [build(Fail, reason=reason)] if reason else [Fail()]
-        if verb == "call_user":
-            question = self._text_arg(call, inner)
-            return [build(CallUser, question=question)] if question else [CallUser()]
-        if verb == "choose":
-            return [build(Choose, option=self._text_arg(call, inner))]
-        raise fail(f"unknown action {call.name!r}")
+        handler = _HANDLERS.get(call.name.lower())
+        if handler is None:
+            raise BadReply(f"unknown action {call.name!r}")
+        return handler(self, call, inner)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -377,7 +295,108 @@ class Qwen2VLParser:
             return f"call_user({quote_str(a.question)})"
         if isinstance(a, Choose):
             return f"choose({quote_str(a.option)})"
-        raise UnsupportedActionError(getattr(a, "type", "?"), sorted(_VERBS))
+        raise UnsupportedActionError(getattr(a, "type", "?"), sorted(_HANDLERS))
+
+
+def _click(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """A click of :data:`_CLICKS`'s button and count, keeping the box it was given as."""
+    button, count = _CLICKS[call.name.lower()]
+    point, box = p._point_arg(call, "a point")
+    return [build(Click, point=point, box=box, button=button, count=count)]
+
+
+def _move(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """``hover`` moves the pointer; ``move`` without a point is a step in a direction (the game extension)."""
+    direction = _word(call, DIRECTIONS)
+    if call.name.lower() == "move" and direction is not None and not p._groups(call):
+        return [build(Move, direction=direction)]
+    return [build(Move, point=p._point_arg(call, "a point")[0])]
+
+
+def _drag(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """A drag between two tagged points, or between the four numbers written bare."""
+    groups = p._groups(call)
+    if len(groups) == 2:
+        return [build(Drag, start=p._coords(groups[0], "drag start")[0], end=p._coords(groups[1], "drag end")[0])]
+    for part in (part for grp in groups for part in grp):
+        check_balanced(part, "drag point")
+    nums = [n for grp in groups for part in grp for n in numbers_in(part)]
+    if len(nums) != 4:
+        raise BadReply("drag() needs two points: drag(<|box_start|>(x1,y1)<|box_end|>, "
+                       "<|box_start|>(x2,y2)<|box_end|>)")
+    start = point_or_box(nums[:2], p.space, "drag start")[0]
+    return [build(Drag, start=start, end=point_or_box(nums[2:], p.space, "drag end")[0])]
+
+
+def _type(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """Typing the text; a trailing newline submits it (and a lone one is Enter alone)."""
+    content = p._text_arg(call, inner)
+    if not content:
+        raise BadReply("type() needs the text to type")
+    body, submit = submit_split(content)
+    return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
+
+
+def _key(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """One key name is a Key, several (``'ctrl c'``) a Hotkey, whichever verb was used."""
+    keys = key_list(p._text_arg(call, inner))
+    if not keys:
+        raise BadReply(f"{call.name}() needs a key name")
+    return [build(Hotkey, keys=keys)] if len(keys) > 1 else [build(Key, name=keys[0])]
+
+
+def _scroll(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """A scroll in a direction word, at the tagged point when one is given."""
+    direction = _word(call, DIRECTIONS)
+    if direction is None:
+        raise BadReply("scroll() needs a direction: up, down, left or right")
+    groups = p._groups(call)
+    point = p._coords([g for grp in groups for g in grp], "scroll point")[0] if groups else None
+    return [build(Scroll, point=point, direction=direction)]
+
+
+def _wait(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+    """A wait of the given seconds, or the default one."""
+    arg = p._text_arg(call, inner)
+    return [build(Wait, seconds=to_number(arg, "wait seconds"))] if arg else [Wait()]
+
+
+def _with_text(cls: type[Fail | CallUser], field: str) -> Callable[[Qwen2VLParser, Call, str], list[Action]]:
+    """A handler for ``fail('why')`` / ``call_user('question')``: the text is optional."""
+    def handler(p: Qwen2VLParser, call: Call, inner: str) -> list[Action]:
+        text = p._text_arg(call, inner)
+        return [build(cls, **{field: text})] if text else [cls()]
+    return handler
+
+
+def _navigate(to: Literal["back", "home", "recents"]) -> Callable[[Qwen2VLParser, Call, str], list[Action]]:
+    """A handler for a bare system-button verb."""
+    return lambda p, call, inner: [navigate_call(call, to)]
+
+
+_Handler = Callable[[Qwen2VLParser, Call, str], list[Action]]
+#: Qwen2-VL's verbs, lower-case (``inner`` is the text between the call's parens, for the text verbs).
+_HANDLERS: dict[str, _Handler] = {
+    **dict.fromkeys(_CLICKS, _click),
+    "long_press": lambda p, call, inner: [build(LongPress, point=p._point_arg(call, "a point")[0])],
+    "hover": _move,
+    "move": _move,
+    "drag": _drag,
+    "swipe": _drag,
+    "type": _type,
+    **dict.fromkeys(("key", "press", "hotkey"), _key),
+    "scroll": _scroll,
+    **dict.fromkeys(("back", "press_back"), _navigate("back")),
+    **dict.fromkeys(("home", "press_home"), _navigate("home")),
+    "recents": _navigate("recents"),
+    "open_app": lambda p, call, inner: [build(OpenApp, name=p._text_arg(call, inner))],
+    "wait": _wait,
+    **dict.fromkeys(("finished", "done"), lambda p, call, inner: [
+        build(Finished, answer=p._text_arg(call, inner) or None)]),
+    "fail": _with_text(Fail, "reason"),
+    "call_user": _with_text(CallUser, "question"),
+    "choose": lambda p, call, inner: [build(Choose, option=p._text_arg(call, inner))],
+}
 
 
 def _word(call: Call, words: Sequence[str]) -> str | None:

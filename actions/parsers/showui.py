@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from vlagent.actions.coords import Point, Space
@@ -47,27 +48,20 @@ from vlagent.actions.models import (
     Key,
     Move,
     Navigate,
-    ParsedReply,
     Scroll,
     TypeText,
 )
 from vlagent.actions.parsers._common import (
     BadReply,
-    Braced,
     at_most,
     build,
     check_drag,
     check_space,
-    clean,
     cut_off,
-    fail,
-    finished_reply,
-    json_objects,
-    literal,
     point_or_box,
-    run_parser,
-    strip_think,
 )
+from vlagent.actions.parsers._json import Braced, json_objects, literal
+from vlagent.actions.parsers.base import ReplyParser
 
 Platform = Literal["web", "phone"]
 # ``[x, y]`` or ``[[x1, y1], [x2, y2]]``; one blank run between items (``\s*,?\s*`` could split every run
@@ -77,7 +71,7 @@ _LIST_RE = re.compile(r"\[\s*+(?:\[[^\[\]]*+\]\s*+(?:,\s*+)?+)++\]|\[[^\[\]]*+\]
 _KEYS = frozenset({"action", "value", "position"})
 
 
-class ShowUIParser:
+class ShowUIParser(ReplyParser):
     """Reads ShowUI's action dicts (web and phone vocabularies) and its bare ``[x, y]`` grounding answers.
 
     ``platform`` only chooses what :meth:`format` writes for a click (``CLICK`` on the web, ``TAP`` on
@@ -102,11 +96,8 @@ class ShowUIParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """Action dicts in order, else bare ``[x, y]`` grounding points; the prose before them is the thought."""
         actions: list[Action] = []
         head: str | None = None
         for span in at_most(json_objects(text, quotes="'\""), "action dicts"):
@@ -117,12 +108,12 @@ class ShowUIParser:
                 head = text[: m.start()] if head is None else head
                 point = self._position(_literal(m.group(0)), "grounding point")
                 if not isinstance(point, Point):
-                    raise fail("a grounding answer is one point [x, y]")
+                    raise BadReply("a grounding answer is one point [x, y]")
                 actions.append(Click(point=point))
         if head is None:
-            raise fail("no action dict or [x, y] found")
+            raise BadReply("no action dict or [x, y] found")
         thought = head.strip().strip(",").strip() or think
-        return finished_reply(raw, actions, thought)
+        return actions, thought
 
     def _position(self, value: Any, what: str) -> Point | tuple[Point, Point] | None:
         if value is None:
@@ -133,71 +124,21 @@ class ShowUIParser:
             return a, b
         if isinstance(value, list | tuple):
             return point_or_box(list(value), self.space, what)[0]
-        raise fail(f"{what} must be [x, y] or [[x1, y1], [x2, y2]], got {value!r}")
+        raise BadReply(f"{what} must be [x, y] or [[x1, y1], [x2, y2]], got {value!r}")
 
     def _actions(self, d: Any) -> list[Action]:
+        """The actions of one dict: its fields read once, then its verb's handler in :data:`_VERBS`."""
         if not isinstance(d, dict):
-            raise fail(f"expected an action dict, got {type(d).__name__}")
+            raise BadReply(f"expected an action dict, got {type(d).__name__}")
         name = d.get("action")
         if not isinstance(name, str) or not name.strip():
-            raise fail("action dict needs 'action'")
+            raise BadReply("action dict needs 'action'")
         verb = re.sub(r"[\s_]+", "_", name.strip().upper())
-        value = d.get("value")
-        pos = self._position(d.get("position"), f"{verb} position")
-
-        def one_point() -> Point:
-            if not isinstance(pos, Point):
-                raise fail(f"{verb} needs 'position': [x, y]")
-            return pos
-
-        if verb in ("CLICK", "TAP", "SELECT"):
-            return [Click(point=one_point())]
-        if verb == "HOVER":
-            return [Move(point=one_point())]
-        if verb in ("INPUT", "TYPE"):
-            if not isinstance(value, str) or not value:
-                raise fail(f"{verb} needs the text to type as 'value'")
-            typed = build(TypeText, text=value)
-            if pos is None:
-                return [typed]
-            return [Click(point=one_point()), typed]
-        if verb in ("ENTER", "PRESS_ENTER"):
-            return [Key(name="enter")]
-        if verb.startswith("SCROLL"):
-            direction = verb.removeprefix("SCROLL").strip("_").lower() or str(value or "").strip().lower()
-            if direction not in DIRECTIONS:
-                raise fail(f"SCROLL needs a direction (up, down, left, right) as 'value', got {value!r}")
-            point = pos if isinstance(pos, Point) else None
-            return [Scroll(point=point, direction=direction)]
-        if verb in ("SWIPE", "SELECT_TEXT"):
-            if not isinstance(pos, tuple):
-                raise fail(f"{verb} needs 'position': [[x1, y1], [x2, y2]]")
-            return [Drag(start=pos[0], end=pos[1])]
-        if verb == "COPY":
-            return [Hotkey(keys=["ctrl", "c"])]
-        if verb == "CHOOSE":
-            if not isinstance(value, str) or not value.strip():
-                raise fail("CHOOSE needs the action's name as 'value'")
-            return [build(Choose, option=value)]
-        if verb == "MOVE":
-            if isinstance(pos, Point):
-                return [Move(point=pos)]
-            direction = str(value or "").strip().lower()
-            if direction not in DIRECTIONS:
-                raise fail(f"MOVE needs a direction (up, down, left, right) as 'value', got {value!r}")
-            return [Move(direction=direction)]
-        if verb == "ANSWER":
-            answer = None if value is None else str(value)
-            return [build(Finished, answer=answer or None)]
-        if verb == "PRESS_BACK":
-            return [Navigate(to="back")]
-        if verb == "PRESS_HOME":
-            return [Navigate(to="home")]
-        if verb == "STATUS_TASK_COMPLETE":
-            return [Finished()]
-        if verb == "STATUS_TASK_IMPOSSIBLE":
-            return [Fail()]
-        raise fail(f"unknown action {name!r}")
+        fields = _Fields(verb, d.get("value"), self._position(d.get("position"), f"{verb} position"))
+        handler = _VERBS.get(verb) or (_scroll if verb.startswith("SCROLL") else None)
+        if handler is None:
+            raise BadReply(f"unknown action {name!r}")
+        return handler(fields)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -274,6 +215,97 @@ class ShowUIParser:
         )
 
 
+@dataclass(frozen=True)
+class _Fields:
+    """One ShowUI dict as the verb handlers need it: the normalised verb, ``value`` and the read position."""
+
+    verb: str
+    value: Any
+    pos: Point | tuple[Point, Point] | None
+
+    def point(self) -> Point:
+        """The one point the verb acts at; a missing or two-point position is an error, never a guess."""
+        if not isinstance(self.pos, Point):
+            raise BadReply(f"{self.verb} needs 'position': [x, y]")
+        return self.pos
+
+    def direction(self, what: str) -> str:
+        """``value`` as one of :data:`DIRECTIONS` (``what`` names the verb and what it wants in the error)."""
+        direction = str(self.value or "").strip().lower()
+        if direction not in DIRECTIONS:
+            raise BadReply(f"{what} needs a direction (up, down, left, right) as 'value', got {self.value!r}")
+        return direction
+
+
+def _type(f: _Fields) -> list[Action]:
+    """``INPUT`` types ``value``, clicking ``position`` first when one is given ("type into an element")."""
+    if not isinstance(f.value, str) or not f.value:
+        raise BadReply(f"{f.verb} needs the text to type as 'value'")
+    typed = build(TypeText, text=f.value)
+    return [typed] if f.pos is None else [Click(point=f.point()), typed]
+
+
+def _scroll(f: _Fields) -> list[Action]:
+    """``SCROLL`` with the direction as ``value``, or AITW's ``SCROLL_UP`` with it in the verb."""
+    direction = f.verb.removeprefix("SCROLL").strip("_").lower() or str(f.value or "").strip().lower()
+    if direction not in DIRECTIONS:
+        raise BadReply(f"SCROLL needs a direction (up, down, left, right) as 'value', got {f.value!r}")
+    return [Scroll(point=f.pos if isinstance(f.pos, Point) else None, direction=direction)]
+
+
+def _drag(f: _Fields) -> list[Action]:
+    """``SWIPE`` / ``SELECT_TEXT``: from the first point of ``position`` to the second."""
+    if not isinstance(f.pos, tuple):
+        raise BadReply(f"{f.verb} needs 'position': [[x1, y1], [x2, y2]]")
+    return [Drag(start=f.pos[0], end=f.pos[1])]
+
+
+def _choose(f: _Fields) -> list[Action]:
+    """CHOOSE (vlagent's game extension): the action named by ``value``."""
+    if not isinstance(f.value, str) or not f.value.strip():
+        raise BadReply("CHOOSE needs the action's name as 'value'")
+    return [build(Choose, option=f.value)]
+
+
+def _move(f: _Fields) -> list[Action]:
+    """MOVE (vlagent's game extension): to ``position`` or one step in the direction ``value``."""
+    if isinstance(f.pos, Point):
+        return [Move(point=f.pos)]
+    return [Move(direction=f.direction("MOVE"))]
+
+
+def _answer(f: _Fields) -> list[Action]:
+    """``ANSWER``: finished, with ``value`` as the answer (an empty one is no answer)."""
+    answer = None if f.value is None else str(f.value)
+    return [build(Finished, answer=answer or None)]
+
+
+_Handler = Callable[[_Fields], list[Action]]
+#: ShowUI's verbs (web, phone, AITW and vlagent's game extension) as :meth:`ShowUIParser._actions`
+#: normalises them; ``SCROLL_<DIRECTION>`` is matched by prefix. A constant verb builds a fresh action
+#: each time, so that two actions of one reply are never the same object.
+_VERBS: dict[str, _Handler] = {
+    "CLICK": lambda f: [Click(point=f.point())],
+    "TAP": lambda f: [Click(point=f.point())],
+    "SELECT": lambda f: [Click(point=f.point())],
+    "HOVER": lambda f: [Move(point=f.point())],
+    "INPUT": _type,
+    "TYPE": _type,
+    "ENTER": lambda f: [Key(name="enter")],
+    "PRESS_ENTER": lambda f: [Key(name="enter")],
+    "SWIPE": _drag,
+    "SELECT_TEXT": _drag,
+    "COPY": lambda f: [Hotkey(keys=["ctrl", "c"])],
+    "CHOOSE": _choose,
+    "MOVE": _move,
+    "ANSWER": _answer,
+    "PRESS_BACK": lambda f: [Navigate(to="back")],
+    "PRESS_HOME": lambda f: [Navigate(to="home")],
+    "STATUS_TASK_COMPLETE": lambda f: [Finished()],
+    "STATUS_TASK_IMPOSSIBLE": lambda f: [Fail()],
+}
+
+
 def _literal(text: str) -> Any:
     """A Python literal (or JSON); never ``eval``."""
     body = text.strip().rstrip(",")
@@ -285,7 +317,7 @@ def _literal(text: str) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         pass
-    raise fail(f"not a Python literal: {body[:80]!r}")
+    raise BadReply(f"not a Python literal: {body[:80]!r}")
 
 
 def _cut_dict(span: Braced) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -61,31 +61,25 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
 )
 from vlagent.actions.parsers._common import (
-    Braced,
+    BadReply,
     at_most,
     build,
     check_drag,
     check_space,
-    clean,
     coords_from_text,
     cut_off,
-    fail,
-    finished_reply,
-    json_objects,
-    loads_lenient,
     point_or_box,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
-    unfence,
 )
+from vlagent.actions.parsers._json import Braced, json_objects, loads_lenient
+from vlagent.actions.parsers._text import unfence
+from vlagent.actions.parsers.base import ReplyParser
 
 Tool = Literal["computer_use", "mobile_use", "game_use"]
 TOOLS: tuple[str, ...] = ("computer_use", "mobile_use", "game_use")
@@ -108,7 +102,175 @@ class _Cursor:
     used: bool = False
 
 
-class ToolCallParser:
+def _arguments(call: dict[str, Any]) -> dict[str, Any]:
+    """A call's arguments, wherever the model put them.
+
+    ``arguments`` (an object, or a JSON string as OpenAI serialises it), ``parameters``, or the action's
+    keys beside ``name``: models write all three.
+    """
+    name = call.get("name")
+    args = call.get("arguments", call.get("parameters"))
+    if isinstance(args, str):
+        args = loads_lenient(args)
+    if args is None and "action" in call:
+        args = call
+    if not isinstance(args, dict):
+        raise BadReply('tool call needs "arguments": {"action": ...}')
+    if name is not None and name not in TOOLS:
+        raise BadReply(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+    return args
+
+
+@dataclass
+class _Args:
+    """One call's arguments as the verb handlers need them: the verb, its ``coordinate`` and the cursor."""
+
+    verb: str
+    args: dict[str, Any]
+    space: Space
+    cursor: _Cursor
+    coord: Point | None = None
+
+    def coordinate(self, key: str) -> Point | None:
+        """The point under ``key`` (``[x, y]``, a box, or the same written as a string), ``None`` if absent."""
+        what = f"{self.verb} {key}"
+        value = self.args.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return coords_from_text(value, self.space, what)[0]
+        if not isinstance(value, list | tuple):
+            raise BadReply(f"{what} must be [x, y], got {value!r}")
+        return point_or_box(value, self.space, what)[0]
+
+    def text(self) -> str:
+        """The non-empty ``text`` argument (``type`` and ``answer`` have nothing to do without one)."""
+        text = self.args.get("text")
+        if not isinstance(text, str) or not text:  # " " is an answer, as the other formats read it
+            raise BadReply(f'{self.verb} needs "text"')
+        return text
+
+
+def _click(a: _Args) -> list[Action]:
+    """A click at ``coordinate``, or where a ``mouse_move`` of the same reply left the pointer."""
+    button, count = _CLICKS[a.verb]
+    where = a.coord or a.cursor.point
+    a.cursor.used = a.coord is None
+    if where is None:
+        raise BadReply(f"{a.verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
+    return [build(Click, point=where, button=button, count=count)]
+
+
+def _mouse_move(a: _Args) -> list[Action]:
+    """A pointer move to ``coordinate`` (which a later click or drag of the reply may start from)."""
+    if a.coord is None:
+        raise BadReply('mouse_move needs "coordinate": [x, y]')
+    return [build(Move, point=a.coord)]
+
+
+def _left_click_drag(a: _Args) -> list[Action]:
+    """A drag to ``coordinate`` from ``start_coordinate`` (Anthropic's spelling) or from the pointer."""
+    explicit_start = a.coordinate("start_coordinate")
+    start = explicit_start or a.cursor.point
+    a.cursor.used = explicit_start is None
+    if a.coord is None or start is None:
+        raise BadReply('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
+    return [build(Drag, start=start, end=a.coord)]
+
+
+def _swipe(a: _Args) -> list[Action]:
+    """mobile_use's swipe, ``coordinate`` to ``coordinate2``."""
+    end = a.coordinate("coordinate2")
+    if a.coord is None or end is None:
+        raise BadReply('swipe needs "coordinate" and "coordinate2"')
+    return [build(Drag, start=a.coord, end=end)]
+
+
+def _long_press(a: _Args) -> list[Action]:
+    """mobile_use's long press at ``coordinate``, for ``time`` seconds when given."""
+    if a.coord is None:
+        raise BadReply('long_press needs "coordinate": [x, y]')
+    t = a.args.get("time")
+    fields = {} if t is None else {"duration": to_number(t, "long_press time")}
+    return [build(LongPress, point=a.coord, **fields)]
+
+
+def _key(a: _Args) -> list[Action]:
+    """``keys: [...]`` (computer_use) or ``text`` (mobile_use): one key is a Key, more a Hotkey."""
+    keys = a.args.get("keys", a.args.get("text"))
+    if isinstance(keys, str):
+        keys = [keys]
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise BadReply('key needs "keys": ["ctrl", "c"] (computer_use) or "text": "name" (mobile_use)')
+    return [build(Key, name=keys[0])] if len(keys) == 1 else [build(Hotkey, keys=keys)]
+
+
+def _type(a: _Args) -> list[Action]:
+    """Typing ``text``; a trailing newline is Enter after it (and a lone one is Enter alone)."""
+    body, submit = submit_split(a.text())
+    return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
+
+
+def _scroll(a: _Args) -> list[Action]:
+    """``scroll``/``hscroll`` by ``pixels``: the sign is the direction, ``|pixels|`` the wheel clicks."""
+    pixels = to_number(a.args.get("pixels"), f"{a.verb} pixels")
+    if pixels == 0:
+        raise BadReply(f"{a.verb} needs non-zero \"pixels\"")
+    if a.verb == "scroll":
+        direction = "up" if pixels > 0 else "down"
+    else:
+        direction = "right" if pixels > 0 else "left"
+    amount = min(max(round(abs(pixels)), 1), MAX_SCROLL)
+    return [build(Scroll, point=a.coord, direction=direction, amount=amount)]
+
+
+def _wait(a: _Args) -> list[Action]:
+    """A wait of ``time`` seconds, or the default one."""
+    t = a.args.get("time")
+    return [build(Wait, seconds=to_number(t, "wait time"))] if t is not None else [Wait()]
+
+
+def _terminate(a: _Args) -> list[Action]:
+    """``status`` ``success`` finishes the episode, ``failure`` gives it up; nothing else is read as either."""
+    status = str(a.args.get("status", "")).strip().lower()
+    if status == "success":
+        return [Finished()]
+    if status == "failure":
+        return [Fail()]
+    raise BadReply(f"terminate needs \"status\": \"success\" or \"failure\", got {a.args.get('status')!r}")
+
+
+def _system_button(a: _Args) -> list[Action]:
+    """mobile_use's Back/Home (navigation) and Menu/Enter (keys)."""
+    button = str(a.args.get("button", "")).strip().lower()
+    if button not in _BUTTONS:
+        raise BadReply(f"system_button needs \"button\": Back, Home, Menu or Enter, got {a.args.get('button')!r}")
+    return [_BUTTONS[button].model_copy()]
+
+
+_Handler = Callable[[_Args], list[Action]]
+#: Every tool's verbs (they do not overlap in meaning, so every tool reads them all).
+_VERBS: dict[str, _Handler] = {
+    **dict.fromkeys(_CLICKS, _click),
+    "mouse_move": _mouse_move,
+    "left_click_drag": _left_click_drag,
+    "swipe": _swipe,
+    "long_press": _long_press,
+    "key": _key,
+    "type": _type,
+    "scroll": _scroll,
+    "hscroll": _scroll,
+    "wait": _wait,
+    "terminate": _terminate,
+    "answer": lambda a: [Finished(answer=a.text())],
+    "system_button": _system_button,
+    "open": lambda a: [build(OpenApp, name=a.args.get("text") or "")],
+    "choose": lambda a: [build(Choose, option=str(a.args.get("option") or ""))],
+    "move": lambda a: [build(Move, direction=str(a.args.get("direction") or "").strip().lower())],
+}
+
+
+class ToolCallParser(ReplyParser):
     r"""Reads Qwen2.5-VL ``<tool_call>`` replies for the ``computer_use`` and ``mobile_use`` tools.
 
     ``tool`` only chooses which tool :meth:`format` writes (actions only the other tool can express are
@@ -133,14 +295,11 @@ class ToolCallParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The actions of every ``<tool_call>`` block (or bare call object); the prose before them is the thought."""
         blocks, thought = _blocks(text)
         if not blocks:
-            raise fail("no <tool_call> found")
+            raise BadReply("no <tool_call> found")
         actions: list[Action] = []
         cursor = _Cursor()
         for block in blocks:
@@ -155,118 +314,21 @@ class ToolCallParser:
                 actions.append(action)
         if think and not thought:
             thought = think
-        return finished_reply(raw, actions, thought)
-
-    def _coordinate(self, args: dict[str, Any], key: str, what: str) -> Point | None:
-        value = args.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return coords_from_text(value, self.space, what)[0]
-        if not isinstance(value, list | tuple):
-            raise fail(f"{what} must be [x, y], got {value!r}")
-        point, box = point_or_box(value, self.space, what)
-        return point
+        return actions, thought
 
     def _actions(self, call: dict[str, Any], cursor: _Cursor) -> list[Action]:
-        pointer = cursor.point
-        name = call.get("name")
-        args = call.get("arguments", call.get("parameters"))
-        if isinstance(args, str):  # OpenAI-style: arguments serialised as a JSON string
-            args = loads_lenient(args)
-        if args is None and "action" in call:
-            args = call
-        if not isinstance(args, dict):
-            raise fail('tool call needs "arguments": {"action": ...}')
-        if name is not None and name not in TOOLS:
-            raise fail(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+        """The actions of one tool call: its arguments read once, then its verb's handler in :data:`_VERBS`."""
+        args = _arguments(call)
         action = args.get("action")
         if not isinstance(action, str) or not action:
-            raise fail('tool call arguments need "action"')
+            raise BadReply('tool call arguments need "action"')
         verb = action.strip().lower()
-        coord = self._coordinate(args, "coordinate", f"{verb} coordinate")
-
-        if verb in _CLICKS:
-            button, count = _CLICKS[verb]
-            where = coord or pointer
-            cursor.used = coord is None
-            if where is None:
-                raise fail(f"{verb} needs \"coordinate\": [x, y] (or a mouse_move before it)")
-            return [build(Click, point=where, button=button, count=count)]
-        if verb == "mouse_move":
-            if coord is None:
-                raise fail('mouse_move needs "coordinate": [x, y]')
-            return [build(Move, point=coord)]
-        if verb == "left_click_drag":
-            explicit_start = self._coordinate(args, "start_coordinate", "left_click_drag start_coordinate")
-            start = explicit_start or pointer
-            cursor.used = explicit_start is None
-            if coord is None or start is None:
-                raise fail('left_click_drag needs "coordinate" and a start ("start_coordinate" or a mouse_move)')
-            return [build(Drag, start=start, end=coord)]
-        if verb == "swipe":
-            end = self._coordinate(args, "coordinate2", "swipe coordinate2")
-            if coord is None or end is None:
-                raise fail('swipe needs "coordinate" and "coordinate2"')
-            return [build(Drag, start=coord, end=end)]
-        if verb == "long_press":
-            if coord is None:
-                raise fail('long_press needs "coordinate": [x, y]')
-            t = args.get("time")
-            fields = {} if t is None else {"duration": to_number(t, "long_press time")}
-            return [build(LongPress, point=coord, **fields)]
-        if verb == "key":
-            keys = args.get("keys", args.get("text"))
-            if isinstance(keys, str):
-                keys = [keys]
-            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-                raise fail('key needs "keys": ["ctrl", "c"] (computer_use) or "text": "name" (mobile_use)')
-            if len(keys) == 1:
-                return [build(Key, name=keys[0])]
-            return [build(Hotkey, keys=keys)]
-        if verb == "type":
-            text = args.get("text")
-            if not isinstance(text, str) or not text:
-                raise fail('type needs "text"')
-            body, submit = submit_split(text)
-            return [build(TypeText, text=body, submit=submit)] if body else [Key(name="enter")]
-        if verb in ("scroll", "hscroll"):
-            pixels = to_number(args.get("pixels"), f"{verb} pixels")
-            if pixels == 0:
-                raise fail(f"{verb} needs non-zero \"pixels\"")
-            if verb == "scroll":
-                direction = "up" if pixels > 0 else "down"
-            else:
-                direction = "right" if pixels > 0 else "left"
-            amount = min(max(round(abs(pixels)), 1), MAX_SCROLL)
-            return [build(Scroll, point=coord, direction=direction, amount=amount)]
-        if verb == "wait":
-            t = args.get("time")
-            return [build(Wait, seconds=to_number(t, "wait time"))] if t is not None else [Wait()]
-        if verb == "terminate":
-            status = str(args.get("status", "")).strip().lower()
-            if status == "success":
-                return [Finished()]
-            if status == "failure":
-                return [Fail()]
-            raise fail(f"terminate needs \"status\": \"success\" or \"failure\", got {args.get('status')!r}")
-        if verb == "answer":
-            text = args.get("text")
-            if not isinstance(text, str) or not text:  # " " is an answer, as the other formats read it
-                raise fail('answer needs "text"')
-            return [Finished(answer=text)]
-        if verb == "system_button":
-            button = str(args.get("button", "")).strip().lower()
-            if button not in _BUTTONS:
-                raise fail(f"system_button needs \"button\": Back, Home, Menu or Enter, got {args.get('button')!r}")
-            return [_BUTTONS[button]]
-        if verb == "open":
-            return [build(OpenApp, name=args.get("text") or "")]
-        if verb == "choose":
-            return [build(Choose, option=str(args.get("option") or ""))]
-        if verb == "move":
-            return [build(Move, direction=str(args.get("direction") or "").strip().lower())]
-        raise fail(f"unknown action {action!r}")
+        handler = _VERBS.get(verb)
+        a = _Args(verb, args, self.space, cursor)
+        a.coord = a.coordinate("coordinate")  # read (and refused when bad) before the verb is, as always
+        if handler is None:
+            raise BadReply(f"unknown action {action!r}")
+        return handler(a)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -294,15 +356,10 @@ class ToolCallParser:
         return [int(v) if float(v).is_integer() else v for v in (p.x, p.y)]
 
     def _write(self, a: Action) -> tuple[str, dict[str, Any]]:
+        """The tool and arguments of one action: the pointer actions have writers of their own."""
         mobile = self.tool == "mobile_use"
         if isinstance(a, Click):
-            if mobile and a.button == "left" and a.count == 1:
-                return "mobile_use", {"action": "click", "coordinate": self._xy(a.point)}
-            verb = {("left", 1): "left_click", ("right", 1): "right_click", ("middle", 1): "middle_click",
-                    ("left", 2): "double_click", ("left", 3): "triple_click"}.get((a.button, a.count))
-            if verb is None:
-                raise UnsupportedActionError("click", sorted(_CLICKS), detail=f"no {a.button} click x{a.count}")
-            return "computer_use", {"action": verb, "coordinate": self._xy(a.point)}
+            return self._write_click(a)
         if isinstance(a, Move):
             if a.point is None:
                 return "game_use", {"action": "move", "direction": a.direction}
@@ -311,13 +368,7 @@ class ToolCallParser:
         if isinstance(a, Choose):
             return "game_use", {"action": "choose", "option": a.option}
         if isinstance(a, Drag):
-            if mobile:
-                check_drag(a)
-                return "mobile_use", {"action": "swipe", "coordinate": self._xy(a.start),
-                                      "coordinate2": self._xy(a.end)}
-            check_drag(a)
-            return "computer_use", {"action": "left_click_drag", "start_coordinate": self._xy(a.start),
-                                    "coordinate": self._xy(a.end)}
+            return self._write_drag(a)
         if isinstance(a, LongPress):
             return "mobile_use", {"action": "long_press", "coordinate": self._xy(a.point), "time": a.duration}
         if isinstance(a, Key):
@@ -326,16 +377,42 @@ class ToolCallParser:
             return "computer_use", {"action": "key", "keys": [a.name]}
         if isinstance(a, Hotkey):  # a one-key hotkey reads back as Key: the tool cannot tell them apart
             return "computer_use", {"action": "key", "keys": list(a.keys)}
+        if isinstance(a, Scroll):
+            return self._write_scroll(a)
+        return self._write_other(a)
+
+    def _write_click(self, a: Click) -> tuple[str, dict[str, Any]]:
+        """mobile_use's ``click`` for a plain tap on a phone, else the computer_use click of that button."""
+        if self.tool == "mobile_use" and a.button == "left" and a.count == 1:
+            return "mobile_use", {"action": "click", "coordinate": self._xy(a.point)}
+        verb = {("left", 1): "left_click", ("right", 1): "right_click", ("middle", 1): "middle_click",
+                ("left", 2): "double_click", ("left", 3): "triple_click"}.get((a.button, a.count))
+        if verb is None:
+            raise UnsupportedActionError("click", sorted(_CLICKS), detail=f"no {a.button} click x{a.count}")
+        return "computer_use", {"action": verb, "coordinate": self._xy(a.point)}
+
+    def _write_drag(self, a: Drag) -> tuple[str, dict[str, Any]]:
+        """mobile_use's ``swipe`` on a phone, else ``left_click_drag``; neither has a duration."""
+        check_drag(a)
+        if self.tool == "mobile_use":
+            return "mobile_use", {"action": "swipe", "coordinate": self._xy(a.start), "coordinate2": self._xy(a.end)}
+        return "computer_use", {"action": "left_click_drag", "start_coordinate": self._xy(a.start),
+                                "coordinate": self._xy(a.end)}
+
+    def _write_scroll(self, a: Scroll) -> tuple[str, dict[str, Any]]:
+        """``scroll``/``hscroll`` with the direction as the sign of ``pixels``."""
+        sign = 1 if a.direction in ("up", "right") else -1
+        args: dict[str, Any] = {"action": "scroll" if a.direction in ("up", "down") else "hscroll",
+                                "pixels": sign * a.amount}
+        if a.point is not None:
+            args["coordinate"] = self._xy(a.point)
+        return "computer_use", args
+
+    def _write_other(self, a: Action) -> tuple[str, dict[str, Any]]:
+        """The actions without a point: written with this parser's tool where every tool has the verb."""
         own = "computer_use" if self.tool == "game_use" else self.tool
         if isinstance(a, TypeText):
             return own, {"action": "type", "text": a.text + ("\n" if a.submit else "")}
-        if isinstance(a, Scroll):
-            sign = 1 if a.direction in ("up", "right") else -1
-            args: dict[str, Any] = {"action": "scroll" if a.direction in ("up", "down") else "hscroll",
-                                    "pixels": sign * a.amount}
-            if a.point is not None:
-                args["coordinate"] = self._xy(a.point)
-            return "computer_use", args
         if isinstance(a, Wait):
             return own, {"action": "wait", "time": a.seconds}
         if isinstance(a, Finished):
@@ -382,7 +459,7 @@ def _blocks(text: str) -> tuple[list[dict[str, Any]], str | None]:
                 raise cut_off("inside a tool call's JSON")
             value = loads_lenient(obj.text)
             if not isinstance(value, dict):
-                raise fail(f"tool call must be a JSON object, got {type(value).__name__}")
+                raise BadReply(f"tool call must be a JSON object, got {type(value).__name__}")
             calls.append(value)
     thought = re.sub(r"^\s*(Thought|Action|Reasoning)\s*:\s*", "", unfence(head).strip(), flags=re.IGNORECASE)
     return calls, thought.strip() or None

@@ -36,7 +36,7 @@ the browser/mobile variants seen in UI-TARS-desktop/Midscene):
 
 Several actions in one reply (the official parser splits on ``)\n\n``) are all returned in order.
 
-A reply cut off inside a call is refused (see :func:`~vlagent.actions.parsers._common.check_whole`); a
+A reply cut off inside a call is refused (see :func:`~vlagent.actions.parsers._calls.check_whole`); a
 call missing only its ``)`` is read when it already holds every argument its verb takes (``_SLOTS``).
 A ``Thought:`` with no ``Action:`` after it is a reply cut before its action: the calls its thought may
 mention are not actions.
@@ -45,10 +45,10 @@ mention are not actions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from vlagent.actions.coords import SPACES, Point, Space
+from vlagent.actions.coords import SPACES, Box, Point, Space
 from vlagent.actions.errors import UnsupportedActionError
 from vlagent.actions.models import (
     DIRECTIONS,
@@ -64,34 +64,26 @@ from vlagent.actions.models import (
     Move,
     Navigate,
     OpenApp,
-    ParsedReply,
     Scroll,
     TypeText,
     Wait,
 )
+from vlagent.actions.parsers._calls import Call, check_whole, find_calls, navigate_call, quote_str
 from vlagent.actions.parsers._common import (
-    Call,
+    BadReply,
     at_most,
     box_if_centred,
     build,
     check_drag,
     check_space,
-    check_whole,
-    clean,
     coords_from_text,
     cut_off,
-    fail,
-    find_calls,
-    finished_reply,
     fmt_num,
     key_list,
-    navigate_call,
-    quote_str,
-    run_parser,
-    strip_think,
     submit_split,
     to_number,
 )
+from vlagent.actions.parsers.base import ReplyParser
 
 #: How long UI-TARS's ``wait()`` sleeps, per its prompt ("Sleep for 5s and take a screenshot").
 UITARS_WAIT_SECONDS = 5.0
@@ -101,11 +93,6 @@ _CLICKS = {
     "left_double": ("left", 2), "double_click": ("left", 2), "doubleclick": ("left", 2),
     "right_single": ("right", 1), "right_click": ("right", 1),
     "triple_click": ("left", 3), "left_triple": ("left", 3),
-}
-_VERBS = set(_CLICKS) | {
-    "hover", "mouse_move", "drag", "select", "swipe", "long_press", "hotkey", "press", "keydown", "press_key",
-    "key", "type", "scroll", "wait", "finished", "call_user", "open_app", "press_home", "press_back",
-    "navigate_home", "navigate_back", "choose", "move",
 }
 _START = ("start_box", "point", "start_point", "box")
 _END = ("end_box", "end_point")
@@ -126,7 +113,7 @@ _SLOTS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-class UITarsParser:
+class UITarsParser(ReplyParser):
     r"""Reads UI-TARS v1 and 1.5 replies; ``space`` is ``rel1000`` (v1) or ``resized`` (1.5).
 
     Example:
@@ -150,123 +137,31 @@ class UITarsParser:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ParsedReply:
-        return run_parser(text, self.expected, self._parse)
-
-    def _parse(self, raw: str) -> ParsedReply:
-        text, think = strip_think(clean(raw))
+    def _read(self, text: str, think: str | None) -> tuple[list[Action], str | None]:
+        """The calls of the ``Action:`` section (or of the whole reply when unlabelled) and the ``Thought:``."""
         thought, action_text, marked = _split_thought(text)
         if not marked and _LABELS.search(text):
             raise cut_off("before its Action: (a Thought: with no Action: after it)")
         if think and not thought:
             thought = think
-        calls = list(at_most(find_calls(action_text, _VERBS, any_name=marked), "calls"))
+        calls = list(at_most(find_calls(action_text, _HANDLERS, any_name=marked), "calls"))
         if not calls:
-            raise fail("no action call found")
+            raise BadReply("no action call found")
         actions: list[Action] = []
         for call in calls:
             actions.extend(self._action(call))
         if not marked and thought is None:
             prose = action_text[: calls[0].start].strip()
             thought = prose or None
-        return finished_reply(raw, actions, thought)
-
-    def _point(self, call: Call, names: Sequence[str], what: str, *, positional: int | None = 0):
-        value = call.get(*names)
-        if value is None and positional is not None and len(call.args) > positional:
-            value = call.args[positional]
-        if value is None:
-            raise fail(f"{call.name}() needs {what} ({'/'.join(names)}=...)")
-        return coords_from_text(value, self.space, f"{call.name} {what}")
+        return actions, thought
 
     def _action(self, call: Call) -> list[Action]:
+        """The actions of one call, once it is known to be whole: its verb's handler in :data:`_HANDLERS`."""
         check_whole(call, saturated=not call.at_end or _saturated(call))
-        verb = call.name.lower()
-        if verb in _CLICKS:
-            button, count = _CLICKS[verb]
-            point, box = self._point(call, _START, "a point")
-            return [build(Click, point=point, button=button, count=count, box=box)]
-        if verb in ("hover", "mouse_move"):
-            return [build(Move, point=self._point(call, _START, "a point")[0])]
-        if verb == "move":
-            direction = _direction(call, required=False)
-            if direction is not None:
-                return [build(Move, direction=direction)]
-            return [build(Move, point=self._point(call, _START, "a point or a direction")[0])]
-        if verb == "select" and call.get(*_END) is None and len(call.args) < 2:
-            point, box = self._point(call, _START, "a point")
-            return [build(Click, point=point, box=box)]
-        if verb in ("drag", "select", "swipe"):
-            start = self._point(call, _START, "a start point")[0]
-            end = self._point(call, _END, "an end point", positional=1)[0]
-            return [build(Drag, start=start, end=end)]
-        if verb == "long_press":
-            point = self._point(call, _START, "a point")[0]
-            t = call.get("time", "duration")
-            fields = {"duration": to_number(t, "long_press time")} if t not in (None, "") else {}
-            return [build(LongPress, point=point, **fields)]
-        if verb in ("hotkey", "press", "keydown", "press_key", "key"):
-            spec = call.get("key", "hotkey", "keys") or (call.args[0] if call.args else "")
-            keys = key_list(spec)
-            if not keys:
-                raise fail(f"{call.name}() needs key='...'")
-            if verb == "hotkey" and len(keys) > 1:
-                return [build(Hotkey, keys=keys)]
-            if len(keys) > 1:
-                raise fail(f"{call.name}() presses one key, got {spec!r}")
-            return [build(Key, name=keys[0])]
-        if verb == "type":
-            content = call.get("content", "text")
-            if content is None and call.args:
-                content = call.args[0]
-            if not content:
-                raise fail("type() needs content='...'")
-            text, submit = submit_split(content)
-            typed = [build(TypeText, text=text, submit=submit)] if text else [build(Key, name="enter")]
-            if call.get(*_START) is None:
-                return typed
-            point, box = self._point(call, _START, "a point")
-            return [build(Click, point=point, box=box), *typed]
-        if verb == "scroll":
-            direction = _direction(call, required=False)
-            where = call.get(*_START)
-            if where is None:
-                where = next((a for a in call.args if re.search(r"\d", a)), None)
-            point = coords_from_text(where, self.space, "scroll point")[0] if where is not None else None
-            if direction is None:
-                if call.get(*_END) is not None and point is not None:
-                    return [build(Drag, start=point, end=self._point(call, _END, "an end point")[0])]
-                raise fail("scroll() needs direction='up|down|left|right'")
-            fields = {}
-            steps = call.get("steps", "amount")
-            if steps not in (None, ""):
-                fields["amount"] = int(to_number(steps, "scroll steps"))
-            return [build(Scroll, point=point, direction=direction, **fields)]
-        if verb == "wait":
-            t = call.get("duration", "seconds", "time", "t")
-            if t in (None, "") and call.args and call.args[0]:
-                t = call.args[0]
-            seconds = UITARS_WAIT_SECONDS if t in (None, "") else to_number(t, "wait duration")
-            return [build(Wait, seconds=seconds)]
-        if verb == "finished":
-            content = call.get("content", "answer")
-            if content is None and call.args:
-                content = call.args[0]
-            return [build(Finished, answer=content or None)]
-        if verb == "call_user":
-            question = call.get("content", "question") or (call.args[0] if call.args else "")
-            return [build(CallUser, question=question)] if question else [CallUser()]
-        if verb == "open_app":
-            name = call.get("app_name", "name", "app") or (call.args[0] if call.args else "")
-            return [build(OpenApp, name=name)]
-        if verb in ("press_home", "navigate_home"):
-            return [navigate_call(call, "home")]
-        if verb in ("press_back", "navigate_back"):
-            return [navigate_call(call, "back")]
-        if verb == "choose":
-            option = call.get("option", "action", "name") or (call.args[0] if call.args else "")
-            return [build(Choose, option=option)]
-        raise fail(f"unknown action {call.name!r}")
+        handler = _HANDLERS.get(call.name.lower())
+        if handler is None:
+            raise BadReply(f"unknown action {call.name!r}")
+        return handler(call, self.space)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -300,6 +195,13 @@ class UITarsParser:
         return f"{key}='<|box_start|>({body})<|box_end|>'"
 
     def _write(self, a: Action) -> str:
+        """One call: the actions at a point need this parser's space, the others are written alike."""
+        if isinstance(a, Click | Move | Drag | LongPress | Scroll):
+            return self._write_pointer(a)
+        return _pointless_call(a)
+
+    def _write_pointer(self, a: Click | Move | Drag | LongPress | Scroll) -> str:
+        """A call at a point, written with this space's argument names (``point=`` or ``start_box=``)."""
         start = "point" if self.space == "resized" else "start_box"
         if isinstance(a, Click):
             verb = {("left", 1): "click", ("left", 2): "left_double", ("right", 1): "right_single",
@@ -320,36 +222,154 @@ class UITarsParser:
         if isinstance(a, LongPress):
             extra = "" if a.duration == 1.0 else f", time='{fmt_num(a.duration)}'"
             return f"long_press({self._coord(start, a.point)}{extra})"
-        if isinstance(a, Hotkey):
-            if len(a.keys) == 1:
-                return f"hotkey(key='{a.keys[0]}')"
-            return f"hotkey(key='{' '.join(a.keys)}')"
-        if isinstance(a, Key):
-            return f"hotkey(key={quote_str(a.name)})"
-        if isinstance(a, TypeText):
-            content = a.text + ("\n" if a.submit else "")
-            return f"type(content={quote_str(content)})"
-        if isinstance(a, Scroll):
-            parts = [self._coord(start, a.point)] if a.point is not None else []
-            parts.append(f"direction='{a.direction}'")
-            if a.amount != 5:
-                parts.append(f"steps='{a.amount}'")
-            return f"scroll({', '.join(parts)})"
-        if isinstance(a, Wait):
-            return "wait()" if a.seconds == UITARS_WAIT_SECONDS else f"wait(duration='{fmt_num(a.seconds)}')"
-        if isinstance(a, Finished):
-            return "finished()" if a.answer is None else f"finished(content={quote_str(a.answer)})"
-        if isinstance(a, CallUser):
-            return "call_user()" if a.question == CallUser().question else f"call_user(content={quote_str(a.question)})"
-        if isinstance(a, OpenApp):
-            return f"open_app(app_name={quote_str(a.name)})"
-        if isinstance(a, Navigate):
-            if a.to == "recents":
-                raise UnsupportedActionError("navigate", ["back", "home"], detail="UI-TARS has no recents button")
-            return f"press_{a.to}()"
-        if isinstance(a, Choose):
-            return f"choose(option={quote_str(a.option)})"
-        raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="UI-TARS cannot express it")
+        parts = [self._coord(start, a.point)] if a.point is not None else []  # a Scroll, the one left
+        parts.append(f"direction='{a.direction}'")
+        if a.amount != 5:
+            parts.append(f"steps='{a.amount}'")
+        return f"scroll({', '.join(parts)})"
+
+
+def _point(call: Call, space: Space, names: Sequence[str], what: str, *,
+           positional: int | None = 0) -> tuple[Point, Box | None]:
+    """The point (and box) under one of ``names``, else the ``positional`` argument; an error if neither."""
+    value = call.get(*names)
+    if value is None and positional is not None and len(call.args) > positional:
+        value = call.args[positional]
+    if value is None:
+        raise BadReply(f"{call.name}() needs {what} ({'/'.join(names)}=...)")
+    return coords_from_text(value, space, f"{call.name} {what}")
+
+
+def _given(call: Call, *names: str) -> str | None:
+    """The first of ``names`` given, else the first positional argument (``None`` only when neither is)."""
+    value = call.get(*names)
+    return call.args[0] if value is None and call.args else value
+
+
+def _nonempty(call: Call, *names: str) -> str:
+    """The first non-empty of ``names``, else the first positional argument, else ``""``."""
+    return call.get(*names) or (call.args[0] if call.args else "")
+
+
+def _click(call: Call, space: Space) -> list[Action]:
+    """A click of :data:`_CLICKS`'s button and count, keeping the box it was given as."""
+    button, count = _CLICKS[call.name.lower()]
+    point, box = _point(call, space, _START, "a point")
+    return [build(Click, point=point, button=button, count=count, box=box)]
+
+
+def _move(call: Call, space: Space) -> list[Action]:
+    """A step in a ``direction`` (vlagent's game extension), else a pointer move to a point."""
+    direction = _direction(call, required=False)
+    if direction is not None:
+        return [build(Move, direction=direction)]
+    return [build(Move, point=_point(call, space, _START, "a point or a direction")[0])]
+
+
+def _drag(call: Call, space: Space) -> list[Action]:
+    """``drag``/``select``/``swipe`` from the start box to the end box (the second positional argument)."""
+    start = _point(call, space, _START, "a start point")[0]
+    end = _point(call, space, _END, "an end point", positional=1)[0]
+    return [build(Drag, start=start, end=end)]
+
+
+def _select(call: Call, space: Space) -> list[Action]:
+    """``select`` with one point is a click on it (a dropdown, a checkbox); with two, a drag."""
+    if call.get(*_END) is None and len(call.args) < 2:
+        point, box = _point(call, space, _START, "a point")
+        return [build(Click, point=point, box=box)]
+    return _drag(call, space)
+
+
+def _long_press(call: Call, space: Space) -> list[Action]:
+    """A long press at a point, for ``time`` seconds when given."""
+    point = _point(call, space, _START, "a point")[0]
+    t = call.get("time", "duration")
+    fields = {"duration": to_number(t, "long_press time")} if t not in (None, "") else {}
+    return [build(LongPress, point=point, **fields)]
+
+
+def _key(call: Call, space: Space) -> list[Action]:
+    """One key; only ``hotkey`` may press several at once (``press('ctrl c')`` is refused, not guessed)."""
+    spec = _nonempty(call, *_KEYS)
+    keys = key_list(spec)
+    if not keys:
+        raise BadReply(f"{call.name}() needs key='...'")
+    if call.name.lower() == "hotkey" and len(keys) > 1:
+        return [build(Hotkey, keys=keys)]
+    if len(keys) > 1:
+        raise BadReply(f"{call.name}() presses one key, got {spec!r}")
+    return [build(Key, name=keys[0])]
+
+
+def _type(call: Call, space: Space) -> list[Action]:
+    """Typing ``content`` (a trailing newline submits it), after a click when a point is given."""
+    content = _given(call, "content", "text")
+    if not content:
+        raise BadReply("type() needs content='...'")
+    text, submit = submit_split(content)
+    typed = [build(TypeText, text=text, submit=submit)] if text else [build(Key, name="enter")]
+    if call.get(*_START) is None:
+        return typed
+    point, box = _point(call, space, _START, "a point")
+    return [build(Click, point=point, box=box), *typed]
+
+
+def _scroll(call: Call, space: Space) -> list[Action]:
+    """A scroll in ``direction``, at a point when given; one with an end box and no direction is a drag."""
+    direction = _direction(call, required=False)
+    where = call.get(*_START)
+    if where is None:
+        where = next((a for a in call.args if re.search(r"\d", a)), None)
+    point = coords_from_text(where, space, "scroll point")[0] if where is not None else None
+    if direction is None:
+        if call.get(*_END) is not None and point is not None:
+            return [build(Drag, start=point, end=_point(call, space, _END, "an end point")[0])]
+        raise BadReply("scroll() needs direction='up|down|left|right'")
+    fields = {}
+    steps = call.get("steps", "amount")
+    if steps not in (None, ""):
+        fields["amount"] = int(to_number(steps, "scroll steps"))
+    return [build(Scroll, point=point, direction=direction, **fields)]
+
+
+def _wait(call: Call, space: Space) -> list[Action]:
+    """A wait of the given seconds, or of UI-TARS's own :data:`UITARS_WAIT_SECONDS`."""
+    t = call.get("duration", "seconds", "time", "t")
+    if t in (None, "") and call.args and call.args[0]:
+        t = call.args[0]
+    seconds = UITARS_WAIT_SECONDS if t in (None, "") else to_number(t, "wait duration")
+    return [build(Wait, seconds=seconds)]
+
+
+def _call_user(call: Call, space: Space) -> list[Action]:
+    """A hand-over to the user, with the question when one is written."""
+    question = _nonempty(call, "content", "question")
+    return [build(CallUser, question=question)] if question else [CallUser()]
+
+
+_Handler = Callable[[Call, Space], list[Action]]
+#: UI-TARS's verbs (v1, 1.5 and the mobile ones), lower-case; also the names :func:`find_calls` looks for.
+_HANDLERS: dict[str, _Handler] = {
+    **dict.fromkeys(_CLICKS, _click),
+    **dict.fromkeys(("hover", "mouse_move"), lambda call, space: [
+        build(Move, point=_point(call, space, _START, "a point")[0])]),
+    "move": _move,
+    "select": _select,
+    "drag": _drag,
+    "swipe": _drag,
+    "long_press": _long_press,
+    **dict.fromkeys(("hotkey", "press", "keydown", "press_key", "key"), _key),
+    "type": _type,
+    "scroll": _scroll,
+    "wait": _wait,
+    "finished": lambda call, space: [build(Finished, answer=_given(call, "content", "answer") or None)],
+    "call_user": _call_user,
+    "open_app": lambda call, space: [build(OpenApp, name=_nonempty(call, "app_name", "name", "app"))],
+    **dict.fromkeys(("press_home", "navigate_home"), lambda call, space: [navigate_call(call, "home")]),
+    **dict.fromkeys(("press_back", "navigate_back"), lambda call, space: [navigate_call(call, "back")]),
+    "choose": lambda call, space: [build(Choose, option=_nonempty(call, "option", "action", "name"))],
+}
 
 
 _WRITABLE = {
@@ -366,11 +386,11 @@ def _direction(call: Call, *, required: bool) -> str | None:
                 value = arg
     if value is None:
         if required:
-            raise fail(f"{call.name}() needs direction='up|down|left|right'")
+            raise BadReply(f"{call.name}() needs direction='up|down|left|right'")
         return None
     d = value.strip().strip("'\"").lower()
     if d not in DIRECTIONS:
-        raise fail(f"{call.name}() direction must be up, down, left or right, got {value!r}")
+        raise BadReply(f"{call.name}() direction must be up, down, left or right, got {value!r}")
     return d
 
 
@@ -422,3 +442,31 @@ def _saturated(call: Call) -> bool:
     if slots is None:
         return True  # an unknown verb: refused as such
     return all(any(k in call.kwargs for k in names) or len(call.args) > i for i, names in enumerate(slots))
+
+
+def _pointless_call(a: Action) -> str:
+    """A call of an action without a point: keys, text, waits and the episode's end."""
+    if isinstance(a, Hotkey):
+        if len(a.keys) == 1:
+            return f"hotkey(key='{a.keys[0]}')"
+        return f"hotkey(key='{' '.join(a.keys)}')"
+    if isinstance(a, Key):
+        return f"hotkey(key={quote_str(a.name)})"
+    if isinstance(a, TypeText):
+        content = a.text + ("\n" if a.submit else "")
+        return f"type(content={quote_str(content)})"
+    if isinstance(a, Wait):
+        return "wait()" if a.seconds == UITARS_WAIT_SECONDS else f"wait(duration='{fmt_num(a.seconds)}')"
+    if isinstance(a, Finished):
+        return "finished()" if a.answer is None else f"finished(content={quote_str(a.answer)})"
+    if isinstance(a, CallUser):
+        return "call_user()" if a.question == CallUser().question else f"call_user(content={quote_str(a.question)})"
+    if isinstance(a, OpenApp):
+        return f"open_app(app_name={quote_str(a.name)})"
+    if isinstance(a, Navigate):
+        if a.to == "recents":
+            raise UnsupportedActionError("navigate", ["back", "home"], detail="UI-TARS has no recents button")
+        return f"press_{a.to}()"
+    if isinstance(a, Choose):
+        return f"choose(option={quote_str(a.option)})"
+    raise UnsupportedActionError(a.type, sorted(_WRITABLE), detail="UI-TARS cannot express it")
