@@ -369,18 +369,3 @@ def render_lines(table: dict[str, list[Line]], request: PromptRequest, *, number
     if numbered:
         lines = [f"{i}. {text}" for i, text in enumerate(lines, 1)]
     return "\n".join(lines)
-
-
-def render_action_space(syntax: str, request: PromptRequest) -> str:
-    """The action-space text of ``syntax`` for this request (tool-call profiles use prompts/tools.py).
-
-    Example:
-        >>> req = PromptRequest(family="game", task="t", images=[], options=("hit", "stick"),
-        ...                     supported=frozenset({"choose"}))
-        >>> print(render_action_space("showui", req))
-        1. `CHOOSE`: Perform one of the game's actions, value is the action's name (one of: hit, stick) and the position is not applicable.
-        2. `ANSWER`: Answer the question, value is the answer and the position is not applicable.
-    """
-    if syntax not in LINE_TABLES:
-        raise ProfileError(f"no action-space table for syntax {syntax!r}; known: {', '.join(sorted(LINE_TABLES))}")
-    return render_lines(LINE_TABLES[syntax], request, numbered=syntax == "showui")

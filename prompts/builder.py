@@ -19,7 +19,6 @@ could not be executed: ...``) right after it, so the model can correct itself in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -27,11 +26,9 @@ from typing import TYPE_CHECKING
 from vlagent.actions.coords import resized_size
 from vlagent.actions.errors import ProfileError
 from vlagent.model.chat import Chat, ImagePart, Message, Part, TextPart
-from vlagent.prompts.action_space import render_action_space
 from vlagent.prompts.errors import PromptRequestError
-from vlagent.prompts.request import HistoryEntry, PromptRequest
+from vlagent.prompts.request import PromptRequest
 from vlagent.prompts.templates import render
-from vlagent.prompts.tools import tool_json
 
 if TYPE_CHECKING:
     from vlagent.prompts.profiles import ModelProfile
@@ -40,18 +37,6 @@ if TYPE_CHECKING:
 VIDEO_LABEL = "The last {frames} frames up to now, as a video ({seconds:.1f} s):"
 #: Told to the model after a reply that could not be executed (parse error, point off screen, ...).
 FEEDBACK = "Your previous reply could not be executed: {error}\nReply again in the format: {reply_format}"
-#: ShowUI's name for each family's screen (``_APP`` in showlab/ShowUI's README; ``computer`` from its
-#: ``data/template/shared_navigation.py`` app_map).
-SHOWUI_APPS = {"web": "web", "desktop": "computer", "mobile": "phone", "game": "game", "robot": "robot camera"}
-#: How the json profile names each family's screen.
-JSON_APPS = {
-    "web": "a web browser",
-    "desktop": "a desktop computer",
-    "mobile": "a smartphone",
-    "game": "a game",
-    "robot": "a robot arm over a table through a fixed camera",
-}
-_TOOL_TAGS = re.compile(r"</?tool_call>")
 
 
 def build_chat(
@@ -132,21 +117,20 @@ def feedback(profile: ModelProfile, error: str) -> str:
 
 
 def _values(profile: ModelProfile, request: PromptRequest, lo: int, hi: int) -> dict[str, str]:
+    renderers = profile.renderers
     values = {
         "instruction": instruction(request),
         "language": "English",
-        "history": "" if profile.history_style == "replay" else _history_text(profile, request.history),
-        "app": SHOWUI_APPS[request.family] if profile.syntax == "showui" else JSON_APPS[request.family],
+        "history": "" if profile.history_style == "replay" else renderers.history(request.history),
+        "app": renderers.app_name(request.family),
         "reply_format": profile.reply_format,
         "options": ", ".join(request.options),
     }
-    if profile.action_space is not None:
-        values["action_space"] = profile.action_space(request)
-    elif profile.syntax == "tool_call":
+    if renderers.action_space is not None:
+        values["action_space"] = renderers.action_space(request)
+    if renderers.tools is not None:
         w, h = request.screen_size
-        values["tools"] = tool_json(request, *resized_size(w, h, min_pixels=lo, max_pixels=hi))
-    else:
-        values["action_space"] = render_action_space(profile.syntax, request)
+        values["tools"] = renderers.tools(request, *resized_size(w, h, min_pixels=lo, max_pixels=hi))
     return values
 
 
@@ -195,33 +179,3 @@ def _text_turn(
         pictures.append(TextPart(f"Current screenshot (step {len(request.history) + 1}):"))
     pictures.append(images[-1])
     return [*pictures, TextPart(text)] if profile.image_first else [TextPart(text), *pictures]
-
-
-def _step_action(profile: ModelProfile, entry: HistoryEntry) -> str:
-    if profile.syntax == "tool_call":
-        # The cookbook's task progress lists the tool calls themselves: {"name": "mobile_use", ...}.
-        return " ".join(_TOOL_TAGS.sub(" ", entry.reply).split()) or entry.action_summary
-    if profile.syntax == "showui":
-        return entry.reply.strip() or entry.action_summary
-    action = entry.action_summary or entry.reply.strip()
-    return f"{entry.thought.strip()} / {action}" if entry.thought and entry.action_summary else action
-
-
-def _history_text(profile: ModelProfile, history: Sequence[HistoryEntry]) -> str:
-    if not history:
-        return ""
-    steps = []
-    for i, entry in enumerate(history, 1):
-        step = f"Step {i}: {_step_action(profile, entry)}"
-        if entry.error and i < len(history):  # the last step's error gets its own paragraph
-            step += f" (could not be executed: {entry.error})"
-        if entry.user_reply:
-            step += f" (the user answered: {entry.user_reply})"
-        steps.append(step)
-    if profile.syntax == "tool_call":
-        # QwenLM/Qwen2.5-VL cookbooks/mobile_agent.ipynb: "Task progress (You have done the following
-        # operation on the current device): Step 1: {...}; Step 2: {...}; "
-        return "\nTask progress (You have done the following operation on the current device): " + "".join(
-            f"{s}; " for s in steps
-        )
-    return "\nPrevious actions:\n" + "\n".join(steps)

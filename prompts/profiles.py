@@ -22,6 +22,16 @@ from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Spa
 from vlagent.actions.errors import ProfileError
 from vlagent.actions.plugins import PROFILES_GROUP, entry_point_objects, load_plugins, made
 from vlagent.prompts.builder import build_chat
+from vlagent.prompts.renderers import (
+    JSON_RENDERERS,
+    QWEN2VL_RENDERERS,
+    RENDERERS,
+    SHOWUI_RENDERERS,
+    TOOL_CALL_RENDERERS,
+    UITARS_15_RENDERERS,
+    UITARS_RENDERERS,
+    Renderers,
+)
 
 if TYPE_CHECKING:
     from vlagent.actions.parsers.base import ActionParser
@@ -79,8 +89,12 @@ class ModelProfile:
     #: Templates the profile carries itself (file name -> text), looked up before the packaged ones: how a
     #: plugin ships its wording in one module.
     template_texts: Mapping[str, str] = field(default_factory=dict, hash=False)
-    #: The profile's own action-space writer (a plugin's); ``None``: the built-in writer for ``syntax``.
+    #: The profile's own action-space writer (a plugin's); it replaces the action space (or tool schema) of
+    #: ``renderers``.
     action_space: Callable[[PromptRequest], str] | None = field(default=None, hash=False)
+    #: How its prompts write the action space or tools, the history and the app; ``None``: the built-in
+    #: ones of ``syntax`` (a plugin's own syntax gets the json ones, with its ``action_space``).
+    renderers: Renderers | None = field(default=None, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.min_pixels <= 0 or self.max_pixels < self.min_pixels:
@@ -89,9 +103,13 @@ class ModelProfile:
         object.__setattr__(self, "parser_kwargs", MappingProxyType(dict(self.parser_kwargs)))
         object.__setattr__(self, "templates", MappingProxyType(dict(self.templates)))
         object.__setattr__(self, "template_texts", MappingProxyType(dict(self.template_texts)))
-        if self.action_space is None and self.syntax not in SYNTAXES:
+        renderers = self.renderers or RENDERERS.get(self.syntax)
+        if self.action_space is not None:
+            renderers = replace(renderers or JSON_RENDERERS, action_space=self.action_space, tools=None)
+        if renderers is None:
             raise ProfileError(f"profile {self.name!r}: syntax {self.syntax!r} has no built-in action-space writer "
-                               f"({', '.join(SYNTAXES)}); pass action_space=")
+                               f"({', '.join(SYNTAXES)}); pass action_space= or renderers=")
+        object.__setattr__(self, "renderers", renderers)
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -144,6 +162,7 @@ _UITARS = ModelProfile(
     parser_kwargs={"space": "rel1000"},
     templates=_same("assistant_system.txt", "uitars_user.txt", robot="uitars_robot.txt"),
     syntax="uitars",
+    renderers=UITARS_RENDERERS,
     history_style="replay",
     reply_format="Thought: ...\nAction: ...",
     source="xlang-ai/OSWorld mm_agents/uitars_agent.py; bytedance/UI-TARS README",
@@ -156,6 +175,7 @@ _UITARS_15 = replace(
     space="resized",
     parser_kwargs={"space": "resized"},
     syntax="uitars-1.5",
+    renderers=UITARS_15_RENDERERS,
     source="bytedance/UI-TARS codes/ui_tars/prompt.py",
 )
 
@@ -175,6 +195,7 @@ PROFILES: dict[str, ModelProfile] = {
             templates=_same("assistant_system.txt", "qwen2vl_user.txt", robot="qwen2vl_robot.txt"),
             image_first=True,
             syntax="qwen2vl",
+            renderers=QWEN2VL_RENDERERS,
             reply_format="one action per line, e.g. click(<|box_start|>(x,y)<|box_end|>) with x, y in 0-999, "
             "or <|object_ref_start|>target<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>",
             source="QwenLM/Qwen2-VL README (grounding)",
@@ -190,6 +211,7 @@ PROFILES: dict[str, ModelProfile] = {
             parser_cls="vlagent.actions.parsers.tool_call.ToolCallParser",
             templates=_same("qwen25vl_system.txt", "qwen25vl_user.txt"),
             syntax="tool_call",
+            renderers=TOOL_CALL_RENDERERS,
             reply_format='<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>',
             source="QwenLM/Qwen2.5-VL cookbooks/computer_use.ipynb, mobile_agent.ipynb",
         ),
@@ -205,6 +227,7 @@ PROFILES: dict[str, ModelProfile] = {
             parser_cls="vlagent.actions.parsers.showui.ShowUIParser",
             templates=_same(None, "showui_nav.txt"),
             syntax="showui",
+            renderers=SHOWUI_RENDERERS,
             reply_format="{'action': 'ACTION_TYPE', 'value': 'element', 'position': [x,y]}",
             source="showlab/ShowUI README (UI Navigation, _NAV_SYSTEM)",
         ),
@@ -218,6 +241,7 @@ PROFILES: dict[str, ModelProfile] = {
             parser_cls="vlagent.actions.parsers.json_action.JSONActionParser",
             templates=_same("json_system.txt", "json_user.txt"),
             syntax="json",
+            renderers=JSON_RENDERERS,
             reply_format='{"thought": "...", "action": "..."}',
             source="vlagent (no upstream prompt)",
         ),

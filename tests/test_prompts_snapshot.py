@@ -78,3 +78,16 @@ def test_same_cases(rendered) -> None:
 
 if __name__ == "__main__":
     FIXTURE.write_text(json.dumps(render_all(), indent=1, ensure_ascii=False) + "\n")
+
+
+def test_a_profile_renders_with_its_own_renderers_whatever_its_syntax() -> None:
+    from dataclasses import replace
+
+    from vlagent.prompts.renderers import SHOWUI_RENDERERS
+
+    profile = replace(BUILTIN_PROFILES["json"], name="json-showui", renderers=SHOWUI_RENDERERS)
+    request = _requests("desktop")["history"]
+    system, user = _text(profile.build_chat(request))
+    text = system[1] + user[1]
+    assert "a desktop computer" not in text and "computer" in text and "1. `CLICK`" in text
+    assert "Step 1: Thought: open it" in text  # ShowUI's history: the reply itself
