@@ -60,6 +60,26 @@ def bench_gym(n: int) -> None:
         env.close()
 
 
+def time_oracle_episodes(env, *, episodes: int, max_steps: int):
+    """Seeded episodes driven by the env's own oracle: reset and step times, the last obs, each step's info."""
+    resets, steps, infos = [], [], []
+    obs = None
+    for i in range(episodes):
+        t = time.perf_counter()
+        obs, info = env.reset(seed=i)
+        resets.append(time.perf_counter() - t)
+        for _ in range(max_steps):
+            if info["oracle"] is None:
+                break
+            t = time.perf_counter()
+            obs, _, term, _, info = env.step(info["oracle"])
+            steps.append(time.perf_counter() - t)
+            infos.append(info)
+            if term:
+                break
+    return resets, steps, obs, infos
+
+
 def bench_miniwob(n: int) -> None:
     from vlagent.envs.miniwob import MiniWoBEnv, availability
 
@@ -75,19 +95,7 @@ def bench_miniwob(n: int) -> None:
             t = time.perf_counter()
             env.switch_task(task)
             switch = time.perf_counter() - t
-            resets, steps = [], []
-            for i in range(n):
-                t = time.perf_counter()
-                obs, info = env.reset(seed=i)
-                resets.append(time.perf_counter() - t)
-                for _ in range(10):
-                    if info["oracle"] is None:
-                        break
-                    t = time.perf_counter()
-                    obs, _, term, _, info = env.step(info["oracle"])
-                    steps.append(time.perf_counter() - t)
-                    if term:
-                        break
+            resets, steps, obs, _ = time_oracle_episodes(env, episodes=n, max_steps=10)
             size = "x".join(map(str, obs.size))
             print(f"miniwob:{task:18s} {size:>8s}  reset {stats(resets)}  | step {stats(steps)}"
                   f"  (switch task {switch * 1000:.0f} ms)")
@@ -143,20 +151,8 @@ def bench_robot(n: int) -> None:
     for size in ROBOT_SIZES:
         for task in TASKS:
             env = RobotEnv(task, size=size)
-            resets, steps, physics_steps = [], [], []
-            for i in range(max(5, n // 4)):
-                t = time.perf_counter()
-                _, info = env.reset(seed=i)
-                resets.append(time.perf_counter() - t)
-                for _ in range(6):
-                    if info["oracle"] is None:
-                        break
-                    t = time.perf_counter()
-                    _, _, term, _, info = env.step(info["oracle"])
-                    steps.append(time.perf_counter() - t)
-                    physics_steps.append(info["physics_steps"])
-                    if term:
-                        break
+            resets, steps, _, infos = time_oracle_episodes(env, episodes=max(5, n // 4), max_steps=6)
+            physics_steps = [info["physics_steps"] for info in infos]
             env.close()
             verdict = ""
             if task in ("pick-place", "stack", "sort", "beside"):  # one pick-and-place per step
