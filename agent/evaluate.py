@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from vlagent.agent.batch import EpisodeJob, run_batched
 from vlagent.agent.config import setting_default
 from vlagent.agent.errors import ResumeMismatch, SuiteError, TrajectoryError
-from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore, _model_name
+from vlagent.agent.loop import RETRYABLE_OUTCOMES, Agent, EpisodeResult, TrajectoryStore, model_name
 from vlagent.agent.metrics import INTERRUPTED, SuiteSummary, summarize
 from vlagent.agent.report import write_report
 from vlagent.agent.safety import StopFlag
@@ -93,7 +93,7 @@ class EvalConfig(BaseModel):
         gen = agent_kwargs.get("gen_options") or GenerationOptions()
         return cls(
             backend=str(getattr(backend, "name", type(backend).__name__)),
-            model=_model_name(backend),
+            model=model_name(backend),
             profile=chosen.name,
             **settings,
             min_pixels=agent_kwargs.get("min_pixels") or chosen.min_pixels,

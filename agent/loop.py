@@ -307,7 +307,7 @@ def _supported_actions(env: Any) -> frozenset[str]:
     raise TypeError(f"{type(env).__name__} is not a vlagent env (no supported_actions_now())")
 
 
-def _model_name(backend: Any) -> str:
+def model_name(backend: Any) -> str:
     """What the backend runs: a hub id or folder, a served model name, or a ``module:attr`` spec."""
     for attr in ("model_ref", "spec", "model"):
         value = getattr(backend, attr, None)
@@ -423,7 +423,7 @@ class Agent:
             env_kwargs=json_safe(self.env_kwargs),
             seed=seed,
             family=obs.family,
-            model=_model_name(self.backend),
+            model=model_name(self.backend),
             backend=str(getattr(self.backend, "name", type(self.backend).__name__)),
             backend_options=json_safe(asdict(self.gen_options)),
             profile=self.profile.name,
@@ -518,7 +518,7 @@ class Agent:
             from vlagent.agent.scripted import write_reply
 
             return Generation(text=write_reply(self.parser, reply, geometry, self.profile.name))
-        raise ModelRejected(f"{_model_name(self.backend)!r} returned a {type(reply).__name__}; expected a "
+        raise ModelRejected(f"{model_name(self.backend)!r} returned a {type(reply).__name__}; expected a "
                             "Generation, a str or Planned actions")
 
     def decide(self, reply: str, geometry: Geometry) -> Decision:

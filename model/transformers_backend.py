@@ -67,7 +67,7 @@ _DTYPE_NAMES = {
     "fp16": "float16",
     "half": "float16",
 }
-_MODEL_CLASSES = {
+MODEL_CLASSES = {
     "qwen2_vl": "Qwen2VLForConditionalGeneration",
     "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
 }
@@ -276,11 +276,11 @@ class TransformersBackend:
             if is_local:
                 raise ModelLoadError.no_weights(ref, str(exc).splitlines()[0]) from exc
             raise ModelLoadError.offline(ref, str(exc).splitlines()[0]) from exc
-        class_name = _MODEL_CLASSES.get(getattr(config, "model_type", ""))
+        class_name = MODEL_CLASSES.get(getattr(config, "model_type", ""))
         if class_name is None:
             raise ModelLoadError(
                 f"{ref!r} is a {getattr(config, 'model_type', '?')!r} model; this backend runs "
-                f"{', '.join(_MODEL_CLASSES)} (Qwen2-VL, Qwen2.5-VL and their fine-tunes such as UI-TARS)"
+                f"{', '.join(MODEL_CLASSES)} (Qwen2-VL, Qwen2.5-VL and their fine-tunes such as UI-TARS)"
             )
         model_cls = getattr(transformers, class_name)
         try:

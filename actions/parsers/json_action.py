@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from vlagent.actions.coords import Box, Point, Space
 from vlagent.actions.errors import UnsupportedActionError
 from vlagent.actions.models import (
+    ACTION_CLASSES,
     ACTION_TYPES,
     Action,
     ActionAdapter,
@@ -177,7 +178,7 @@ class JSONActionParser(ReplyParser):
             if a.option.lower() in LOOP_NAMES:
                 return {"action": "choose", "option": a.option}
             return a.option
-        if not isinstance(a, tuple(_TYPES)):
+        if not isinstance(a, ACTION_CLASSES):
             raise UnsupportedActionError(getattr(a, "type", "?"), ACTION_TYPES)
         data = a.model_dump(exclude_none=True)
         out: dict[str, Any] = {"action": data.pop("type")}
@@ -197,11 +198,3 @@ def _num(v: float) -> int | float:
     return int(v) if float(v).is_integer() and abs(v) < 1e15 else v
 
 
-def _action_classes() -> list[type]:
-    import typing
-
-    union = typing.get_args(Action)[0]
-    return list(typing.get_args(union))
-
-
-_TYPES = _action_classes()

@@ -165,11 +165,11 @@ def _model_class(model_type: str) -> Any:
     import transformers
 
     # The backend's table of the architectures it serves: train only what it can load afterwards.
-    from vlagent.model.transformers_backend import _MODEL_CLASSES
+    from vlagent.model.transformers_backend import MODEL_CLASSES
 
-    name = _MODEL_CLASSES.get(model_type)
+    name = MODEL_CLASSES.get(model_type)
     if name is None:
-        raise ModelLoadError(f"a {model_type!r} model; the trainer trains {', '.join(_MODEL_CLASSES)}")
+        raise ModelLoadError(f"a {model_type!r} model; the trainer trains {', '.join(MODEL_CLASSES)}")
     return getattr(transformers, name)
 
 
