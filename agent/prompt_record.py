@@ -121,8 +121,8 @@ class PromptRecord(BaseModel):
 
     Example:
         >>> rec = PromptRecord(messages=[PromptMessage(role="user", parts=[PromptPart(text="hi")])])
-        >>> rec.images, rec.text()
-        ([], '--- user ---\nhi')
+        >>> rec.images, rec.messages[0].text
+        ([], 'hi')
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -137,27 +137,6 @@ class PromptRecord(BaseModel):
     @property
     def videos(self) -> list[PromptVideo]:
         return [p.video for m in self.messages for p in m.parts if p.video is not None]
-
-    def text(self, system_prompt: str | None = None) -> str:
-        """The chat as one readable text (images as ``[image FILE WxH -> RWxRH]``), for the report."""
-        out = []
-        for m in self.messages:
-            pieces = []
-            for p in m.parts:
-                if p.image is not None:
-                    i = p.image
-                    pieces.append(f"[image {i.file or '(not recorded)'} {i.width}x{i.height} -> "
-                                  f"{i.resized_width}x{i.resized_height}, {i.tokens} tokens]")
-                elif p.video is not None:
-                    v = p.video
-                    pieces.append(f"[video {v.frames} frames {v.width}x{v.height} -> "
-                                  f"{v.resized_width}x{v.resized_height}, {v.tokens} tokens]")
-                elif p.ref:
-                    pieces.append(system_prompt if system_prompt is not None else f"[{p.ref} in meta.json]")
-                else:
-                    pieces.append(p.text or "")
-            out.append(f"--- {m.role} ---\n" + "\n".join(pieces))
-        return "\n".join(out)
 
 
 def system_text(chat: Chat) -> str | None:
