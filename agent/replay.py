@@ -46,9 +46,8 @@ from vlagent.agent.trajectory import (
     find_episodes,
     load_episode,
 )
+from vlagent.envs.registry import live_kinds
 
-#: Env kinds whose screens are the real world (a clock ticks, a caret blinks): compared with a tolerance.
-LIVE_KINDS = frozenset({"desktop", "android"})
 #: The share of pixels that may differ on a live screen before a replay counts as diverged (1%: a clock or a
 #: caret passes, a window that opened or a page that changed does not).
 LIVE_SCREEN_TOLERANCE = 0.01
@@ -134,11 +133,13 @@ def planned_actions(meta: EpisodeMeta, step: StepRecord) -> list[Action]:
 def default_tolerance(env_spec: str) -> float:
     """The screen tolerance for an env spec: :data:`LIVE_SCREEN_TOLERANCE` on live screens, else exact.
 
+    A screen is live when the registry marks its kind so (:func:`vlagent.envs.registry.live_kinds`).
+
     Example:
         >>> default_tolerance("desktop:1"), default_tolerance("synthetic:login")
         (0.01, 0.0)
     """
-    return LIVE_SCREEN_TOLERANCE if env_spec.split(":", 1)[0] in LIVE_KINDS else 0.0
+    return LIVE_SCREEN_TOLERANCE if env_spec.split(":", 1)[0] in live_kinds() else 0.0
 
 
 def screen_difference(recorded: Image.Image, actual: Image.Image) -> float:

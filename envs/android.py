@@ -71,6 +71,8 @@ from vlagent.envs.base import (
     LiveScreenEnv,
     Observation,
     ObservationSpace,
+    check_render_mode,
+    task_option,
 )
 from vlagent.envs.errors import (
     AppNotFound,
@@ -150,9 +152,7 @@ class AndroidEnv(LiveScreenEnv):
         home_on_reset: bool = True,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, EnvError)
         # A phone is not deterministic (clocks, notifications, animations): the spec says so, which also
         # tells gymnasium's env checker not to expect equal steps from equal seeds.
         self.spec = EnvSpec(
@@ -200,11 +200,7 @@ class AndroidEnv(LiveScreenEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: HOME (unless turned off), then observe; ``options["task"]`` is the task."""
         super().reset(seed=seed)
-        options = options or {}
-        task = options.get("task", "")
-        if not isinstance(task, str):
-            raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
-        self._task = task
+        self._task, options = task_option(options)
         self._imes = None  # keyboards may have been installed since the last episode
         timings = EnvTimings()
         if options.get("home", self.home_on_reset):

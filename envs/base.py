@@ -35,7 +35,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Geometry
-from vlagent.actions.errors import CoordinateError, UnsupportedActionError
+from vlagent.actions.errors import CoordinateError, EnvError, UnsupportedActionError
 from vlagent.actions.models import (
     ACTION_CLASS_BY_TYPE,
     ActionAdapter,
@@ -55,6 +55,92 @@ CAPTURE: Final = "capture"
 ACT: Final = "act"
 #: ``info["timings"]`` phase: waiting for the screen to stop changing, before the returned capture.
 SETTLE: Final = "settle"
+
+#: The render modes a vlagent env is made with: ``rgb_array`` (``render()`` returns the last screenshot) or
+#: ``None`` (no rendering asked for).
+RENDER_MODES: Final[tuple[str | None, ...]] = ("rgb_array", None)
+
+
+def check_render_mode(
+    mode: Any, error: Callable[[str], Exception] = EnvError, allowed: tuple[str | None, ...] = RENDER_MODES
+) -> str | None:
+    """``mode`` when it is one of ``allowed``, else ``error`` (the env's own class, which its users catch).
+
+    Every env refuses an unknown mode the same way, first thing in its constructor, before it opens a device.
+
+    Example:
+        >>> check_render_mode("rgb_array")
+        'rgb_array'
+        >>> try:
+        ...     check_render_mode("human", ValueError)
+        ... except ValueError as exc:
+        ...     print(exc)
+        render_mode must be 'rgb_array' or None, got 'human'
+    """
+    if mode not in allowed:
+        names = " or ".join(repr(m) if m is not None else "None" for m in allowed)
+        raise error(f"render_mode must be {names}, got {mode!r}")
+    return mode
+
+
+def task_option(options: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The task ``reset(options={"task": ...})`` names (``""`` for none) and the options left for the env.
+
+    Every env reads the task the same way: absent, ``None`` or empty is no task (the env's own goal, or none on
+    a live screen); a task that is not a string is an :class:`EnvError` rather than whatever its ``str()`` is.
+    The rest goes on to the env (a wrapped gymnasium env's own ``reset``, Android's ``home``).
+
+    Example:
+        >>> task_option({"task": "Open the Weather app", "home": False})
+        ('Open the Weather app', {'home': False})
+        >>> task_option(None)
+        ('', {})
+    """
+    rest = dict(options or {})
+    task = rest.pop("task", None)
+    if task is None:
+        return "", rest
+    if not isinstance(task, str):
+        raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
+    return task, rest
+
+
+def task_words(text: str) -> str:
+    """A task as an episode shows it: the user's words with runs of whitespace made single spaces.
+
+    Example:
+        >>> task_words("  Sign in as 'ann'   with password 'pw1'. ")
+        "Sign in as 'ann' with password 'pw1'."
+    """
+    return " ".join(text.split())
+
+
+def task_key(text: str) -> str:
+    """A task text as parsers match it: :func:`task_words` without a final period.
+
+    Example:
+        >>> task_key("Stack the red cube on the blue cube. ")
+        'Stack the red cube on the blue cube'
+    """
+    return task_words(text).rstrip(".").strip()
+
+
+def parse_task(text: str, parse: Callable[[str], Any | None], unknown: Callable[[str], Exception]) -> Any | None:
+    """The goal an env's parser reads in ``text`` (``None`` for no text); ``unknown(text)`` when it reads none.
+
+    The parser is the env's own (an app's phrasings, a robot task's template); what is shared is that a task
+    given and not understood is an error naming the env's phrasings, never a silently drawn goal.
+
+    Example:
+        >>> parse_task("", int, ValueError) is None, parse_task("7", int, ValueError)
+        (True, 7)
+    """
+    if not text:
+        return None
+    goal = parse(text)
+    if goal is None:
+        raise unknown(text)
+    return goal
 
 
 class EnvTimings(Mapping[str, float]):
@@ -269,8 +355,10 @@ class ActionSpace(gym.Space[Any]):
 class VlagentEnv(gym.Env[Observation, Any]):
     """Base class: declares the family and the supported action types, and checks actions before use.
 
-    Subclasses set ``family`` and ``supported_actions``, build ``observation_space``/``action_space`` and call
-    :meth:`check_action` at the top of ``step``.
+    Subclasses set ``family`` and ``supported_actions``, build ``observation_space``/``action_space``, and
+    implement ``reset`` (which sets ``_last_obs`` and clears ``_done``) and :meth:`_step`, calling
+    :meth:`check_action` at its top. :meth:`step` is the template around it: the one place that refuses a
+    step outside an episode and marks the episode's end.
 
     Example:
         >>> class Clicker(VlagentEnv):
@@ -291,6 +379,34 @@ class VlagentEnv(gym.Env[Observation, Any]):
     #: ``supported_actions`` (tests/test_env_dispatch.py checks every env kind), so an action type cannot be
     #: advertised without a handler, nor handled without being advertised.
     action_handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType({})
+    #: The last observation; ``None`` until a reset has observed (``render`` returns it).
+    _last_obs: Observation | None = None
+    #: Whether the current episode has ended (``step`` sets it when terminated or truncated; ``reset`` clears it).
+    _done: bool = False
+
+    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        """Step as gymnasium does, refused outside an episode: the env's own :meth:`_step` does the work.
+
+        The guard lives here once so that no env acts on a screen it never set up, or plays on past its end,
+        and each says so in the same words. A ``_step`` whose ``info`` depends on the end (an oracle that stops
+        at it) may set ``_done`` itself first; this marks it in any case.
+        """
+        self.require_episode()
+        obs, reward, terminated, truncated, info = self._step(action)
+        if terminated or truncated:
+            self._done = True
+        return obs, reward, terminated, truncated, info
+
+    def require_episode(self) -> None:
+        """Raise :class:`ResetNeeded` unless an episode is running (a reset observed; the episode goes on)."""
+        if self._last_obs is None:
+            raise ResetNeeded("call reset() before step()")
+        if self._done:
+            raise ResetNeeded("the episode has ended; call reset() before step()")
+
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        """One step of a running episode (:meth:`step` has checked there is one)."""
+        raise NotImplementedError
 
     def check_action(self, action: Any, screen_size: tuple[int, int] | None = None) -> Any:
         """Validate an action: a vlagent action of a supported type, points in ``screen`` space on the screen.
@@ -330,7 +446,7 @@ class VlagentEnv(gym.Env[Observation, Any]):
         return handler(self, action)
 
     def render(self) -> np.ndarray | None:  # gymnasium's rgb_array convention
-        obs = getattr(self, "_last_obs", None)
+        obs = self._last_obs
         return None if obs is None else np.asarray(obs.screenshot)
 
 
@@ -342,19 +458,14 @@ class LiveScreenEnv(VlagentEnv):
     ``finished`` ends the episode; success on a live screen is for the caller to judge.
     """
 
-    _last_obs: Observation | None = None
-    _done: bool = False
-
-    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
-        if self._last_obs is None or self._done:
-            raise ResetNeeded("call reset() before step()" if self._last_obs is None else "the episode has ended")
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        assert self._last_obs is not None  # step() has checked
         action = self.check_action(action, self._last_obs.size)
         timings = EnvTimings()
         with timings.measure(ACT):
             self._perform(action)
         terminated = isinstance(action, Finished)
         obs, info = self._observe(timings)
-        self._done = terminated
         return obs, 0.0, terminated, False, info
 
     def _perform(self, action: Any) -> None:

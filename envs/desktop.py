@@ -71,6 +71,8 @@ from vlagent.envs.base import (
     LiveScreenEnv,
     Observation,
     ObservationSpace,
+    check_render_mode,
+    task_option,
 )
 from vlagent.envs.desktop_input import INSTALL_HINT, DesktopInput, x_reason
 from vlagent.envs.desktop_input import FailSafeTriggered as FailSafeTriggered  # part of this env's API
@@ -206,9 +208,7 @@ class DesktopEnv(LiveScreenEnv):
         settle: SettlePolicy | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, EnvError)
         self.display = _display_name(display)
         self._settle = settle or SettlePolicy()
         mss = _import_mss()
@@ -300,10 +300,7 @@ class DesktopEnv(LiveScreenEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Observe the desktop as it is (a real desktop cannot be put back); ``options["task"]`` is the task."""
         super().reset(seed=seed)
-        task = (options or {}).get("task", "")
-        if not isinstance(task, str):
-            raise EnvError(f"options['task'] must be a string, got {type(task).__name__}")
-        self._task = task
+        self._task, _ = task_option(options)
         timings = EnvTimings()
         with timings.measure(ACT):
             size = self._measure()

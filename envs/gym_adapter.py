@@ -49,8 +49,10 @@ from vlagent.envs.base import (
     Observation,
     ObservationSpace,
     VlagentEnv,
+    check_render_mode,
+    task_option,
 )
-from vlagent.envs.errors import DependencyNotInstalled, ResetNeeded
+from vlagent.envs.errors import DependencyNotInstalled
 from vlagent.envs.gym_names import ActionNames, GameInfo, game_info
 
 NEEDS = (
@@ -96,9 +98,7 @@ def _ensure_registered(env_id: str) -> None:
 def make_gym(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id, render_mode="rgb_array", **env_kwargs)``, with gymnasium's errors made ours."""
     kwargs = dict(env_kwargs or {})
-    mode = kwargs.pop("render_mode", "rgb_array")
-    if mode != "rgb_array":
-        raise GymEnvError(f"vlagent reads frames with render_mode='rgb_array', not {mode!r}")
+    check_render_mode(kwargs.pop("render_mode", "rgb_array"), GymEnvError, allowed=("rgb_array",))  # frames are read
     _ensure_registered(env_id)
     # Toy-text envs draw rgb_array frames with pygame, which still calls pygame.display.init(): on a headless
     # machine SDL's Wayland probe prints "error: XDG_RUNTIME_DIR is invalid or not set" (it reads as a vlagent
@@ -218,7 +218,6 @@ class GymEnv(VlagentEnv):
         self.action_space = ActionSpace(self._supported, options=self.options_names)
         self._task = ""
         self._last_obs: Observation | None = None
-        self._done = True
 
     def _action_names(self, known: GameInfo | None, action_names: Sequence[str] | None,
                       directions: Mapping[str, str] | None) -> ActionNames | None:
@@ -268,13 +267,12 @@ class GymEnv(VlagentEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        task = options.pop("task", None)
+        task, options = task_option(options)
         timings = EnvTimings()
         with timings.measure(ACT):
             raw, info = self._env.reset(seed=seed, options=options or None)
         if task:
-            self._task = str(task)
+            self._task = task
         elif self._task_arg is not None:
             self._task = self._task_arg
         else:
@@ -287,9 +285,8 @@ class GymEnv(VlagentEnv):
         self._done = False
         return obs, {**info, "timings": timings}
 
-    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
-        if self._last_obs is None or self._done:
-            raise ResetNeeded("call reset() before step() (and after an episode ends)")
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
+        assert self._last_obs is not None  # step() has checked
         action = self.check_action(action, self._last_obs.size)
         index, inner_action = self._handle(action)
         timings = EnvTimings()
@@ -300,7 +297,7 @@ class GymEnv(VlagentEnv):
             info["action_index"] = index
         if self._info is not None and self._info.success is not None:
             info["success"] = self._info.success(float(reward), bool(terminated), info)
-        self._done = bool(terminated or truncated)
+        self._done = bool(terminated or truncated)  # the game's episode is over even if its frame then fails
         obs = self._observe(raw, timings)
         info["timings"] = timings
         return obs, float(reward), bool(terminated), bool(truncated), info

@@ -59,8 +59,10 @@ from vlagent.envs.base import (
     Observation,
     ObservationSpace,
     VlagentEnv,
+    check_render_mode,
+    task_option,
 )
-from vlagent.envs.errors import DependencyNotInstalled, DeviceError, ResetNeeded, check_env_kwargs
+from vlagent.envs.errors import DependencyNotInstalled, DeviceError, check_env_kwargs
 from vlagent.envs.miniwob_oracle import Element, Page, element_from_miniwob, oracle_action
 
 NEEDS = (
@@ -301,8 +303,7 @@ class MiniWoBEnv(VlagentEnv):
                 the span its time-scaled reward is measured over. MiniWoB's 10 s suits scripted policies;
                 a real model thinking for seconds a step needs more.
         """
-        if render_mode not in (None, "rgb_array"):
-            raise MiniWoBError(f"MiniWoB++ renders only rgb_array frames, not {render_mode!r}")
+        check_render_mode(render_mode, MiniWoBError)
         if not task:
             raise MiniWoBError("a MiniWoB++ task name is needed, e.g. miniwob:click-test")
         if not (0.5 <= scale <= 4):
@@ -369,8 +370,7 @@ class MiniWoBEnv(VlagentEnv):
         super().reset(seed=seed)
         if self._mw is None:
             raise MiniWoBError("this MiniWoB++ env is closed; make a new one")
-        options = dict(options or {})
-        task = options.pop("task", None)
+        task, options = task_option(options)
         options.pop("record_screenshots", None)
         timings = EnvTimings()
         try:
@@ -379,15 +379,14 @@ class MiniWoBEnv(VlagentEnv):
         except Exception as exc:
             raise MiniWoBError(f"MiniWoB++ task {self.task_name!r} did not reset: {browser_reason(exc)}") from exc
         self._utterance = str(raw["utterance"])
-        self._task = str(task) if task else self._utterance
+        self._task = task or self._utterance
         self._fields = {str(k): str(v) for k, v in raw["fields"]}
         self._done = False
         obs = self._observe(raw, timings)
         return obs, self._info(info, obs, timings, done=False)
 
-    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
-        if self._last_obs is None or self._done:
-            raise ResetNeeded("call reset() before step() (and after a MiniWoB++ episode ends)")
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
+        assert self._last_obs is not None  # step() has checked
         action = self.check_action(action, self._last_obs.size)
         timings = EnvTimings()
         raw: dict[str, Any] = {}

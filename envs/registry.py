@@ -80,6 +80,9 @@ class Kind:
     needs: str
     #: Whether the env brings its own task (a synthetic app, a game, a MiniWoB++ page); a screen does not.
     own_task: bool = True
+    #: Whether its screen is the real world (a clock ticks, a caret blinks), so two looks at the same state
+    #: differ a little: replays compare such screens with a tolerance (see :func:`live_kinds`).
+    live: bool = False
 
 
 #: The env kinds vlagent ships; :data:`KINDS` adds the ones plugins register.
@@ -87,9 +90,9 @@ BUILTIN_KINDS: Mapping[str, Kind] = MappingProxyType({
     k.name: k
     for k in (
         Kind("desktop", "vlagent.envs.desktop", "desktop", "this machine's screen via mss + pyautogui", False,
-             "an X11 display and mss + pyautogui (pip install 'vlagent[desktop]')", own_task=False),
+             "an X11 display and mss + pyautogui (pip install 'vlagent[desktop]')", own_task=False, live=True),
         Kind("android", "vlagent.envs.android", "android[:SERIAL]", "an Android device or emulator over ADB", False,
-             "adb and adbutils (pip install 'vlagent[android]') and a device", own_task=False),
+             "adb and adbutils (pip install 'vlagent[android]') and a device", own_task=False, live=True),
         Kind("gym", "vlagent.envs.gym_adapter", "gym:ENV_ID", "any gymnasium env rendered as rgb_array", True,
              "gymnasium (and the env's own package)"),
         Kind("miniwob", "vlagent.envs.miniwob", "miniwob:TASK", "a MiniWoB++ web task in headless Chromium", True,
@@ -137,6 +140,16 @@ def kinds() -> Mapping[str, Kind]:
             register_env_kind(made(obj, Kind, "an env kind"))
         _entry_points_registered = True
     return MappingProxyType(KINDS)
+
+
+def live_kinds() -> frozenset[str]:
+    """The names of the kinds marked :attr:`Kind.live`, plugins' included: a new live kind says so in its record.
+
+    Example:
+        >>> sorted(live_kinds())
+        ['android', 'desktop']
+    """
+    return frozenset(name for name, kind in kinds().items() if kind.live)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ from vlagent.envs.base import (
     Observation,
     ObservationSpace,
     VlagentEnv,
+    check_render_mode,
+    parse_task,
+    task_option,
+    task_words,
 )
 from vlagent.envs.errors import ResetNeeded
 from vlagent.envs.gym_names import UnknownOptionError
@@ -121,8 +125,7 @@ class RobotEnv(VlagentEnv):
         camera: CameraPose | Mapping[str, Any] | None = None,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+        check_render_mode(render_mode, ValueError)
         if task not in TASKS:
             raise UnknownRobotTaskError(task)
         w, h = parse_size(size)
@@ -153,28 +156,24 @@ class RobotEnv(VlagentEnv):
         self.action_space = RobotActionSpace(self)
         self._last_obs: Observation | None = None
         self._depth: np.ndarray | None = None
-        self._running = False
+        self._done = False
 
     # ---- gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
         super().reset(seed=seed)
-        text = (options or {}).get("task")
-        goal = self.task_kind.parse(str(text)) if text else None
-        if text and goal is None:
-            raise UnknownRobotTaskError(self.task_kind.name, str(text))
+        text, _ = task_option(options)
+        goal = parse_task(text, self.task_kind.parse, lambda t: UnknownRobotTaskError(self.task_kind.name, t))
         timings = EnvTimings()
         with timings.measure(ACT):
             self.goal, self._colours = self.task_kind.draw(self.np_random, goal)
             self._place_objects()
-        self.task = " ".join(str(text).split()) if text else self.task_kind.text(self.goal)
-        self._running = True
+        self.task = task_words(text) if text else self.task_kind.text(self.goal)
+        self._done = False
         with timings.measure(CAPTURE):
             obs = self._observe()
         return obs, self._info(timings)
 
-    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
-        if not self._running:
-            raise ResetNeeded("call reset() before step() (and again after the episode ended)")
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
         action = self.check_action(action, self.size)
         timings = EnvTimings()
         steps0 = self.arm.steps
@@ -185,7 +184,7 @@ class RobotEnv(VlagentEnv):
             obs = self._observe()
         success = bool(self.task_kind.success(self._world(), self.goal))
         terminated = success or ended
-        self._running = not terminated
+        self._done = terminated  # before the info: its oracle stops at the end
         info = self._info(timings)
         info["physics_steps"] = self.arm.steps - steps0
         info["lowest_tcp_z"] = self.arm.lowest_tcp_z if self.arm.steps > steps0 else None
@@ -297,7 +296,7 @@ class RobotEnv(VlagentEnv):
             "task": self.task,
             "robot_task": self.task_kind.name,
             "success": success,
-            "oracle": self.task_kind.oracle(world, self.goal) if self._running and not success else None,
+            "oracle": self.task_kind.oracle(world, self.goal) if not (self._done or success) else None,
             "objects": {o.label: o.pos.round(4).tolist() for o in world.objects.values()},
             "holding": held.label if held is not None else None,
             "depth": self._depth,

@@ -27,6 +27,7 @@ import numpy as np
 
 from vlagent.actions.errors import EnvError
 from vlagent.actions.models import Action, Choose, Click, Drag, Move
+from vlagent.envs.base import task_key
 from vlagent.envs.robot.arm import HOME, OPEN_GRIPPER
 from vlagent.envs.robot.palette import COLOUR_NAMES
 from vlagent.envs.robot.scene import CUBE_HALF, FLAT_HALF_Z, WORKSPACE_HIGH, WORKSPACE_LOW, Layout
@@ -92,7 +93,7 @@ class RobotTask:
 
     def parse(self, text: str) -> Goal | None:
         """The goal a task text states, or ``None`` when it is not this task's phrasing."""
-        norm = " ".join(text.split()).rstrip(".").strip()
+        norm = task_key(text)
         m = _pattern(self.template).fullmatch(norm)
         if not m:
             return None

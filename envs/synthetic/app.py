@@ -45,8 +45,12 @@ from vlagent.envs.base import (
     Observation,
     ObservationSpace,
     VlagentEnv,
+    check_render_mode,
+    parse_task,
+    task_key,
+    task_option,
+    task_words,
 )
-from vlagent.envs.errors import ResetNeeded
 from vlagent.envs.synthetic.screen import AppConfigError, Painter, ScreenSpec, SizeArg
 from vlagent.envs.synthetic.widgets import PAGE, FieldState, ListView, Widget
 
@@ -74,7 +78,7 @@ class UnknownTaskError(EnvError, ValueError):
 
 def match_task(patterns: Sequence[re.Pattern[str]], text: str) -> re.Match[str] | None:
     """The first pattern that matches all of ``text`` (whitespace-normalised, a final period dropped)."""
-    norm = " ".join(text.split()).rstrip(".").strip()
+    norm = task_key(text)
     for pattern in patterns:
         m = pattern.fullmatch(norm)
         if m:
@@ -107,9 +111,7 @@ class SyntheticApp(VlagentEnv):
         cls.supported_actions = DESKTOP_ACTIONS | MOBILE_ACTIONS | cls.extra_actions
 
     def __init__(self, size: SizeArg = "desktop", *, scale: float | None = None, render_mode: str | None = "rgb_array"):
-        if render_mode not in (None, "rgb_array"):
-            raise AppConfigError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, AppConfigError)
         self.screen = ScreenSpec.resolve(size, scale=scale)
         self.family = self.screen.family
         self.observation_space = ObservationSpace(self.screen.size, self.family)
@@ -117,7 +119,7 @@ class SyntheticApp(VlagentEnv):
         self.task = ""
         self._widgets: tuple[Widget, ...] = ()
         self._last_obs: Observation | None = None
-        self._running = False
+        self._done = False
         self._outcome: str | None = None
 
     # ---- gymnasium API -------------------------------------------------------------------------------
@@ -127,23 +129,19 @@ class SyntheticApp(VlagentEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict]:
         super().reset(seed=seed)
-        text = (options or {}).get("task")
-        goal = self._parse_task(str(text)) if text else None
-        if text and goal is None:
-            raise UnknownTaskError(self.name, str(text), self.task_examples)
+        text, _ = task_option(options)
+        goal = parse_task(text, self._parse_task, lambda t: UnknownTaskError(self.name, t, self.task_examples))
         timings = EnvTimings()
         with timings.measure(ACT):
             self._setup(self.np_random, goal)
         if text:
-            self.task = " ".join(str(text).split())  # the user's words, not the app's own phrasing
-        self._running, self._outcome = True, None
+            self.task = task_words(text)  # the user's words, not the app's own phrasing
+        self._done, self._outcome = False, None
         with timings.measure(CAPTURE):
             obs = self._observe()
         return obs, self._info(timings)
 
-    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
-        if not self._running:
-            raise ResetNeeded("call reset() before step() (and again after the episode ended)")
+    def _step(self, action: Any) -> tuple[Observation, float, bool, bool, dict]:
         action = self.check_action(action, self.screen.size)
         timings = EnvTimings()
         with timings.measure(ACT):
@@ -159,7 +157,7 @@ class SyntheticApp(VlagentEnv):
         elif ended_by_agent:
             self._outcome = ended_by_agent
         terminated = self._outcome is not None
-        self._running = not terminated
+        self._done = terminated  # before the info: its oracle stops at the end
         return obs, 1.0 if success else 0.0, terminated, False, self._info(timings)
 
     # ---- plumbing ------------------------------------------------------------------------------------
@@ -240,7 +238,7 @@ class SyntheticApp(VlagentEnv):
             "task": self.task,
             "success": success,
             "outcome": self._outcome,
-            "oracle": self._oracle() if self._running else None,
+            "oracle": None if self._done else self._oracle(),
             "widgets": self._widgets,
             "timings": timings,
         }
