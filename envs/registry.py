@@ -44,7 +44,7 @@ class EnvSpecError(EnvError, ValueError):
 
     Example:
         >>> str(EnvSpecError("teleport"))
-        'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP, robot:TASK'
+        'unknown env spec kind in teleport; use desktop, android[:SERIAL], gym:ENV_ID, miniwob:TASK, synthetic:APP, robot:TASK...'
         >>> str(EnvSpecError("synthtic:login")).split("; use")[0]
         'unknown env spec kind in synthtic:login; did you mean synthetic:login?'
     """

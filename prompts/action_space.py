@@ -4,7 +4,10 @@ A request says which action types the env performs (``supported``) and, for game
 actions (``options``). Each syntax has one table of lines in the order its official prompt lists them;
 a line is shown when any action type it stands for is allowed, so a model is never offered an action
 the env would reject. Lines for actions the official prompts do not have (``hover``, ``choose``,
-``move(direction=...)``) use the same call style and are marked as vlagent's below.
+``move(direction=...)``) use the same call style and are marked as vlagent's below. vlagent's own
+syntaxes (json, qwen2vl) offer every action type: a type their table has no line for gets one derived
+from its class (its ``sampler``'s example written by the syntax's parser, and its ``summary``), so a new
+action needs no edit here; the checkpoint syntaxes keep their published gaps.
 
 Where the lines come from:
 
@@ -18,11 +21,24 @@ Where the lines come from:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import get_args
 
-from vlagent.actions.errors import ProfileError
-from vlagent.actions.models import ACTION_TYPES, FAMILY_DEFAULTS, LOOP_ACTIONS, Family
+from pydantic import ValidationError
+
+from vlagent.actions.coords import Point, Space
+from vlagent.actions.errors import ActionError, ProfileError
+from vlagent.actions.models import (
+    ACTION_CLASSES,
+    ACTION_TYPES,
+    FAMILY_DEFAULTS,
+    LOOP_ACTIONS,
+    ActionBase,
+    Family,
+    SampleSpace,
+)
 from vlagent.prompts.request import PromptRequest
 
 #: Pseudo types separating the two meanings of ``move``.
@@ -72,6 +88,8 @@ class Line:
 
     types: tuple[str, ...]
     text: str
+    #: It explains the actions of ``types`` (the coordinates note) and offers none itself.
+    note: bool = False
 
     def shown(self, allowed: frozenset[str]) -> bool:
         return any(t in allowed for t in self.types)
@@ -248,7 +266,20 @@ SHOWUI: dict[str, list[Line]] = {
 }
 
 # --- json: vlagent's {"thought": ..., "action": ...}, read by actions/parsers/json_action.py -----------
-_POINTED = ("click", "long_press", "drag", "scroll", MOVE_POINT)
+def _type_of(cls: type[ActionBase]) -> str:
+    return cls.model_fields["type"].default
+
+
+def _is_point(annotation: object) -> bool:
+    return annotation is Point or any(_is_point(arg) for arg in get_args(annotation))
+
+
+def _point_fields(cls: type[ActionBase]) -> list[str]:
+    return [name for name, f in cls.model_fields.items() if _is_point(f.annotation)]
+
+
+#: The types that take a point (every class with a Point field): the coordinates note is shown with any of them.
+_POINTED = tuple(MOVE_POINT if _type_of(c) == "move" else _type_of(c) for c in ACTION_CLASSES if _point_fields(c))
 _JSON_COMMON = [
     Line(("click",), '- {"action": "click", "point": [x, y]} (add "button": "right" or "count": 2 for a right or '
          "double click)"),
@@ -266,7 +297,7 @@ _JSON_COMMON = [
     Line(("fail",), '- {"action": "fail", "reason": "..."} when the task cannot be done'),
     Line(("call_user",), '- {"action": "call_user", "question": "..."} when you need the user\'s help'),
     Line(_POINTED, "Points [x, y] are integers from 0 to 999: thousandths of the screenshot's width and height, "
-         "[0, 0] being the top-left corner."),
+         "[0, 0] being the top-left corner.", note=True),
 ]
 JSON: dict[str, list[Line]] = {
     "gui": _JSON_COMMON,
@@ -301,7 +332,7 @@ _QWEN2VL_TAIL = [
     Line(("call_user",), "call_user('question') # you need the user's help"),
     Line(_POINTED, "\nCoordinates are integers from 0 to 999: thousandths of the screenshot's width and height. "
          "To act on an element, output its bounding box, <|box_start|>(x1,y1),(x2,y2)<|box_end|>, or its centre "
-         "point, <|box_start|>(x,y)<|box_end|>, inside the call."),
+         "point, <|box_start|>(x,y)<|box_end|>, inside the call.", note=True),
 ]
 QWEN2VL: dict[str, list[Line]] = {
     "robot": [
@@ -334,6 +365,120 @@ QWEN2VL: dict[str, list[Line]] = {
         *_QWEN2VL_TAIL,
     ],
 }
+
+# --- lines for action types a table has no words for (vlagent's own syntaxes only) -------------------------
+#: vlagent's own syntaxes offer every action type: where their table has no line for one, it is derived
+#: from the class (:func:`derived_line`). The checkpoint syntaxes keep the words and gaps of their papers.
+OWN_SYNTAXES: tuple[str, ...] = ("json", "qwen2vl")
+#: Coordinates given to an example's points, distinctive enough to be found again in the formatted call.
+_SENTINELS = ((613, 631), (713, 731), (813, 831), (913, 931))
+
+
+def covered_types(table: Mapping[str, list[Line]]) -> set[str]:
+    """The action types a table has a line for (``move`` when it has either kind of move)."""
+    covered = {t for lines in table.values() for line in lines if not line.note for t in line.types}
+    return covered | ({"move"} if covered & {MOVE_POINT, MOVE_DIRECTION} else set())
+
+
+def example_action(cls: type[ActionBase], space: Space = "rel1000") -> ActionBase | None:
+    """An instance of ``cls`` from its own sampler, or ``None`` for a class without one.
+
+    Its optional fields are left at their defaults and its points put at :data:`_SENTINELS` in ``space``.
+
+    Example:
+        >>> from vlagent.actions.models import LongPress
+        >>> example_action(LongPress)
+        LongPress(type='long_press', point=Point(x=613.0, y=631.0, space='rel1000'), duration=1.0)
+    """
+    make = cls.sampler(SampleSpace(lambda lo, hi: lo, size=(1000, 1000), options=("name",)))
+    if make is None:
+        return None
+    sample = make()
+    try:  # what the call needs, not the sampler's harmless values (a parser may write only the defaults)
+        sample = cls(**{name: getattr(sample, name) for name, f in cls.model_fields.items() if f.is_required()})
+    except ValidationError:
+        pass
+    names = list(sample.points())
+    if len(names) > len(_SENTINELS):
+        return None
+    return sample.model_copy(update={
+        name: Point(x=x, y=y, space=space) for name, (x, y) in zip(names, _SENTINELS, strict=False)
+    })
+
+
+def _placeholders(text: str, count: int) -> str | None:
+    """``text`` with each sentinel point written ``x, y`` (``x1, y1``, ``x2, y2``... for several).
+
+    ``None`` when a sentinel is not found exactly once (the call cannot be turned into a template).
+    """
+    names = [("x", "y")] if count == 1 else [(f"x{i}", f"y{i}") for i in range(1, count + 1)]
+    for (x, y), (px, py) in zip(_SENTINELS, names, strict=False):
+        text, found = re.subn(rf"(?<![\w.]){x}(\s*,\s*){y}(?![\w.])", rf"{px}\g<1>{py}", text)
+        if found != 1:
+            return None
+    return text
+
+
+def _field_call(syntax: str, cls: type[ActionBase]) -> str:
+    """The call written from the class's required field names, for a class its parser cannot write."""
+    tag, points = _type_of(cls), set(_point_fields(cls))
+    fields = [n for n, f in cls.model_fields.items() if n != "type" and (f.is_required() or n in points)]
+    if syntax == "qwen2vl":
+        return f"{tag}(" + ", ".join(_BX if n in points else f"'{n}'" for n in fields) + ")"
+    body = "".join(f', "{n}": ' + ("[x, y]" if n in points else '"..."') for n in fields)
+    return f'{{"action": "{tag}"{body}}}'
+
+
+def derived_line(syntax: str, cls: type[ActionBase]) -> Line:
+    """A line for an action type the ``syntax`` table has no words for.
+
+    The call is the syntax parser's own ``format`` of :func:`example_action` (points as placeholders), else
+    one written from the field names; the class's ``summary`` follows it.
+
+    Example:
+        >>> from vlagent.actions.models import LongPress
+        >>> derived_line("qwen2vl", LongPress).text
+        'long_press(<|box_start|>(x,y)<|box_end|>) # press and hold at a point'
+        >>> derived_line("json", LongPress).text
+        '- {"action": "long_press", "point": [x, y], "duration": 1.0} (press and hold at a point)'
+    """
+    from vlagent.actions.parsers import PARSERS  # only when a line is missing: the parsers load on use
+
+    parser = PARSERS[syntax]()
+    example = example_action(cls, parser.space)
+    text = None
+    if example is not None:
+        try:
+            text = _placeholders(parser.format([example]), len(example.points()))
+        except (ActionError, ValueError):  # the parser cannot write it (yet): the field names then
+            text = None
+    text = text or _field_call(syntax, cls)
+    tag = _type_of(cls)
+    return Line((MOVE_POINT,) if tag == "move" else (tag,),
+                f"{text} # {cls.summary}" if syntax == "qwen2vl" else f"- {text} ({cls.summary})")
+
+
+def with_derived_lines(syntax: str, table: dict[str, list[Line]],
+                       classes: Iterable[type[ActionBase]] = ACTION_CLASSES) -> dict[str, list[Line]]:
+    """``table`` with a :func:`derived_line` for each of ``classes`` it has no line for.
+
+    The line goes in every kind, before the loop's own actions (finished, fail, call_user); a table that
+    lacks none is returned itself.
+    """
+    covered = covered_types(table)
+    new = [derived_line(syntax, cls) for cls in classes if _type_of(cls) not in covered]
+    if not new:
+        return table
+
+    def insert(lines: list[Line]) -> list[Line]:
+        at = next((i for i, ln in enumerate(lines) if set(ln.types) <= LOOP_ACTIONS), len(lines))
+        return [*lines[:at], *new, *lines[at:]]
+
+    return {kind: insert(lines) for kind, lines in table.items()}
+
+
+JSON = with_derived_lines("json", JSON)
+QWEN2VL = with_derived_lines("qwen2vl", QWEN2VL)
 
 LINE_TABLES: dict[str, dict[str, list[Line]]] = {
     "qwen2vl": QWEN2VL,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable
+from typing import ClassVar, Literal
+
 import pytest
 from pydantic import ValidationError
 
 from vlagent.actions import (
+    ACTION_CLASSES,
     ACTION_TYPES,
     ActionAdapter,
     CallUser,
@@ -29,13 +34,15 @@ from vlagent.actions import (
     convert_action,
 )
 from vlagent.actions.coords import Box
+from vlagent.actions.models import ActionBase, SampleSpace
 
 
 def rel(x: float, y: float) -> Point:
     return Point(x=x, y=y, space="rel1000")
 
 
-EXAMPLES = [
+#: Hand-written examples: the edge cases worth documenting (odd text, boxes, both kinds of move).
+HAND_EXAMPLES = [
     Click(point=rel(500, 500), button="right", count=2, box=Box(x1=400, y1=400, x2=600, y2=600, space="rel1000")),
     LongPress(point=rel(10, 20), duration=1.5),
     Drag(start=rel(100, 100), end=rel(900, 900)),
@@ -56,8 +63,46 @@ EXAMPLES = [
 ]
 
 
+def sampled_examples(classes: Iterable[type[ActionBase]], hand: list[ActionBase]) -> tuple[list, list]:
+    """For each class ``hand`` has no example of, one drawn from its own ``sampler``; and the classes with
+    neither (an action type no test would exercise)."""
+    space = SampleSpace(random.Random(0).randrange, size=(1000, 1000), options=("FIRE",))
+    have = {type(a) for a in hand}
+    drawn, missing = [], []
+    for cls in classes:
+        if cls in have:
+            continue
+        make = cls.sampler(space)
+        (drawn.append(make()) if make is not None else missing.append(cls))
+    return drawn, missing
+
+
+_DRAWN, _UNCOVERED = sampled_examples(ACTION_CLASSES, HAND_EXAMPLES)
+#: Every action type of the union: the hand examples, then one sampled for each type they lack.
+EXAMPLES = HAND_EXAMPLES + _DRAWN
+
+
 def test_examples_cover_every_action_type() -> None:
+    assert not _UNCOVERED, f"no hand example and no sampler: {[c.__name__ for c in _UNCOVERED]}"
     assert {a.type for a in EXAMPLES} == set(ACTION_TYPES)
+
+
+class _Unsampled(ActionBase):
+    """An action class with no sampler, as a new one might be added."""
+
+    summary: ClassVar[str] = "a test action"
+    type: Literal["unsampled"] = "unsampled"
+
+    def describe(self) -> str:
+        return "unsampled"
+
+
+def test_a_class_without_a_sampler_or_hand_example_is_reported() -> None:
+    drawn, missing = sampled_examples((*ACTION_CLASSES, _Unsampled), HAND_EXAMPLES)
+    assert missing == [_Unsampled] and drawn == _DRAWN
+    # a sampled class the hand list lacks gets an example of its own type
+    drawn, missing = sampled_examples(ACTION_CLASSES, [a for a in HAND_EXAMPLES if a.type != "long_press"])
+    assert not missing and sorted(a.type for a in drawn) == sorted(["long_press", *(a.type for a in _DRAWN)])
 
 
 @pytest.mark.parametrize("action", EXAMPLES, ids=lambda a: a.type)

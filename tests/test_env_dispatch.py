@@ -8,40 +8,52 @@ browser: the tables are class attributes.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import ClassVar
 
 import pytest
 
+import vlagent.envs
 from vlagent.actions import UnsupportedActionError
 from vlagent.actions.coords import Point
 from vlagent.actions.models import Click, OpenApp, Wait
-from vlagent.envs.android import AndroidEnv
 from vlagent.envs.base import VlagentEnv
-from vlagent.envs.desktop import DesktopEnv
-from vlagent.envs.gym_adapter import GymEnv
-from vlagent.envs.miniwob import MiniWoBEnv
 from vlagent.envs.registry import BUILTIN_KINDS, make_env
-from vlagent.envs.robot.env import RobotEnv
 from vlagent.envs.synthetic import APPS
 
-#: The env classes behind each built-in kind (a synthetic kind is one class per app).
-ENV_CLASSES: dict[str, list[type[VlagentEnv]]] = {
-    "desktop": [DesktopEnv],
-    "android": [AndroidEnv],
-    "gym": [GymEnv],
-    "miniwob": [MiniWoBEnv],
-    "synthetic": sorted(APPS.values(), key=lambda c: c.name),
-    "robot": [RobotEnv],
-}
-CLASSES = [(kind, cls) for kind, classes in ENV_CLASSES.items() for cls in classes]
+# Every module of vlagent.envs is imported (each kind's module imports no optional package at import), so the
+# env classes are found, not listed: a new kind's classes are checked without editing this file.
+for _m in pkgutil.walk_packages(vlagent.envs.__path__, prefix="vlagent.envs."):
+    importlib.import_module(_m.name)
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+#: Every env class vlagent ships; a base that declares nothing and handles nothing (LiveScreenEnv) is abstract.
+ENV_CLASSES: list[type[VlagentEnv]] = sorted(
+    {c for c in _subclasses(VlagentEnv)
+     if c.__module__.startswith("vlagent.envs.") and (c.supported_actions or c.action_handlers)},
+    key=lambda c: (c.__module__, c.__name__),
+)
 
 
 def test_every_builtin_kind_is_checked() -> None:
-    assert set(ENV_CLASSES) == set(BUILTIN_KINDS)
+    modules = {c.__module__ for c in ENV_CLASSES}
+    for kind in BUILTIN_KINDS.values():
+        assert any(m == kind.module or m.startswith(kind.module + ".") for m in modules), kind.name
+    assert {c.__name__ for c in ENV_CLASSES} >= {"DesktopEnv", "AndroidEnv", "GymEnv", "MiniWoBEnv", "RobotEnv"}
+    assert set(APPS.values()) <= set(ENV_CLASSES)
 
 
-@pytest.mark.parametrize(("kind", "cls"), CLASSES, ids=[f"{k}-{c.__name__}" for k, c in CLASSES])
-def test_handler_table_is_the_supported_set(kind: str, cls: type[VlagentEnv]) -> None:
+@pytest.mark.parametrize("cls", ENV_CLASSES, ids=[f"{c.__module__.removeprefix('vlagent.envs.')}-{c.__name__}"
+                                                  for c in ENV_CLASSES])
+def test_handler_table_is_the_supported_set(cls: type[VlagentEnv]) -> None:
     assert cls.supported_actions, f"{cls.__name__} performs nothing"
     assert set(cls.action_handlers) == set(cls.supported_actions)
     assert all(callable(h) for h in cls.action_handlers.values())

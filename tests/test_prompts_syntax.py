@@ -11,13 +11,33 @@ from __future__ import annotations
 
 import json
 import re
+from typing import ClassVar, Literal
 
 import pytest
 from PIL import Image
 
-from vlagent.actions.models import ACTION_TYPES, LOOP_ACTIONS
+from vlagent.actions.coords import Point
+from vlagent.actions.models import (
+    ACTION_CLASSES,
+    ACTION_TYPES,
+    LOOP_ACTIONS,
+    ActionBase,
+    Sampler,
+    SampleSpace,
+)
 from vlagent.prompts import PromptRequest, get_profile
-from vlagent.prompts.action_space import LINE_TABLES, MOVE_DIRECTION, MOVE_POINT, Line, allowed_actions
+from vlagent.prompts.action_space import (
+    JSON,
+    LINE_TABLES,
+    MOVE_DIRECTION,
+    MOVE_POINT,
+    OWN_SYNTAXES,
+    QWEN2VL,
+    Line,
+    allowed_actions,
+    covered_types,
+    with_derived_lines,
+)
 from vlagent.prompts.tools import tool_name, tool_schema
 
 FAMILIES = ["desktop", "web", "mobile", "game"]
@@ -168,3 +188,62 @@ def test_every_advertised_tool_action_parses(family):
             reply = f"<tool_call>\n{move}\n</tool_call>\n{reply}"
         parsed = parser.parse(reply)
         assert parsed.actions[-1].type in _TOOL_TYPES[action], (action, parsed.actions)
+
+
+# --- derived lines: vlagent's own syntaxes offer a type their table has no words for ----------------------
+_HAND = {"json": JSON, "qwen2vl": QWEN2VL}
+_PROFILE = {"json": "json", "qwen2vl": "qwen2-vl"}
+_SAMPLED = [c for c in ACTION_CLASSES if c.sampler(SampleSpace(lambda lo, hi: lo, size=(9, 9), options=("a",)))]
+
+
+def _without(table: dict[str, list[Line]], tag: str) -> dict[str, list[Line]]:
+    """A copy of ``table`` with no line for ``tag``, as if the action had been added after the table."""
+    return {kind: [ln for ln in lines if ln.note or tag not in _types(ln)] for kind, lines in table.items()}
+
+
+@pytest.mark.parametrize("syntax", OWN_SYNTAXES)
+@pytest.mark.parametrize("cls", _SAMPLED, ids=lambda c: c.__name__)
+def test_a_type_without_a_hand_line_gets_one_its_parser_reads(syntax: str, cls: type[ActionBase]) -> None:
+    tag = cls.model_fields["type"].default
+    table = with_derived_lines(syntax, _without(_HAND[syntax], tag))
+    assert tag in covered_types(table)
+    parser = get_profile(_PROFILE[syntax]).make_parser()
+    for kind, lines in table.items():
+        derived = [ln for ln in lines if not ln.note and tag in _types(ln)]
+        assert len(derived) == 1 and cls.summary in derived[0].text, kind
+        parsed = parser.parse(_call_text(syntax, derived[0]))
+        assert parsed.actions[0].type == tag, (derived[0].text, parsed.actions)
+
+
+@pytest.mark.parametrize("syntax", OWN_SYNTAXES)
+def test_tables_with_every_hand_line_are_left_as_written(syntax: str) -> None:
+    assert with_derived_lines(syntax, _HAND[syntax]) is _HAND[syntax] is LINE_TABLES[syntax]
+
+
+class Rotate(ActionBase):
+    """An action no parser knows yet (not in the union): its line comes from its field names."""
+
+    summary: ClassVar[str] = "rotate the map around a point"
+    type: Literal["rotate"] = "rotate"
+    point: Point
+    degrees: float
+
+    def describe(self) -> str:
+        return f"rotate {self.degrees:g} degrees"
+
+    @classmethod
+    def sampler(cls, space: SampleSpace) -> Sampler:
+        return lambda: cls(point=space.point(), degrees=90)
+
+
+def test_a_new_action_class_gets_a_line_without_touching_the_union() -> None:
+    json_table = with_derived_lines("json", JSON, (*ACTION_CLASSES, Rotate))
+    qwen_table = with_derived_lines("qwen2vl", QWEN2VL, (*ACTION_CLASSES, Rotate))
+    line = '- {"action": "rotate", "point": [x, y], "degrees": "..."} (rotate the map around a point)'
+    assert all([ln.text for ln in lines if ln.types == ("rotate",)] == [line] for lines in json_table.values())
+    qwen = "rotate(<|box_start|>(x,y)<|box_end|>, 'degrees') # rotate the map around a point"
+    assert all([ln.text for ln in lines if ln.types == ("rotate",)] == [qwen] for lines in qwen_table.values())
+    # before the loop's own actions, so "finished" and the coordinates note stay last
+    gui = [ln.types for ln in qwen_table["gui"]]
+    assert gui.index(("rotate",)) == gui.index(("finished",)) - 1
+    assert "rotate" not in covered_types(LINE_TABLES["json"]) | set(ACTION_TYPES)

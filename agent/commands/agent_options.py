@@ -148,6 +148,18 @@ def profile_help(lead: str) -> str:
     return f"{lead}{', '.join(profile_names())}."
 
 
+def env_help(lead: str) -> str:
+    """``--env`` help naming every registered env kind's spec pattern, plugins' included.
+
+    Example:
+        >>> env_help("Env: ").startswith("Env: desktop, android[:SERIAL], gym:ENV_ID")
+        True
+    """
+    from vlagent.envs.registry import kinds
+
+    return f"{lead}{', '.join(k.pattern for k in kinds().values())} (see `vlagent envs`)."
+
+
 def check_pixels(profile: Any, min_pixels: int | None, max_pixels: int | None) -> None:
     """Refuse ``--max-pixels`` below ``--min-pixels`` (either defaulting to the profile's) before any work."""
     lo = profile.min_pixels if min_pixels is None else min_pixels

@@ -26,6 +26,7 @@ from vlagent.agent.commands.agent_options import (
     VisionCacheOption,
     check_pixels,
     choose_backend,
+    env_help,
     parse_env_kwargs,
     profile_help,
     writable_folder,
@@ -53,7 +54,7 @@ def _terminal_ask(question: str) -> str:
 def run(
     env: Annotated[
         str,
-        typer.Option(help="desktop | android[:SERIAL] | gym:ENV_ID | miniwob:TASK | synthetic:APP (see `vlagent envs`)."),
+        typer.Option(help=env_help("Env spec: ")),
     ] = DEFAULT_ENV,
     task: Annotated[
         str, typer.Option(help="What to do, in words. Empty: the env's own task (synthetic apps, games, MiniWoB++).")
