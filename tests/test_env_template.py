@@ -98,10 +98,6 @@ RENDER_ERRORS: list[tuple[str, Callable[[str], Any], type[Exception]]] = [
 ]
 
 
-def test_every_builtin_kind_has_a_render_mode_row() -> None:
-    assert {kind for kind, _, _ in RENDER_ERRORS} == set(BUILTIN_KINDS)
-
-
 @pytest.mark.parametrize(("kind", "make", "error"), RENDER_ERRORS, ids=[row[0] for row in RENDER_ERRORS])
 def test_an_unsupported_render_mode_is_the_kinds_own_error(kind: str, make: Callable[[str], Any],
                                                            error: type[Exception]) -> None:
