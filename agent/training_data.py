@@ -36,7 +36,7 @@ from vlagent.agent.scripted import OraclePolicy, to_model_space, write_reply
 from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode, same_screen
 from vlagent.model.chat import Chat
 from vlagent.model.training.errors import TrainingDataError
-from vlagent.model.training.sample import TrainingSample
+from vlagent.model.training.sample import TrainingSample, at_model_size
 from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profile
 
 #: Seeds at or above this are evaluation seeds; no training sample is ever drawn from them.
@@ -212,7 +212,7 @@ def episode_samples(
             history=list(history),
         )
         chat = _plain_chat(prof.build_chat(request))
-        report.samples.append(TrainingSample(chat, reply, f"{where} step {step.index}"))
+        report.samples.append(at_model_size(TrainingSample(chat, reply, f"{where} step {step.index}")))
         history.append(HistoryEntry(reply=reply, thought=step.thought, action_summary=summary))
     return report
 
@@ -298,6 +298,14 @@ def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: Oracl
     return out
 
 
+def _extend_at_model_size(report: DataReport, samples: Iterable[TrainingSample]) -> None:
+    """Add samples with their screenshots already at the processor's size (:func:`at_model_size`).
+
+    A phone screenshot is 7.8 MB, so thousands of full-size ones would not fit in memory.
+    """
+    report.samples.extend(at_model_size(s) for s in samples)
+
+
 def synthetic_samples(
     profile: ModelProfile | str,
     episodes: int,
@@ -346,7 +354,7 @@ def synthetic_samples(
 
             for i, size in enumerate(sizes):
                 share = episodes // len(sizes) + (1 if i < episodes % len(sizes) else 0)
-                report.samples.extend(canvas_samples(prof, kind, share, seed=seed + i, size=size,  # type: ignore[arg-type]
+                _extend_at_model_size(report, canvas_samples(prof, kind, share, seed=seed + i, size=size,  # type: ignore[arg-type]
                                                      min_pixels=min_pixels, max_pixels=max_pixels, policy=policy))
     if not {"episode", "grounding"} & set(kinds):
         return report
@@ -362,7 +370,7 @@ def synthetic_samples(
             source = f"synthetic:{app} {key[1]} seed {ep_seed}"
             ep = agent.start("", seed=ep_seed)
             if "grounding" in kinds:
-                report.samples.extend(_grounding_samples(agent, ep, prof, policy, source))
+                _extend_at_model_size(report, _grounding_samples(agent, ep, prof, policy, source))
             if "episode" not in kinds:
                 continue
             steps: list[TrainingSample] = []
@@ -373,7 +381,7 @@ def synthetic_samples(
                 steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}"))
                 agent.advance(ep, prepared, gen, 0.0)
             if ep.success:
-                report.samples.extend(steps)
+                _extend_at_model_size(report, steps)
             else:
                 report.skip(source, f"the oracle did not finish ({ep.stop})")
     finally:

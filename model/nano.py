@@ -11,6 +11,7 @@ transformers backend loads it as it loads a 7B. What differs:
   [16, 24, 24] do for 128), vision 4 blocks of 128 merged 2x2 into the text width; about 4.4M parameters,
   17-18 MB of float32 safetensors.
 - The real initializer range (0.02): it is trained, not sampled at random.
+- A small M-RoPE base (:data:`NANO_ROPE_THETA`), so screen rows and columns differ in phase.
 
 :func:`build_nano_qwen2vl` writes the untrained checkpoint; ``scripts/train-nano.sh`` trains it.
 """
@@ -23,13 +24,18 @@ from pathlib import Path
 from vlagent.model.tiny import _train_tokenizer, save_random_checkpoint, tiny_qwen2vl_config
 
 NANO_VOCAB_SIZE = 2048
+#: M-RoPE's base. Qwen2-VL's 1,000,000 gives the width section of a 64-wide head rotations of 1e-6 to 2e-4
+#: radians per position: across a 16-column screen the language model cannot tell one column from the next.
+#: The nano model's context is short (under 1,000 tokens), so a small base costs nothing there and puts the
+#: height and width sections at 0.05-0.5 radians per position.
+NANO_ROPE_THETA = 20.0
 NANO_TEXT = {
     "hidden_size": 256,
     "intermediate_size": 512,
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [8, 12, 12]},
+    "rope_parameters": {"rope_type": "default", "rope_theta": NANO_ROPE_THETA, "mrope_section": [8, 12, 12]},
 }
 NANO_VISION = {"depth": 4, "embed_dim": 128, "hidden_size": 256, "mlp_ratio": 2, "num_heads": 4}
 

@@ -61,6 +61,14 @@ def _record_replies(folder: Path) -> list[str]:
 
 
 def _same_chat(a, b) -> None:
+    """``a`` (a training sample's chat) gives the model what ``b`` (the chat the loop sent) gave it.
+
+    Samples keep their screenshots at the processor's size (bit-identical model input), so ``b``'s are
+    compared after the same resize.
+    """
+    from vlagent.model.training.sample import TrainingSample, at_model_size
+
+    b = at_model_size(TrainingSample(b, "-")).chat
     assert [m.role for m in a.messages] == [m.role for m in b.messages]
     for ma, mb in zip(a.messages, b.messages, strict=True):
         assert len(ma.content) == len(mb.content)

@@ -70,6 +70,8 @@ def train(
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads.")] = None,
     cache_mb: Annotated[int, typer.Option(min=0, help="Memory for preprocessed samples (re-encoded past it).")] = 2048,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    pointer_aux: Annotated[float, typer.Option(
+        min=0.0, help="Weight of the grounding supervision for models trained from scratch (0: off).")] = 0.0,
 ) -> None:
     """Fine-tune a Qwen2-VL on recorded episodes and/or the synthetic apps' ground truth.
 
@@ -109,7 +111,7 @@ def train(
         schedule=schedule, weight_decay=weight_decay, seed=seed, lora=lora, lora_rank=lora_rank,  # type: ignore[arg-type]
         lora_alpha=lora_alpha, device=device, dtype=dtype, gradient_checkpointing=gradient_checkpointing,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
-        threads=threads, cache_mb=cache_mb,
+        threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux,
     )
     hook = None
     if eval_every:

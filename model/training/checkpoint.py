@@ -26,6 +26,10 @@ CHECKPOINTS = "checkpoints"
 _PREFIX = "step-"
 
 
+#: Where a checkpoint keeps trained state outside the model (see ``extra``).
+EXTRA_FILE = "extra.safetensors"
+
+
 def checkpoint_dir(out: Path, step: int) -> Path:
     """Where the checkpoint after ``step`` optimizer steps lives.
 
@@ -60,8 +64,12 @@ def trainable_state(model: Any) -> dict[str, Any]:
 
 
 def save_checkpoint(out: Path, step: int, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any],
-                    *, keep: int) -> Path:
-    """Write the checkpoint after ``step`` and drop all but the newest ``keep``."""
+                    *, keep: int, extra: Any = None) -> Path:
+    """Write the checkpoint after ``step`` and drop all but the newest ``keep``.
+
+    ``extra`` is trained state that is not part of the model (the pointer probe): anything with
+    ``state_dict()``, saved beside it so a resumed run continues it too.
+    """
     import torch
     from safetensors.torch import save_file
 
@@ -71,6 +79,8 @@ def save_checkpoint(out: Path, step: int, model: Any, optimizer: Any, scheduler:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
+    if extra is not None:
+        save_file({k: v.contiguous() for k, v in extra.state_dict().items()}, str(tmp / EXTRA_FILE))
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     if final.exists():
@@ -88,8 +98,11 @@ def read_state(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder}: state.json does not read back: {exc}") from exc
 
 
-def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    """Load the trainable parameters and optimizer state into a model built the same way; returns state.json."""
+def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any, *, extra: Any = None) -> dict[str, Any]:
+    """Load the trainable parameters and optimizer state into a model built the same way; returns state.json.
+
+    ``extra`` (see :func:`save_checkpoint`) gets its saved state back through ``load_state_dict``.
+    """
     import torch
     from safetensors.torch import load_file
 
@@ -111,6 +124,11 @@ def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any) ->
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value.to(params[name].device, dtype=params[name].dtype))
+    if extra is not None:
+        try:
+            extra.load_state_dict(load_file(str(folder / EXTRA_FILE)))
+        except (OSError, RuntimeError) as exc:
+            raise CheckpointError(f"{folder}: no {EXTRA_FILE} for this run's auxiliary state: {exc}") from exc
     optimizer.load_state_dict(opt["optimizer"])
     scheduler.load_state_dict(opt["scheduler"])
     return state

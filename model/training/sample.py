@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vlagent.model.chat import Chat
+from vlagent.model.chat import Chat, ImagePart, Message
 
 
 @dataclass(frozen=True)
@@ -25,3 +25,35 @@ class TrainingSample:
     chat: Chat
     reply: str
     source: str = ""
+
+
+def at_model_size(sample: TrainingSample) -> TrainingSample:
+    """The sample with each screenshot already resized to what the image processor makes of it.
+
+    A 1080x2400 phone screenshot is 7.8 MB of pixels; at a nano model's budget the processor keeps about
+    0.5 MB of it. Resizing ahead, with the processor's own size rule and filter, leaves nothing for the
+    processor to resize (Pillow returns a copy at the same size), so the model's input is bit for bit the
+    same while a training set of thousands of screens fits in memory. Parts without their own pixel budget
+    are kept as they are (the checkpoint's default decides their size).
+
+    Example:
+        >>> from PIL import Image
+        >>> s = TrainingSample(Chat([Message("user", [ImagePart(Image.new("RGB", (1080, 2400)), 3136, 160000)])]), "x")
+        >>> at_model_size(s).chat.messages[0].content[0].image.size
+        (252, 588)
+    """
+    from PIL import Image
+
+    from vlagent.actions.coords import resized_size
+
+    messages = []
+    for message in sample.chat.messages:
+        parts = []
+        for part in message.content:
+            if isinstance(part, ImagePart) and part.min_pixels and part.max_pixels:
+                rgb = part.image if part.image.mode == "RGB" else part.image.convert("RGB")
+                size = resized_size(*rgb.size, min_pixels=part.min_pixels, max_pixels=part.max_pixels)
+                part = ImagePart(rgb.resize(size, resample=Image.Resampling.BICUBIC), part.min_pixels, part.max_pixels)
+            parts.append(part)
+        messages.append(Message(message.role, parts))
+    return TrainingSample(Chat(messages, metadata=dict(sample.chat.metadata)), sample.reply, sample.source)

@@ -38,6 +38,7 @@ from vlagent.model.training.encode import IGNORE_INDEX, EncodedSample, SampleEnc
 from vlagent.model.training.errors import CheckpointError, TrainingDataError, TrainingError
 from vlagent.model.training.export import export_model
 from vlagent.model.training.lora import LANGUAGE_MODEL_PROJECTIONS, add_lora
+from vlagent.model.training.pointer_aux import PointerAux, first_point
 from vlagent.model.training.sample import TrainingSample
 
 LOG_FILE = "train_log.jsonl"
@@ -82,6 +83,8 @@ class TrainConfig:
     max_length: int | None = None
     cache_mb: int = 2048
     threads: int | None = None
+    #: Weight of the grounding supervision for models trained from scratch (0: off; see pointer_aux.py).
+    pointer_aux: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -91,7 +94,7 @@ class TrainConfig:
             raise TrainingError(f"lr must be a positive number, got {self.lr}")
         if self.schedule not in ("constant", "cosine"):
             raise TrainingError(f"schedule must be constant or cosine, got {self.schedule!r}")
-        for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb"):
+        for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb", "pointer_aux"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -102,7 +105,8 @@ class TrainConfig:
 
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
-                 "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets")
+                 "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
+                 "pointer_aux")
 
 
 @dataclass
@@ -206,7 +210,8 @@ def load_for_training(base: str | Path, config: TrainConfig) -> Loaded:
         cls = _model_class(getattr(model_config, "model_type", ""))
         tokenizer = AutoTokenizer.from_pretrained(ref)
         image_processor = AutoImageProcessor.from_pretrained(ref, backend="pil")
-        load_kwargs = {"dtype": weights, "attn_implementation": "sdpa"}
+        # The pointer supervision reads attention weights, which only the eager implementation returns.
+        load_kwargs = {"dtype": weights, "attn_implementation": "eager" if config.pointer_aux else "sdpa"}
         model = cls.from_pretrained(ref, **load_kwargs)
     except (OSError, ValueError) as exc:
         raise ModelLoadError.no_weights(ref, str(exc).splitlines()[0]) from exc
@@ -340,6 +345,8 @@ class Trainer:
         self.on_eval = on_eval
         self.progress = progress
         self.loaded: Loaded | None = None
+        self.aux: PointerAux | None = None
+        self._points = [first_point(s.reply) for s in self.samples] if config.pointer_aux else []
 
     def _state(self, step: int) -> dict[str, Any]:
         import torch
@@ -389,6 +396,11 @@ class Trainer:
                                 video_token_id=model.config.video_token_id, max_length=cfg.max_length)
         cache = _EncodedCache(encoder, self.samples, cfg.cache_mb)
         params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.pointer_aux:
+            self.aux = PointerAux(model.config.text_config.hidden_size, cfg.pointer_aux,
+                                  digit_ids=digit_token_ids(ld.tokenizer), image_token_id=model.config.image_token_id,
+                                  merge_size=encoder.merge_size, seed=cfg.seed).to(ld.device)
+            params += self.aux.parameters()
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
         digits = torch.tensor(digit_token_ids(ld.tokenizer), dtype=torch.long)
@@ -399,7 +411,7 @@ class Trainer:
         start = 0
         ckpt = latest_checkpoint(self.out) if resume else None
         if ckpt is not None:
-            state = load_checkpoint(ckpt, model, optimizer, scheduler)
+            state = load_checkpoint(ckpt, model, optimizer, scheduler, extra=self.aux)
             _check_resume(state, cfg, self.base, len(self.samples), ckpt)
             start = int(state["step"])
             if start > cfg.steps:
@@ -422,7 +434,7 @@ class Trainer:
                     # The step in flight is lost; what was done before it is kept for the next run.
                     if done > start:
                         save_checkpoint(self.out, done, model, optimizer, scheduler, self._state(done),
-                                        keep=cfg.keep_checkpoints)
+                                        keep=cfg.keep_checkpoints, extra=self.aux)
                     raise
                 result.log.append(line)
                 log_file.write(json.dumps(line) + "\n")
@@ -431,7 +443,7 @@ class Trainer:
                 done = step + 1
                 if done == end or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
                     save_checkpoint(self.out, done, model, optimizer, scheduler, self._state(done),
-                                    keep=cfg.keep_checkpoints)
+                                    keep=cfg.keep_checkpoints, extra=self.aux)
                 if self.on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
                     figures = {"step": done, "eval": self.on_eval(done, self.export)}
                     result.evals.append(figures)
@@ -452,6 +464,7 @@ class Trainer:
         encoded = [cache[i] for i in order]
         total = sum(e.reply_tokens for e in encoded)
         loss_sum = correct = 0.0
+        aux_parts: dict[str, float] = {}
         places: dict[int, list[float]] = {}  # digit place in its number (1st, 2nd, ...) -> [loss sum, count]
         for m in range(cfg.grad_accum):
             chunk = encoded[m * cfg.batch_size:(m + 1) * cfg.batch_size]
@@ -459,14 +472,23 @@ class Trainer:
             labels = batch.pop("labels")
             if "pixel_values" in batch:
                 batch["pixel_values"] = batch["pixel_values"].to(ld.weights_dtype)
+            extra = {"output_hidden_states": True, "output_attentions": True} if self.aux is not None else {}
             with torch.autocast("cuda", dtype=ld.autocast_dtype, enabled=ld.autocast_dtype is not None):
-                logits = ld.model(**batch).logits
+                outputs = ld.model(**batch, **extra)
+            logits = outputs.logits
             targets = labels[:, 1:]
             keep = targets != IGNORE_INDEX
             picked = logits[:, :-1][keep].float()
             wanted = targets[keep]
             token_loss = F.cross_entropy(picked, wanted, reduction="none")
-            (token_loss.sum() / total).backward()
+            objective = token_loss.sum() / total
+            if self.aux is not None:
+                points = [self._points[i] for i in order[m * cfg.batch_size:(m + 1) * cfg.batch_size]]
+                aux_loss, parts = self.aux.losses(outputs, batch, labels, points)
+                objective = objective + aux_loss / cfg.grad_accum
+                for k, v in parts.items():
+                    aux_parts[k] = aux_parts.get(k, 0.0) + v / cfg.grad_accum
+            objective.backward()
             loss_sum += float(token_loss.detach().sum())
             correct += float((picked.argmax(-1) == wanted).sum())
             if digits.numel():
@@ -495,6 +517,7 @@ class Trainer:
             line["digit_loss_by_place"] = [round(places[p][0] / places[p][1], 5) for p in sorted(places)]
         if grad_norm is not None:
             line["grad_norm"] = grad_norm
+        line.update({k: round(v, 5) for k, v in aux_parts.items()})
         return line
 
 

@@ -1,0 +1,162 @@
+"""Grounding supervision for a model trained from scratch: where to look, and where each visual token is.
+
+A Qwen2-VL carries position only through rotary embeddings (2D RoPE in the vision tower, M-RoPE in the
+language model), so a randomly initialised one has no way to say *where* a visual token is, and naming a
+widget's coordinates digit by digit is the last thing it learns (the issue measured 2-4% click accuracy
+after 2,000 steps of plain next-token loss). Two auxiliary losses make the two halves of pointing explicit,
+only while training; neither changes the architecture or what is exported:
+
+- **position**: a linear probe on the hidden state of every visual token of the last screenshot, at the
+  input of the last decoder layer, must name the token's own cell centre as the reply would write it in
+  0-999 thousandths: hundreds and tens digit of x and of y (four 10-way classifications). The last
+  layer's attention then has the coordinate digits in the values it reads.
+- **attention**: one head of the last layer (:data:`POINTER_HEAD`), at the reply tokens that predict the
+  first point's digits, must put its mass on the visual tokens around that point (the 3x3 merged cells
+  centred on it): a pointer from the task to the widget.
+
+The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
+every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
+nothing. It needs the attention weights, so the model is loaded with eager attention while it is on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: The first point of a Qwen-format reply: ``<|box_start|>(x,y)`` in 0-999 thousandths.
+FIRST_POINT = re.compile(r"<\|box_start\|>\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)")
+#: The head of the last decoder layer that is taught to point.
+POINTER_HEAD = 0
+#: Reply digits supervised per sample: the first point's (up to three for x, three for y).
+POINT_DIGITS = 6
+
+
+def first_point(reply: str) -> tuple[int, int] | None:
+    """The first ``(x, y)`` point of a Qwen-format reply, or None.
+
+    Example:
+        >>> first_point("click(<|box_start|>(502,97)<|box_end|>)"), first_point("type('hi')")
+        ((502, 97), None)
+    """
+    m = FIRST_POINT.search(reply)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def cell_digits(rows: int, cols: int) -> Any:
+    """Each cell centre's hundreds and tens digits of x and y (0-999), a ``[rows * cols, 4]`` LongTensor.
+
+    Cells are row-major over the merged ``rows x cols`` grid, as the visual tokens are laid out.
+
+    Example:
+        >>> cell_digits(1, 2).tolist()
+        [[2, 5, 5, 0], [7, 5, 5, 0]]
+    """
+    import torch
+
+    r = torch.arange(rows).repeat_interleave(cols)
+    c = torch.arange(cols).repeat(rows)
+    x = ((c + 0.5) / cols * 1000).long().clamp(0, 999)
+    y = ((r + 0.5) / rows * 1000).long().clamp(0, 999)
+    return torch.stack([x // 100, (x // 10) % 10, y // 100, (y // 10) % 10], 1)
+
+
+def near_cells(point: tuple[int, int], rows: int, cols: int) -> Any:
+    """Indices (row-major) of the merged cells within one cell of ``point`` (0-999 thousandths).
+
+    Example:
+        >>> near_cells((0, 0), 4, 4).tolist()
+        [0, 1, 4, 5]
+    """
+    import torch
+
+    c = min(int(point[0] / 1000 * cols), cols - 1)
+    r = min(int(point[1] / 1000 * rows), rows - 1)
+    rr = torch.arange(rows).repeat_interleave(cols)
+    cc = torch.arange(cols).repeat(rows)
+    return (((rr - r).abs() <= 1) & ((cc - c).abs() <= 1)).nonzero().flatten()
+
+
+class PointerAux:
+    """The probe and the two losses (see the module docstring); ``weight`` scales both.
+
+    Args:
+        hidden_size: the language model's width.
+        weight: the auxiliary losses' weight next to the reply loss (1.0 in the nano recipe).
+        digit_ids: the ten single-digit token ids (``trainer.digit_token_ids``).
+        image_token_id, merge_size: from the model config and image processor.
+    """
+
+    def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
+                 merge_size: int = 2, seed: int = 0) -> None:
+        import torch
+
+        gen = torch.Generator().manual_seed(seed)
+        self.probe = torch.nn.Linear(hidden_size, 40)
+        with torch.no_grad():  # seeded apart from the model, so turning the aux on does not move its init
+            self.probe.weight.copy_(torch.randn(self.probe.weight.shape, generator=gen) * 0.02)
+            self.probe.bias.zero_()
+        self.weight = float(weight)
+        self.digits = torch.tensor(digit_ids, dtype=torch.long)
+        self.image_token_id = int(image_token_id)
+        self.merge_size = int(merge_size)
+
+    def parameters(self) -> list[Any]:
+        return list(self.probe.parameters())
+
+    def to(self, device: str) -> PointerAux:
+        self.probe.to(device)
+        self.digits = self.digits.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        return {f"pointer_probe.{k}": v.detach().cpu() for k, v in self.probe.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.probe.load_state_dict({k.removeprefix("pointer_probe."): v for k, v in state.items()})
+
+    def losses(self, outputs: Any, batch: dict[str, Any], labels: Any, points: list[tuple[int, int] | None]
+               ) -> tuple[Any, dict[str, float]]:
+        """The weighted auxiliary loss of one micro-batch and its two parts (for the log).
+
+        ``outputs`` must hold ``hidden_states`` and ``attentions``; ``batch`` the ``input_ids`` and
+        ``image_grid_thw`` the model saw; ``points`` each sample's first reply point.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        hidden = outputs.hidden_states[-2]  # the input of the last decoder layer
+        attention = outputs.attentions[-1][:, POINTER_HEAD]
+        grids = batch["image_grid_thw"].tolist()
+        ids = batch["input_ids"]
+        position_terms, pointer_terms = [], []
+        grid_at = 0
+        for b in range(ids.shape[0]):
+            visual = (ids[b] == self.image_token_id).nonzero().flatten()
+            if not len(visual):
+                continue
+            own = []  # this sample's grids, in order; the last one is the current screenshot
+            count = 0
+            while count < len(visual):
+                t, h, w = grids[grid_at]
+                grid_at += 1
+                own.append((t, h // self.merge_size, w // self.merge_size))
+                count += t * own[-1][1] * own[-1][2]
+            t, rows, cols = own[-1]
+            last = visual[len(visual) - rows * cols:]
+            logits = self.probe(hidden[b, last]).view(-1, 4, 10)
+            target = cell_digits(rows, cols).to(logits.device)
+            position_terms.append(F.cross_entropy(logits.reshape(-1, 10), target.reshape(-1)))
+            point = points[b]
+            if point is None:
+                continue
+            is_digit = torch.isin(labels[b, 1:], self.digits)
+            queries = is_digit.nonzero().flatten()[:POINT_DIGITS]  # logits at p predict token p + 1
+            if not len(queries):
+                continue
+            keys = last[near_cells(point, rows, cols).to(last.device)]
+            mass = attention[b][queries][:, keys].sum(-1)
+            pointer_terms.append(-torch.log(mass + 1e-6).mean())
+        position = torch.stack(position_terms).mean()
+        pointer = torch.stack(pointer_terms).mean() if pointer_terms else position.new_zeros(())
+        return self.weight * (position + pointer), {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach())}

@@ -1,0 +1,125 @@
+"""The grounding supervision (model/training/pointer_aux.py): it points where the reply's point is, it trains
+alongside the reply loss, resumes exactly and leaves nothing of itself in the exported model."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vlagent.agent.training_data import synthetic_samples
+from vlagent.model.training import TrainConfig, Trainer
+from vlagent.model.training.pointer_aux import POINTER_HEAD, PointerAux, cell_digits, first_point, near_cells
+
+pytest_plugins = ("model_fixtures",)  # tiny_qwen2vl_path
+pytestmark = pytest.mark.timeout(240)
+IMG = 99
+
+
+def _fake(rows: int, cols: int, attend: list[int] | None) -> tuple[PointerAux, SimpleNamespace, dict, torch.Tensor]:
+    """One sample: 2 prompt tokens, rows*cols visual tokens, then a reply ``( 5 0 0 , 5 0 0 )``."""
+    digits = list(range(10))
+    vis = rows * cols
+    ids = torch.tensor([[50, 51] + [IMG] * vis + [60, 5, 0, 0, 61, 5, 0, 0, 62]])
+    labels = ids.clone()
+    labels[0, : 2 + vis] = -100
+    seq = ids.shape[1]
+    att = torch.full((1, 2, seq, seq), 1.0 / seq)
+    if attend is not None:
+        att[0, POINTER_HEAD] = 0
+        att[0, POINTER_HEAD, :, [2 + i for i in attend]] = 1.0 / len(attend)
+    hidden = torch.zeros(1, seq, 8)
+    outputs = SimpleNamespace(hidden_states=(hidden, hidden, hidden), attentions=(att, att))
+    batch = {"input_ids": ids, "image_grid_thw": torch.tensor([[1, 2 * rows, 2 * cols]])}
+    aux = PointerAux(8, 1.0, digit_ids=digits, image_token_id=IMG)
+    return aux, outputs, batch, labels
+
+
+def test_the_pointer_loss_is_zero_on_the_points_cells_and_high_elsewhere():
+    rows, cols = 4, 6
+    near = near_cells((500, 500), rows, cols).tolist()
+    assert near == [r * cols + c for r in (1, 2, 3) for c in (2, 3, 4)]  # (500,500) is in row 2, column 3
+    aux, out, batch, labels = _fake(rows, cols, near)
+    _, on = aux.losses(out, batch, labels, [(500, 500)])
+    aux, out, batch, labels = _fake(rows, cols, [0])  # all mass on the top-left cell
+    _, off = aux.losses(out, batch, labels, [(500, 500)])
+    aux, out, batch, labels = _fake(rows, cols, None)  # uniform: 9 of the sequence's tokens
+    _, uniform = aux.losses(out, batch, labels, [(500, 500)])
+    assert on["aux_pointer"] == pytest.approx(0.0, abs=1e-5)
+    assert off["aux_pointer"] > 10
+    assert uniform["aux_pointer"] == pytest.approx(-math.log(9 / batch["input_ids"].shape[1]), rel=1e-4)
+    _, none = aux.losses(out, batch, labels, [None])  # a reply without a point: no pointer term
+    assert none["aux_pointer"] == 0.0
+
+
+def test_the_position_targets_are_the_cell_centres_the_reply_would_write():
+    digits = cell_digits(2, 4)
+    # cell (row 1, col 2): centre x = 2.5/4 = 625, y = 1.5/2 = 750
+    assert digits[1 * 4 + 2].tolist() == [6, 2, 7, 5]
+    assert first_point("The next step is to click.\nclick(<|box_start|>(625,750)<|box_end|>)") == (625, 750)
+
+
+@pytest.fixture(scope="module")
+def samples():
+    report = synthetic_samples("qwen2-vl", 2, apps=["dialog"], sizes=[(320, 240)], points_only=True)
+    seen, out = set(), []
+    for s in report.samples:
+        if first_point(s.reply) and s.chat.messages[-1].text not in seen:
+            seen.add(s.chat.messages[-1].text)
+            out.append(s)
+    return out[:4]
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = {"steps": 24, "batch_size": 4, "lr": 3e-3, "device": "cpu", "checkpoint_every": 0, "seed": 0,
+            "pointer_aux": 1.0, "threads": 1}
+    return TrainConfig(**{**base, **kw})
+
+
+def test_training_with_the_pointer_lowers_both_aux_losses_and_exports_a_plain_model(tiny_qwen2vl_path, samples,
+                                                                                      tmp_path):
+    result = Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg()).run()
+    first, last = result.log[0], result.log[-1]
+    assert last["aux_pointer"] < 0.5 * first["aux_pointer"]
+    assert last["aux_position"] < 0.7 * first["aux_position"]
+    assert last["loss"] < 0.2 * first["loss"]
+    exported = load_file(str(result.model_dir / "model.safetensors"))
+    assert not any("pointer" in k for k in exported)
+    assert set(exported) == set(load_file(str(tiny_qwen2vl_path / "model.safetensors")))
+
+
+def test_a_resumed_pointer_run_continues_the_probe_exactly(tiny_qwen2vl_path, samples, tmp_path):
+    cfg = _cfg(steps=4, batch_size=2, checkpoint_every=2)
+    whole = Trainer(tiny_qwen2vl_path, samples, tmp_path / "whole", cfg).run(export=False)
+    Trainer(tiny_qwen2vl_path, samples, tmp_path / "split", cfg).run(stop_at=2)
+    second = Trainer(tiny_qwen2vl_path, samples, tmp_path / "split", cfg).run(export=False)
+    assert second.resumed_from == 2
+    for key in ("loss", "aux_position", "aux_pointer"):
+        assert [line[key] for line in second.log] == pytest.approx([line[key] for line in whole.log], rel=1e-5)
+
+
+def test_screens_resized_ahead_give_the_processor_the_same_pixels(tiny_backend):
+    """Synthetic samples keep their screenshots at the processor's size: the model input is unchanged."""
+    from vlagent.model.training import SampleEncoder
+    from vlagent.model.training.sample import at_model_size
+
+    enc = SampleEncoder(tiny_backend.tokenizer, tiny_backend.image_processor,
+                        image_token_id=tiny_backend.image_token_id, video_token_id=tiny_backend.video_token_id)
+    full = synthetic_samples("qwen2-vl", 2, apps=["home"], sizes=["phone"], kinds=["grounding"],
+                             max_pixels=160000, min_pixels=3136).samples[:3]
+    for s in full:
+        assert s.chat.messages[-1].content[0].image.size == (252, 588)  # already small
+    # Against a full-size screenshot of the same screen, rebuilt by hand:
+    from PIL import Image
+
+    from vlagent.model.chat import Chat, ImagePart, Message
+    from vlagent.model.training.sample import TrainingSample
+
+    big = Image.new("RGB", (1080, 2400), (30, 120, 200))
+    big.paste((250, 250, 250), (100, 300, 700, 900))
+    sample = TrainingSample(Chat([Message("user", [ImagePart(big, 3136, 160000)])]), "click()")
+    a, b = enc.encode(sample), enc.encode(at_model_size(sample))
+    assert torch.equal(a.pixel_values[0], b.pixel_values[0]) and torch.equal(a.input_ids, b.input_ids)
