@@ -43,7 +43,13 @@ def test_getevent_lines_become_taps_swipes_long_presses_and_keys(adb_server, att
     time.sleep(0.3)
     settings = phone.icon_center("com.android.settings")
     phone.person_touch([settings])  # opens Settings
-    time.sleep(0.5)
+    # The recorder's screencap of the opened app must exist before the swipe starts (on a loaded machine
+    # a fixed sleep was not always enough), so wait for one to be served.
+    deadline = time.monotonic() + 10
+    while ("app", "com.android.settings") not in phone.served:
+        assert time.monotonic() < deadline, "the recorder never captured the opened Settings app"
+        time.sleep(0.05)
+    time.sleep(0.2)
     swipe = [(270, 1000), (270, 800), (270, 600), (270, 400)]
     phone.person_touch(swipe, hold=0.3)  # scrolls the list
     time.sleep(0.3)
