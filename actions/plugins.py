@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -34,6 +34,7 @@ ENVS_GROUP = "vlagent.envs"
 POLICIES_GROUP = "vlagent.policies"
 
 _imported: set[str] = set()
+_registered_groups: set[str] = set()
 
 
 def plugin_modules(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -80,6 +81,23 @@ def entry_point_objects(group: str) -> tuple[tuple[str, Any], ...]:
             raise PluginError(f"cannot load entry point {ep.name!r} = {ep.value!r} of group {group!r}: "
                               f"{type(exc).__name__}: {exc}") from exc
     return tuple(out)
+
+
+def load_group(group: str, register: Callable[[str, Any], object]) -> None:
+    """Load the ``VLAGENT_PLUGINS`` modules, then hand each entry point of ``group`` to ``register`` once.
+
+    The one start-up path of every registry (profiles, env kinds, policies): plugins imported first, so a
+    plugin module and an entry point of the same package register in the same order every time. The group
+    is marked only once all of it registered, so a failed load is tried (and fails loudly) again next time.
+
+    Example:
+        >>> load_group("vlagent.no-such-group", lambda name, obj: None)
+    """
+    load_plugins()
+    if group not in _registered_groups:
+        for name, obj in entry_point_objects(group):
+            register(name, obj)
+        _registered_groups.add(group)
 
 
 def made(obj: Any, expected: type, what: str) -> Any:

@@ -59,14 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the table as JSON here")
     args = ap.parse_args(argv)
 
-    import torch
-
     from vlagent.agent.evaluate import evaluate
     from vlagent.agent.train_eval import heldout_specs
     from vlagent.model.chat import GenerationOptions
     from vlagent.model.transformers_backend import TransformersBackend
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(tempfile.mkdtemp(prefix="eval-nano-"))
     model_dir = args.model
     if args.base is not None:
@@ -77,15 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     for size in sizes:
-        specs = [s for s in heldout_specs(args.episodes * len(apps), apps=apps, sizes=[size])]
-        out = (args.out or work) / f"eval-{'x'.join(map(str, size)) if isinstance(size, tuple) else size}"
+        key = "x".join(map(str, size)) if isinstance(size, tuple) else size
+        specs = heldout_specs(args.episodes * len(apps), apps=apps, sizes=[size])
+        out = (args.out or work) / f"eval-{key}"
         results = evaluate(
             specs, backend=backend, profile="qwen2-vl", out=out, workers=min(len(specs), 8), progress=False,
             report=False, config={"model": str(model_dir), "size": str(size)}, max_steps=args.max_steps,
             history_images=args.history_images, gen_options=GenerationOptions(max_new_tokens=64),
             min_pixels=args.min_pixels, max_pixels=args.max_pixels,
         )
-        key = "x".join(map(str, size)) if isinstance(size, tuple) else size
         per_app: dict[str, list[bool]] = {}
         for ep in results.episodes:
             app = ep.env.split(":", 1)[1]

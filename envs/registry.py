@@ -35,7 +35,7 @@ from typing import Any
 import gymnasium as gym
 
 from vlagent.actions.errors import EnvError
-from vlagent.actions.plugins import ENVS_GROUP, entry_point_objects, load_plugins, made
+from vlagent.actions.plugins import ENVS_GROUP, load_group, made
 from vlagent.envs.base import VlagentEnv
 
 
@@ -105,7 +105,6 @@ BUILTIN_KINDS: Mapping[str, Kind] = MappingProxyType({
 })
 #: Every env kind by name, plugins' included once :func:`kinds` (or a spec lookup) has loaded them.
 KINDS: dict[str, Kind] = dict(BUILTIN_KINDS)
-_entry_points_registered = False
 
 
 def register_env_kind(kind: Kind) -> Kind:
@@ -133,12 +132,7 @@ def register_env_kind(kind: Kind) -> Kind:
 
 def kinds() -> Mapping[str, Kind]:
     """Every env kind by name, after loading plugins (``VLAGENT_PLUGINS``, ``vlagent.envs`` entry points)."""
-    global _entry_points_registered
-    load_plugins()
-    if not _entry_points_registered:
-        for _, obj in entry_point_objects(ENVS_GROUP):
-            register_env_kind(made(obj, Kind, "an env kind"))
-        _entry_points_registered = True
+    load_group(ENVS_GROUP, lambda _, obj: register_env_kind(made(obj, Kind, "an env kind")))
     return MappingProxyType(KINDS)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vlagent.actions.plugins import POLICIES_GROUP, entry_point_objects, load_plugins
+from vlagent.actions.plugins import POLICIES_GROUP, load_group
 from vlagent.model.errors import ModelRejected
 
 #: A factory (no arguments -> an object with ``decide`` or ``generate``), or the ``module:attr`` path of one.
@@ -25,7 +25,6 @@ POLICIES: dict[str, PolicyFactory] = {
     "random": "vlagent.agent.scripted:random_policy",
     "first-option": "vlagent.agent.scripted:first_option_policy",
 }
-_entry_points_registered = False
 
 
 def register_policy(name: str, factory: PolicyFactory) -> None:
@@ -52,12 +51,7 @@ def register_policy(name: str, factory: PolicyFactory) -> None:
 
 
 def _load_plugins() -> None:
-    global _entry_points_registered
-    load_plugins()
-    if not _entry_points_registered:
-        for name, obj in entry_point_objects(POLICIES_GROUP):
-            register_policy(name, obj)
-        _entry_points_registered = True
+    load_group(POLICIES_GROUP, register_policy)
 
 
 def policy_names() -> list[str]:

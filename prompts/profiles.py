@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from vlagent.actions.coords import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, Space
 from vlagent.actions.errors import ProfileError
-from vlagent.actions.plugins import PROFILES_GROUP, entry_point_objects, load_plugins, made
+from vlagent.actions.plugins import PROFILES_GROUP, load_group, made
 from vlagent.prompts.builder import build_chat
 from vlagent.prompts.renderers import (
     JSON_RENDERERS,
@@ -251,7 +251,6 @@ PROFILES: dict[str, ModelProfile] = {
 
 #: The profiles vlagent ships; :data:`PROFILES` adds the ones plugins register.
 BUILTIN_PROFILES: Mapping[str, ModelProfile] = MappingProxyType(dict(PROFILES))
-_entry_points_registered = False
 
 
 def register_profile(profile: ModelProfile) -> ModelProfile:
@@ -278,12 +277,7 @@ def register_profile(profile: ModelProfile) -> ModelProfile:
 
 
 def _load_plugins() -> None:
-    global _entry_points_registered
-    load_plugins()
-    if not _entry_points_registered:
-        for _, obj in entry_point_objects(PROFILES_GROUP):
-            register_profile(made(obj, ModelProfile, "a model profile"))
-        _entry_points_registered = True
+    load_group(PROFILES_GROUP, lambda _, obj: register_profile(made(obj, ModelProfile, "a model profile")))
 
 
 def profile_names() -> list[str]:

@@ -195,7 +195,7 @@ class Phone:
         self.booted = time.monotonic() - 4321.0  # getevent stamps seconds since boot
         self.getevent_streams: list[queue.Queue[bytes]] = []
         self._tracking_id = 100
-        self.served: list[tuple[str, str | None]] = []  # (screen, app) of every settled screencap served
+        self.served: set[tuple[str, str | None]] = set()  # (screen, app) of the settled screencaps served
 
     # ------------------------------------------------------------------ a person's input, as getevent shows it
     def getevent_pl(self) -> bytes:
@@ -401,7 +401,7 @@ class Phone:
 
     def screencap_png(self) -> bytes:
         if not self.in_transition():
-            self.served.append((self.screen, self.app))
+            self.served.add((self.screen, self.app))
         key = (self.size, self.screen, self.app, self.texts.get(self.app or ""), self.scroll,
                tuple(self.back_stack), self.splash_progress())
         if self._png_cache is None or self._png_cache[0] != key:

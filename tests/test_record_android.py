@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from adb_device import Phone
+from android_fixtures import poll
 
 from vlagent.agent.record import android_recording, recorded_actions
 from vlagent.agent.safety import StopFlag
@@ -25,30 +26,41 @@ pytestmark = [needs_adb, pytest.mark.adb, pytest.mark.timeout(60)]
 
 
 def wait_for_stream(phone: Phone) -> None:
-    deadline = time.monotonic() + 10
-    while not phone.getevent_streams:  # the recorder's getevent stream reached the phone
-        assert time.monotonic() < deadline, "the recorder never opened getevent -lt"
-        time.sleep(0.02)
+    poll(lambda: bool(phone.getevent_streams), 10, "the recorder's getevent -lt stream to reach the phone")
 
 
-def test_getevent_lines_become_taps_swipes_long_presses_and_keys(adb_server, attach_phone, tmp_path: Path) -> None:
+def start_recording(tmp_path: Path, attach_phone, adb_server, task: str):
+    """A recording of a fresh 540x1200 phone on its own thread, its getevent stream open.
+
+    Returns the phone, its loopback device, the stop flag and the thread.
+    """
     phone = Phone(natural_size=(540, 1200), touch_max=(4095, 8191))  # raw axes differ from the pixels
     device = attach_phone(phone)
-    recording = android_recording(tmp_path / "demos", task="open Settings, scroll, go back", serial=device.serial,
-                                  adb_port=adb_server.port, interval=0.1)
+    recording = android_recording(tmp_path / "demos", task=task, serial=device.serial, adb_port=adb_server.port,
+                                  interval=0.1)
     stop = StopFlag()
     thread = threading.Thread(target=recording.run, args=(stop,), daemon=True)
     thread.start()
     wait_for_stream(phone)
+    return phone, device, stop, thread
+
+
+def open_app(phone: Phone, package: str) -> tuple[int, int]:
+    """Tap the app's icon, then wait until the recorder has captured the opened app; returns the icon's centre.
+
+    A fixed sleep was not always enough on a loaded machine: the next gesture's "before" screenshot was
+    still the home screen.
+    """
+    icon = phone.icon_center(package)
+    phone.person_touch([icon])
+    poll(lambda: ("app", package) in phone.served, 10, f"the recorder's screencap of {package}")
+    return icon
+
+
+def test_getevent_lines_become_taps_swipes_long_presses_and_keys(adb_server, attach_phone, tmp_path: Path) -> None:
+    phone, device, stop, thread = start_recording(tmp_path, attach_phone, adb_server, "open Settings, scroll, go back")
     time.sleep(0.3)
-    settings = phone.icon_center("com.android.settings")
-    phone.person_touch([settings])  # opens Settings
-    # The recorder's screencap of the opened app must exist before the swipe starts (on a loaded machine
-    # a fixed sleep was not always enough), so wait for one to be served.
-    deadline = time.monotonic() + 10
-    while ("app", "com.android.settings") not in phone.served:
-        assert time.monotonic() < deadline, "the recorder never captured the opened Settings app"
-        time.sleep(0.05)
+    settings = open_app(phone, "com.android.settings")
     time.sleep(0.2)
     swipe = [(270, 1000), (270, 800), (270, 600), (270, 400)]
     phone.person_touch(swipe, hold=0.3)  # scrolls the list
@@ -151,17 +163,10 @@ def test_a_recording_is_training_data_in_the_profiles_own_format(adb_server, att
     from vlagent.agent.record import render_reply
     from vlagent.agent.training_data import trajectory_samples
 
-    phone = Phone(natural_size=(540, 1200), touch_max=(4095, 8191))
-    device = attach_phone(phone)
-    recording = android_recording(tmp_path / "demos", task="open Settings", serial=device.serial,
-                                  adb_port=adb_server.port, interval=0.1)
-    stop = StopFlag()
-    thread = threading.Thread(target=recording.run, args=(stop,), daemon=True)
-    thread.start()
-    wait_for_stream(phone)
+    phone, _, stop, thread = start_recording(tmp_path, attach_phone, adb_server, "open Settings")
     time.sleep(0.3)
-    phone.person_touch([phone.icon_center("com.android.settings")])
-    time.sleep(0.5)
+    open_app(phone, "com.android.settings")
+    time.sleep(0.2)
     phone.person_key("KEY_BACK")
     time.sleep(0.3)
     stop.request("the test")

@@ -43,6 +43,13 @@ def first_point(reply: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def _cells(rows: int, cols: int) -> tuple[Any, Any]:
+    """Row and column index of every merged cell, row-major (the visual tokens' order)."""
+    import torch
+
+    return torch.arange(rows).repeat_interleave(cols), torch.arange(cols).repeat(rows)
+
+
 def cell_digits(rows: int, cols: int) -> Any:
     """Each cell centre's hundreds and tens digits of x and y (0-999), a ``[rows * cols, 4]`` LongTensor.
 
@@ -54,8 +61,7 @@ def cell_digits(rows: int, cols: int) -> Any:
     """
     import torch
 
-    r = torch.arange(rows).repeat_interleave(cols)
-    c = torch.arange(cols).repeat(rows)
+    r, c = _cells(rows, cols)
     x = ((c + 0.5) / cols * 1000).long().clamp(0, 999)
     y = ((r + 0.5) / rows * 1000).long().clamp(0, 999)
     return torch.stack([x // 100, (x // 10) % 10, y // 100, (y // 10) % 10], 1)
@@ -68,12 +74,9 @@ def near_cells(point: tuple[int, int], rows: int, cols: int) -> Any:
         >>> near_cells((0, 0), 4, 4).tolist()
         [0, 1, 4, 5]
     """
-    import torch
-
     c = min(int(point[0] / 1000 * cols), cols - 1)
     r = min(int(point[1] / 1000 * rows), rows - 1)
-    rr = torch.arange(rows).repeat_interleave(cols)
-    cc = torch.arange(cols).repeat(rows)
+    rr, cc = _cells(rows, cols)
     return (((rr - r).abs() <= 1) & ((cc - c).abs() <= 1)).nonzero().flatten()
 
 
