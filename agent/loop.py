@@ -61,6 +61,7 @@ from vlagent.agent.trajectory import (
     EpisodeMeta,
     EpisodeRecorder,
     ErrorRecord,
+    StepContext,
     StepRecord,
     StepTimings,
     StopReason,
@@ -188,6 +189,7 @@ class Prepared:
     preprocess_seconds: float
     prompt: PromptRecord | None = None
     step: PolicyStep | None = None  # what the policy decides from; generate() needs it (prepare() sets it)
+    context: StepContext | None = None  # what the env added to the prompt, recorded for training
 
 
 @dataclass(frozen=True)
@@ -493,6 +495,7 @@ class Agent:
             preprocess_seconds=seconds,
             prompt=prompt,
             step=step,
+            context=StepContext(supported=sorted(supported), options=list(request.options), text=request.env_text),
         )
 
     def generate(self, prepared: Sequence[Prepared]) -> tuple[list[Reply], float]:
@@ -650,6 +653,7 @@ class Agent:
             ),
             tokens={"prompt": gen.prompt_tokens, "visual": gen.visual_tokens, "new": gen.new_tokens},
             prompt=prepared.prompt,
+            context=prepared.context,
         )
         record = self.secrets.mask_model(record)
         if ep.recorder is not None:

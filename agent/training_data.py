@@ -91,15 +91,21 @@ class _StepContext:
 
 
 def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _StepContext]:
-    """Each step's env context, by replaying the recorded actions in a rebuilt env.
+    """Each step's env context: as the loop recorded it, else by replaying the actions in a rebuilt env.
 
-    ``meta.json`` does not record the supported actions, named options or env text (a FrozenLake position,
-    a MiniWoB utterance), and the text changes from step to step. Synthetic apps and gym envs are cheap and
-    deterministic: rebuilt, reset with the episode's seed and stepped through the executed actions, they
-    show what each prompt showed. Other envs (desktop, Android, MiniWoB++) get the family's default action
-    list, no options and no text (an empty mapping); so does the rest of an episode whose replay fails.
-    An unseeded episode gets its env's supported actions only.
+    The loop records each step's supported actions, named options and env text (a FrozenLake position, a
+    MiniWoB utterance) in ``steps.jsonl`` (:class:`~vlagent.agent.trajectory.StepContext`). Folders from
+    before that, and human demonstrations, have none: synthetic apps and gym envs are cheap and
+    deterministic, so they are rebuilt, reset with the episode's seed and stepped through the executed
+    actions; other envs (desktop, Android, MiniWoB++) get the family's default action list, no options and
+    no text (an empty mapping); so does the rest of an episode whose replay fails. An unseeded episode gets
+    its env's supported actions only.
     """
+    if steps and all(step.context is not None for step in steps):
+        return {
+            step.index: _StepContext(frozenset(step.context.supported), tuple(step.context.options), step.context.text)
+            for step in steps if step.context is not None
+        }
     if not meta.env.startswith(_REBUILDABLE):
         return {}
     from vlagent.envs.registry import make_env

@@ -275,6 +275,25 @@ class ErrorRecord(BaseModel):
         return cls(type=type(exc).__name__, message=str(exc), fed_back=fed_back)
 
 
+class StepContext(BaseModel):
+    """What the env put in this step's prompt besides the screenshots, so training rebuilds the same prompt.
+
+    A desktop, a phone or a MiniWoB++ page cannot be replayed to find out afterwards which actions it
+    offered, which named options it listed or what text it showed (a MiniWoB utterance), and the text
+    changes from step to step; the loop records them as it builds the prompt.
+
+    Example:
+        >>> StepContext(supported=["click", "type"], text="Click the OK button.").supported
+        ['click', 'type']
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    supported: list[str] = Field(default_factory=list, description="the action types the env performed at this step")
+    options: list[str] = Field(default_factory=list, description="the env's named options (gym games)")
+    text: str = Field(default="", description="the env's text for the prompt, secrets masked")
+
+
 class StepRecord(BaseModel):
     """One model call and what followed it: one line of ``steps.jsonl``.
 
@@ -301,6 +320,7 @@ class StepRecord(BaseModel):
     screen_changed: bool | None = Field(default=None, description="whether the actions changed the screen")
     tokens: dict[str, int] = Field(default_factory=dict)
     prompt: PromptRecord | None = Field(default=None, description="the chat as sent (system prompt in meta)")
+    context: StepContext | None = Field(default=None, description="what the env added to the prompt (for training)")
 
     @property
     def ok(self) -> bool:

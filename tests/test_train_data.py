@@ -131,6 +131,42 @@ def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
     assert "left" in prompt and "right" in prompt  # the named options reached the prompt
 
 
+def test_an_env_nothing_can_rebuild_gives_back_the_prompts_from_the_recorded_contexts(tmp_path):
+    """A desktop, phone or MiniWoB page cannot be replayed: each step's actions, options and text are recorded."""
+    import json
+
+    from vlagent.agent.scripted import random_policy
+    from vlagent.agent.trajectory import read_steps
+
+    class Recording:
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.inner, self.chats = random_policy(), []
+
+        def decide(self, steps):
+            self.chats.extend(s.prompt for s in steps)
+            return self.inner.decide(steps)
+
+    policy = Recording()
+    env = make_env("gym:FrozenLake-v1", is_slippery=False)
+    store = TrajectoryStore(tmp_path, annotate=False, background_images=False)
+    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
+          max_steps=3).run("", seed=1, episode_id="lake")
+    env.close()
+    folder = tmp_path / "lake"
+    steps = read_steps(folder)
+    assert all(s.context is not None and s.context.options and s.context.text for s in steps)
+    assert steps[0].context.supported == sorted(steps[0].context.supported) and "choose" in steps[0].context.supported
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["env"] = "desktop"  # a live screen: no env to rebuild, so only the records can say what was shown
+    (folder / "meta.json").write_text(json.dumps(meta))
+    report = episode_samples(folder, "json", include_failed=True)
+    assert len(report.samples) == len(policy.chats) >= 2
+    for sample, sent in zip(report.samples, policy.chats, strict=True):
+        _same_chat(sample.chat, sent)
+
+
 def test_failed_episodes_are_left_out_unless_asked_for(tmp_path):
     class GivesUp:
         name = "gives-up"
