@@ -36,7 +36,7 @@ from vlagent.agent.scripted import OraclePolicy, to_model_space, write_reply
 from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode, same_screen
 from vlagent.model.chat import Chat
 from vlagent.model.training.errors import TrainingDataError
-from vlagent.model.training.sample import TrainingSample, at_model_size
+from vlagent.model.training.sample import TrainingSample, at_model_size, widget_layout
 from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profile
 
 #: Seeds at or above this are evaluation seeds; no training sample is ever drawn from them.
@@ -292,6 +292,7 @@ def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: Oracl
     supported = frozenset(agent.env.supported_actions_now())
     geometry = ep.obs.geometry(min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
     parser = profile.make_parser()
+    layout = widget_layout(widgets, *ep.obs.screenshot.size)
     out = []
     for widget in widgets:
         phrase = grounding_phrase(widget)
@@ -300,7 +301,7 @@ def _grounding_samples(agent: Any, ep: Any, profile: ModelProfile, policy: Oracl
         request = PromptRequest(family=ep.obs.family, task=phrase, images=[ep.obs.screenshot], supported=supported)
         chat = profile.build_chat(request, min_pixels=agent.min_pixels, max_pixels=agent.max_pixels)
         reply = write_reply(parser, policy.planned(widget.click()), geometry, profile.name)
-        out.append(TrainingSample(_plain_chat(chat), reply, f"{source} ground {widget.name}"))
+        out.append(TrainingSample(_plain_chat(chat), reply, f"{source} ground {widget.name}", layout))
     return out
 
 
@@ -384,7 +385,8 @@ def synthetic_samples(
                 prepared = agent.prepare(ep)
                 replies, _ = agent.generate([prepared])
                 gen = agent.as_generation(replies[0], prepared.geometry)
-                steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}"))
+                layout = widget_layout(ep.info.get("widgets", ()), *ep.obs.screenshot.size)
+                steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}", layout))
                 agent.advance(ep, prepared, gen, 0.0)
             if ep.success:
                 _extend_at_model_size(report, steps)

@@ -12,7 +12,16 @@ from safetensors.torch import load_file
 
 from vlagent.agent.training_data import synthetic_samples
 from vlagent.model.training import TrainConfig, Trainer
-from vlagent.model.training.pointer_aux import POINTER_HEAD, PointerAux, cell_digits, first_point, near_cells
+from vlagent.model.training.pointer_aux import (
+    LABEL_CLASSES,
+    POINTER_HEAD,
+    PointerAux,
+    cell_digits,
+    cell_labels,
+    first_point,
+    label_class,
+    near_cells,
+)
 
 pytest_plugins = ("model_fixtures",)  # tiny_qwen2vl_path
 pytestmark = pytest.mark.timeout(240)
@@ -62,6 +71,44 @@ def test_the_position_targets_are_the_cell_centres_the_reply_would_write():
     assert first_point("The next step is to click.\nclick(<|box_start|>(625,750)<|box_end|>)") == (625, 750)
 
 
+def test_each_cell_is_labelled_by_the_topmost_widget_over_its_centre():
+    # a 2x4 grid: cell centres at x 125/375/625/875, y 250/750
+    layout = [(0, 0, 1000, 1000, "Backdrop"), (300, 500, 700, 1000, "OK"), (600, 500, 1000, 1000, "Cancel")]
+    got = cell_labels(layout, 2, 4).view(2, 4).tolist()
+    bd, ok, cancel = (label_class(t) for t in ("Backdrop", "OK", "Cancel"))
+    assert got == [[bd, bd, bd, bd], [bd, ok, cancel, cancel]]
+    assert cell_labels([], 2, 4).tolist() == [0] * 8
+    assert all(0 < label_class(t) < LABEL_CLASSES for t in ("OK", "Cancel", "x" * 300))
+
+
+def test_the_label_terms_ask_what_is_under_each_cell_and_what_the_point_lands_on():
+    rows, cols = 4, 6
+    aux, out, batch, labels = _fake(rows, cols, None)
+    layout = [(400, 400, 600, 600, "OK")]  # the (500, 500) point is on it
+    _, with_layout = aux.losses(out, batch, labels, [(500, 500)], [layout])
+    # The probe starts near uniform over the label classes: both terms near log(classes).
+    assert with_layout["aux_label_seen"] == pytest.approx(math.log(LABEL_CLASSES), rel=0.05)
+    assert with_layout["aux_label_wanted"] == pytest.approx(math.log(LABEL_CLASSES), rel=0.05)
+    _, off_widget = aux.losses(out, batch, labels, [(100, 100)], [layout])  # the point is on no widget
+    assert off_widget["aux_label_wanted"] == 0.0 and off_widget["aux_label_seen"] > 0
+    _, without = aux.losses(out, batch, labels, [(500, 500)], [()])  # no ground truth: no label terms
+    assert without["aux_label_seen"] == without["aux_label_wanted"] == 0.0
+
+
+def test_synthetic_samples_carry_the_widgets_of_the_screen_they_show():
+    report = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=["phone"], points_only=True,
+                               max_pixels=160000, min_pixels=3136, history_images=1)
+    pointed = [s for s in report.samples if first_point(s.reply)]
+    assert pointed
+    for sample in pointed:
+        x, y = first_point(sample.reply)
+        hit = [w for w in sample.layout if w[0] <= x < w[2] and w[1] <= y < w[3]]
+        assert hit, f"{sample.source}: the reply's point ({x}, {y}) is on none of {sample.layout}"
+        task = sample.chat.messages[-1].content[-1].text
+        if "Click the" in task:  # a grounding sample names the label its point lands on
+            assert hit[-1][4] in task
+
+
 @pytest.fixture(scope="module")
 def samples():
     report = synthetic_samples("qwen2-vl", 2, apps=["dialog"], sizes=[(320, 240)], points_only=True)
@@ -85,6 +132,8 @@ def test_training_with_the_pointer_lowers_both_aux_losses_and_exports_a_plain_mo
     first, last = result.log[0], result.log[-1]
     assert last["aux_pointer"] < 0.5 * first["aux_pointer"]
     assert last["aux_position"] < 0.7 * first["aux_position"]
+    assert last["aux_label_seen"] < 0.7 * first["aux_label_seen"]
+    assert last["aux_label_wanted"] < 0.7 * first["aux_label_wanted"]
     assert last["loss"] < 0.2 * first["loss"]
     exported = load_file(str(result.model_dir / "model.safetensors"))
     assert not any("pointer" in k for k in exported)
@@ -97,7 +146,7 @@ def test_a_resumed_pointer_run_continues_the_probe_exactly(tiny_qwen2vl_path, sa
     Trainer(tiny_qwen2vl_path, samples, tmp_path / "split", cfg).run(stop_at=2)
     second = Trainer(tiny_qwen2vl_path, samples, tmp_path / "split", cfg).run(export=False)
     assert second.resumed_from == 2
-    for key in ("loss", "aux_position", "aux_pointer"):
+    for key in ("loss", "aux_position", "aux_pointer", "aux_label_seen", "aux_label_wanted"):
         assert [line[key] for line in second.log] == pytest.approx([line[key] for line in whole.log], rel=1e-5)
 
 

@@ -14,6 +14,14 @@ only while training; neither changes the architecture or what is exported:
   first point's digits, must put its mass on the visual tokens around that point (the 3x3 merged cells
   centred on it): a pointer from the task to the widget.
 
+- **labels** (samples whose ``layout`` the synthetic apps' ground truth filled): one probe, shared by
+  both ends of the pointer, must name the label of the widget under every visual token of the last
+  screenshot ("what is here") and, at the reply tokens that write the first point's digits, the label of
+  the widget the point lands on ("what I am looking for"). Without it the model learned to click by the
+  task's wording alone: matching a wanted label to a seen one needs both features at once, and plain
+  next-token loss grows neither until the other exists. With them the pointer head's query and key carry
+  the same label code, and the match is one bilinear map to learn.
+
 The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
 every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
 nothing. It needs the attention weights, so the model is loaded with eager attention while it is on.
@@ -22,6 +30,7 @@ nothing. It needs the attention weights, so the model is loaded with eager atten
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 #: The first point of a Qwen-format reply: ``<|box_start|>(x,y)`` in 0-999 thousandths.
@@ -30,6 +39,39 @@ FIRST_POINT = re.compile(r"<\|box_start\|>\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)
 POINTER_HEAD = 0
 #: Reply digits supervised per sample: the first point's (up to three for x, three for y).
 POINT_DIGITS = 6
+#: Label classes of the label probe: 0 is "no widget", the others a hash of the label's text.
+LABEL_CLASSES = 512
+
+
+def label_class(label: str) -> int:
+    """The label probe's class for a widget label (stable across runs: a CRC of the lower-cased text).
+
+    Example:
+        >>> label_class("Sign in") == label_class("sign in ") != label_class("Sign out")
+        True
+    """
+    import zlib
+
+    return 1 + zlib.crc32(label.strip().lower().encode()) % (LABEL_CLASSES - 1)
+
+
+def cell_labels(layout: Sequence[tuple[float, float, float, float, str]], rows: int, cols: int) -> Any:
+    """Each merged cell's label class (0: no widget) from a sample's layout, row-major, topmost widget wins.
+
+    Example:
+        >>> cell_labels([(0, 0, 500, 1000, "OK")], 1, 2).tolist() == [label_class("OK"), 0]
+        True
+    """
+    import torch
+
+    r, c = _cells(rows, cols)
+    x = (c.float() + 0.5) / cols * 1000
+    y = (r.float() + 0.5) / rows * 1000
+    out = torch.zeros(rows * cols, dtype=torch.long)
+    for x1, y1, x2, y2, label in layout:
+        inside = (x >= x1) & (x < x2) & (y >= y1) & (y < y2)
+        out[inside] = label_class(label)
+    return out
 
 
 def first_point(reply: str) -> tuple[int, int] | None:
@@ -96,34 +138,41 @@ class PointerAux:
 
         gen = torch.Generator().manual_seed(seed)
         self.probe = torch.nn.Linear(hidden_size, 40)
+        self.label_probe = torch.nn.Linear(hidden_size, LABEL_CLASSES)
         with torch.no_grad():  # seeded apart from the model, so turning the aux on does not move its init
-            self.probe.weight.copy_(torch.randn(self.probe.weight.shape, generator=gen) * 0.02)
-            self.probe.bias.zero_()
+            for probe in (self.probe, self.label_probe):
+                probe.weight.copy_(torch.randn(probe.weight.shape, generator=gen) * 0.02)
+                probe.bias.zero_()
         self.weight = float(weight)
         self.digits = torch.tensor(digit_ids, dtype=torch.long)
         self.image_token_id = int(image_token_id)
         self.merge_size = int(merge_size)
 
     def parameters(self) -> list[Any]:
-        return list(self.probe.parameters())
+        return list(self.probe.parameters()) + list(self.label_probe.parameters())
 
     def to(self, device: str) -> PointerAux:
         self.probe.to(device)
+        self.label_probe.to(device)
         self.digits = self.digits.to(device)
         return self
 
     def state_dict(self) -> dict[str, Any]:
-        return {f"pointer_probe.{k}": v.detach().cpu() for k, v in self.probe.state_dict().items()}
+        out = {f"pointer_probe.{k}": v.detach().cpu() for k, v in self.probe.state_dict().items()}
+        out.update({f"label_probe.{k}": v.detach().cpu() for k, v in self.label_probe.state_dict().items()})
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.probe.load_state_dict({k.removeprefix("pointer_probe."): v for k, v in state.items()})
+        for prefix, probe in (("pointer_probe.", self.probe), ("label_probe.", self.label_probe)):
+            probe.load_state_dict({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})
 
-    def losses(self, outputs: Any, batch: dict[str, Any], labels: Any, points: list[tuple[int, int] | None]
-               ) -> tuple[Any, dict[str, float]]:
-        """The weighted auxiliary loss of one micro-batch and its two parts (for the log).
+    def losses(self, outputs: Any, batch: dict[str, Any], labels: Any, points: list[tuple[int, int] | None],
+               layouts: list[Any] | None = None) -> tuple[Any, dict[str, float]]:
+        """The weighted auxiliary loss of one micro-batch and its parts (for the log).
 
         ``outputs`` must hold ``hidden_states`` and ``attentions``; ``batch`` the ``input_ids`` and
-        ``image_grid_thw`` the model saw; ``points`` each sample's first reply point.
+        ``image_grid_thw`` the model saw; ``points`` each sample's first reply point; ``layouts`` each
+        sample's labelled widgets (empty: no label supervision for it).
         """
         import torch
         import torch.nn.functional as F
@@ -132,7 +181,7 @@ class PointerAux:
         attention = outputs.attentions[-1][:, POINTER_HEAD]
         grids = batch["image_grid_thw"].tolist()
         ids = batch["input_ids"]
-        position_terms, pointer_terms = [], []
+        position_terms, pointer_terms, seen_terms, wanted_terms = [], [], [], []
         grid_at = 0
         for b in range(ids.shape[0]):
             visual = (ids[b] == self.image_token_id).nonzero().flatten()
@@ -150,6 +199,13 @@ class PointerAux:
             logits = self.probe(hidden[b, last]).view(-1, 4, 10)
             target = cell_digits(rows, cols).to(logits.device)
             position_terms.append(F.cross_entropy(logits.reshape(-1, 10), target.reshape(-1)))
+            layout = layouts[b] if layouts else ()
+            here = cell_labels(layout, rows, cols).to(logits.device) if layout else None
+            if here is not None:
+                seen = self.label_probe(hidden[b, last])
+                widget = here > 0  # widget cells and background count alike, however few the widgets
+                parts = [F.cross_entropy(seen[mask], here[mask]) for mask in (widget, ~widget) if mask.any()]
+                seen_terms.append(torch.stack(parts).mean())
             point = points[b]
             if point is None:
                 continue
@@ -160,6 +216,15 @@ class PointerAux:
             keys = last[near_cells(point, rows, cols).to(last.device)]
             mass = attention[b][queries][:, keys].sum(-1)
             pointer_terms.append(-torch.log(mass + 1e-6).mean())
+            under = [w[4] for w in layout if w[0] <= point[0] < w[2] and w[1] <= point[1] < w[3]]
+            if under:  # the topmost widget the point lands on
+                target = torch.full((len(queries),), label_class(under[-1]), device=logits.device)
+                wanted_terms.append(F.cross_entropy(self.label_probe(hidden[b, queries]), target))
         position = torch.stack(position_terms).mean()
-        pointer = torch.stack(pointer_terms).mean() if pointer_terms else position.new_zeros(())
-        return self.weight * (position + pointer), {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach())}
+        zero = position.new_zeros(())
+        pointer = torch.stack(pointer_terms).mean() if pointer_terms else zero
+        seen = torch.stack(seen_terms).mean() if seen_terms else zero
+        wanted = torch.stack(wanted_terms).mean() if wanted_terms else zero
+        total = self.weight * (position + pointer + seen + wanted)
+        return total, {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach()),
+                       "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}

@@ -7,7 +7,9 @@ their pixel budget), so what the model learns is what it will be asked. Producer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from vlagent.model.chat import Chat, ImagePart, Message
 
@@ -25,6 +27,29 @@ class TrainingSample:
     chat: Chat
     reply: str
     source: str = ""
+    #: The labelled widgets of the last screenshot, ``(x1, y1, x2, y2, label)`` in 0-1000 thousandths of it,
+    #: topmost last; where the synthetic apps' ground truth knows them (the label supervision of
+    #: :mod:`vlagent.model.training.pointer_aux`), else empty.
+    layout: tuple[tuple[float, float, float, float, str], ...] = ()
+
+
+def widget_layout(widgets: Iterable[Any], width: int, height: int) -> tuple[tuple[float, float, float, float, str], ...]:
+    """Labelled, enabled widgets (``.box`` in screen pixels, ``.label``) as a sample's ``layout`` in thousandths.
+
+    Example:
+        >>> from types import SimpleNamespace as W
+        >>> box = W(x1=0, y1=0, x2=50, y2=20)
+        >>> widget_layout([W(box=box, label="OK", enabled=True), W(box=box, label="", enabled=True)], 100, 40)
+        ((0.0, 0.0, 500.0, 500.0, 'OK'),)
+    """
+    out = []
+    for w in widgets:
+        label = str(getattr(w, "label", "") or "").strip()
+        if not label or not getattr(w, "enabled", True):
+            continue
+        b = w.box
+        out.append((b.x1 / width * 1000, b.y1 / height * 1000, b.x2 / width * 1000, b.y2 / height * 1000, label))
+    return tuple(out)
 
 
 def at_model_size(sample: TrainingSample) -> TrainingSample:
@@ -56,4 +81,5 @@ def at_model_size(sample: TrainingSample) -> TrainingSample:
                 part = ImagePart(rgb.resize(size, resample=Image.Resampling.BICUBIC), part.min_pixels, part.max_pixels)
             parts.append(part)
         messages.append(Message(message.role, parts))
-    return TrainingSample(Chat(messages, metadata=dict(sample.chat.metadata)), sample.reply, sample.source)
+    return TrainingSample(Chat(messages, metadata=dict(sample.chat.metadata)), sample.reply, sample.source,
+                          sample.layout)

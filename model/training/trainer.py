@@ -347,6 +347,7 @@ class Trainer:
         self.loaded: Loaded | None = None
         self.aux: PointerAux | None = None
         self._points = [first_point(s.reply) for s in self.samples] if config.pointer_aux else []
+        self._layouts = [s.layout for s in self.samples] if config.pointer_aux else []
 
     def _state(self, step: int) -> dict[str, Any]:
         import torch
@@ -483,8 +484,10 @@ class Trainer:
             token_loss = F.cross_entropy(picked, wanted, reduction="none")
             objective = token_loss.sum() / total
             if self.aux is not None:
-                points = [self._points[i] for i in order[m * cfg.batch_size:(m + 1) * cfg.batch_size]]
-                aux_loss, parts = self.aux.losses(outputs, batch, labels, points)
+                picked_ids = order[m * cfg.batch_size:(m + 1) * cfg.batch_size]
+                points = [self._points[i] for i in picked_ids]
+                layouts = [self._layouts[i] for i in picked_ids]
+                aux_loss, parts = self.aux.losses(outputs, batch, labels, points, layouts)
                 objective = objective + aux_loss / cfg.grad_accum
                 for k, v in parts.items():
                     aux_parts[k] = aux_parts.get(k, 0.0) + v / cfg.grad_accum
