@@ -131,7 +131,9 @@ def annotate(image: Image.Image, actions: Sequence[Action], *, error: str | None
             continue  # not converted (the step failed before conversion): the caption says it
         box = getattr(action, "box", None)
         if box is not None and box.space == "screen":
-            draw.rectangle([box.x1, box.y1, box.x2, box.y2], outline=BOX_RGB, width=width)
+            # A model may write the corners in either order; the click (the centre) is the same.
+            (x1, x2), (y1, y2) = sorted((box.x1, box.x2)), sorted((box.y1, box.y2))
+            draw.rectangle([x1, y1, x2, y2], outline=BOX_RGB, width=width)
         for mark in action.marks():
             _draw_mark(draw, mark, out.size, r, width)
     if error:

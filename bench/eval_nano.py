@@ -6,6 +6,8 @@ the issue's two groups: single-click apps (dialog, home) and multi-step apps (lo
 
     .venv/bin/python bench/eval_nano.py MODEL_DIR --sizes phone,800x600 --episodes 10
     .venv/bin/python bench/eval_nano.py runs/nano/run/checkpoints/step-000800 --base runs/nano/init
+    .venv/bin/python bench/eval_nano.py vlagent-nano          (the shipped checkpoint)
+    .venv/bin/python bench/eval_nano.py random                (the baseline: a named policy, see `vlagent policies`)
 
 A training checkpoint (``--base`` given) is turned into a model folder first: the base folder with the
 checkpoint's trained weights, as the trainer's export writes it.
@@ -46,7 +48,8 @@ def _size(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", type=Path, help="a model folder, or a training checkpoint with --base")
+    ap.add_argument("model", help="a model folder or shipped name, a training checkpoint with --base, or a named "
+                    "policy (random, oracle) for a baseline")
     ap.add_argument("--base", type=Path, help="the run's base model folder (when MODEL is a checkpoint)")
     ap.add_argument("--sizes", default="phone,800x600")
     ap.add_argument("--apps", default=",".join(SINGLE_CLICK + MULTI_STEP))
@@ -61,16 +64,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from vlagent.agent.evaluate import evaluate
     from vlagent.agent.train_eval import heldout_specs
+    from vlagent.model import make_backend
     from vlagent.model.chat import GenerationOptions
+    from vlagent.model.policies import policy_names
     from vlagent.model.transformers_backend import TransformersBackend
 
     work = Path(tempfile.mkdtemp(prefix="eval-nano-"))
     model_dir = args.model
     if args.base is not None:
-        model_dir = checkpoint_as_model(args.model, args.base, work / "model")
+        model_dir = checkpoint_as_model(Path(args.model), args.base, work / "model")
     apps = args.apps.split(",")
     sizes = [_size(s) for s in args.sizes.split(",")]
-    backend = TransformersBackend(model_dir, device="cpu", min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    if args.base is None and args.model in policy_names():
+        backend = make_backend("python", args.model)
+    else:
+        backend = TransformersBackend(model_dir, device="cpu", min_pixels=args.min_pixels, max_pixels=args.max_pixels)
     table: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     for size in sizes:

@@ -11,7 +11,8 @@ transformers backend loads it as it loads a 7B. What differs:
   [16, 24, 24] do for 128), vision 4 blocks of 128 merged 2x2 into the text width; about 4.4M parameters,
   17-18 MB of float32 safetensors.
 - The real initializer range (0.02): it is trained, not sampled at random.
-- A small M-RoPE base (:data:`NANO_ROPE_THETA`), so screen rows and columns differ in phase.
+- A smaller M-RoPE base than Qwen's (:data:`NANO_ROPE_THETA`): rows still differ in phase, and half the
+  components stay slow enough for lookups by content.
 
 :func:`build_nano_qwen2vl` writes the untrained checkpoint; ``scripts/train-nano.sh`` trains it.
 """
@@ -23,12 +24,25 @@ from pathlib import Path
 
 from vlagent.model.tiny import _train_tokenizer, save_random_checkpoint, tiny_qwen2vl_config
 
+#: The screen sizes the nano recipe trains on (scripts/train-nano.sh), and so the ones to run it at.
+NANO_SIZES = ("phone", "800x600")
+#: Its pixel budget and screenshots per prompt: the card's (model/catalog.py), so ``--model vlagent-nano``
+#: is asked as it was trained.
+NANO_MIN_PIXELS, NANO_MAX_PIXELS, NANO_HISTORY_IMAGES = 3136, 160_000, 1
+NANO_ABOUT = ("a ~4.4M-parameter Qwen2-VL trained from scratch on vlagent's built-in synthetic apps only "
+              f"(sizes {' and '.join(NANO_SIZES)}); it drives those apps and nothing else, and fails many of their "
+              "episodes (README: The nano model)")
+
 NANO_VOCAB_SIZE = 2048
-#: M-RoPE's base. Qwen2-VL's 1,000,000 gives the width section of a 64-wide head rotations of 1e-6 to 2e-4
-#: radians per position: across a 16-column screen the language model cannot tell one column from the next.
-#: The nano model's context is short (under 1,000 tokens), so a small base costs nothing there and puts the
-#: height and width sections at 0.05-0.5 radians per position.
-NANO_ROPE_THETA = 20.0
+#: M-RoPE's base. With head_dim 64 and sections [8, 12, 12] the temporal section turns 1 to 0.13 rad per
+#: position, the height section 0.1 to 0.004 and the width section 0.003 to 0.0001. The slow half is what lets
+#: a reply token find the task words or a widget by what they say, from a distance that changes with the
+#: task's length: at a base of 20 (the previous recipe) every component turned at least 0.05 rad per
+#: position, so no lookup over the ~250 tokens between task and reply was the same from one sample to the
+#: next, and the trained model clicked by the task's wording alone, the same button whatever the screen
+#: showed. Where each visual token is comes from the vision tower and the position probe
+#: (:mod:`vlagent.model.training.pointer_aux`), not from a fast rotation.
+NANO_ROPE_THETA = 10000.0
 NANO_TEXT = {
     "hidden_size": 256,
     "intermediate_size": 512,
@@ -64,3 +78,25 @@ def build_nano_qwen2vl(folder: str | Path, corpus: Iterable[str], *, seed: int =
     tokenizer = _train_tokenizer(lines, NANO_VOCAB_SIZE)
     config = nano_qwen2vl_config(tokenizer)
     return save_random_checkpoint(folder, Qwen2VLForConditionalGeneration, config, tokenizer, seed=seed)
+
+
+def ship_nano(trained: str | Path, folder: str | Path) -> Path:
+    """Copy a trained nano model folder to ``folder`` (``model/weights/vlagent-nano``) with its card.
+
+    Only what the transformers backend loads is copied (no training leftovers), and the card says how to ask
+    it (:data:`NANO_MAX_PIXELS`, one screenshot per prompt, the qwen2-vl profile) and what it is.
+    """
+    import shutil
+
+    from vlagent.model.catalog import ModelCard
+
+    src, dst = Path(trained), Path(folder)
+    dst.mkdir(parents=True, exist_ok=True)
+    for old in dst.iterdir():
+        old.unlink()
+    for path in sorted(src.iterdir()):
+        if path.is_file() and (path.suffix in (".json", ".jinja", ".safetensors")):
+            shutil.copyfile(path, dst / path.name)
+    ModelCard(profile="qwen2-vl", min_pixels=NANO_MIN_PIXELS, max_pixels=NANO_MAX_PIXELS,
+              history_images=NANO_HISTORY_IMAGES, about=NANO_ABOUT).write(dst)
+    return dst

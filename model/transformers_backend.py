@@ -34,6 +34,7 @@ from typing import Any
 
 from PIL import Image
 
+from vlagent.model.catalog import resolve_model
 from vlagent.model.chat import Chat, Generation, GenerationOptions, ImagePart, TextPart, VideoPart
 from vlagent.model.errors import ModelLoadError, ModelRejected
 from vlagent.model.mrope import VisionSpan, batch_positions
@@ -203,7 +204,7 @@ class TransformersBackend:
         for label, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
             if value is not None and value <= 0:
                 raise ModelRejected(f"{label} must be positive, got {value}")
-        self.model_ref = str(model)
+        self.model_ref = resolve_model(str(model))  # a shipped model's name (vlagent-nano) is its folder
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.attn_implementation = self._check_attn(attn_implementation)

@@ -34,3 +34,14 @@ def test_the_caption_says_what_was_done_below_a_phone_screen() -> None:
     assert out.crop((0, 0, 1080, 2400)).tobytes() == screen.tobytes()  # typing draws nothing on the screen
     strip = out.crop((0, 2400, 1080, out.height))
     assert strip.height >= 2400 // 40 and (255, 255, 255) in {c for _, c in strip.getcolors(1 << 16)}
+
+
+def test_a_box_written_corner_last_first_is_drawn_not_a_crash() -> None:
+    # Regression: a model's box (x2,y2),(x1,y1) is a valid click (its centre) but Pillow refuses a rectangle
+    # with x1 < x0, and the recorder's error ended a whole `vlagent eval` at 4K.
+    from vlagent.actions.coords import Box
+    from vlagent.agent.annotate import BOX_RGB
+
+    box = Box(x1=120, y1=150, x2=40, y2=60, space="screen")
+    out = annotate(_screen(160, 210), [Click(point=box.center, box=box)])
+    assert out.getpixel((40, 100)) == BOX_RGB and out.getpixel((119, 100)) == BOX_RGB

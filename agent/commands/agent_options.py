@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from vlagent.model.catalog import SHIPPED_MODELS, ModelCard, model_card, resolve_model
 from vlagent.model.openai_backend import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from vlagent.model.transformers_backend import (
     DEFAULT_PREPROCESS,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # generate.py imports the shared options below, so its Backen
     from vlagent.agent.commands.generate import BackendKind
 
 DEFAULT_PROFILE = "qwen2-vl"
+#: Appended to the --profile help of the commands that take a model card's profile.
+PROFILE_DEFAULT_NOTE = f" Default: the model card's (vlagent.json), else {DEFAULT_PROFILE}."
 SCRIPTED_SPEC = "vlagent.agent.scripted:oracle_policy"
 
 SCRIPTED_BANNER = f"""\
@@ -76,9 +79,22 @@ VisionCacheOption = Annotated[
 ]
 
 
+#: The shipped models' names, for --model's help.
+SHIPPED_NAMES = " or ".join(SHIPPED_MODELS)
+#: What runs when neither --backend nor --model is given: None is the scripted oracle, a shipped model's
+#: name (model/catalog.py) runs that model instead.
+DEFAULT_MODEL: str | None = None
+#: Screenshots per prompt when neither the command line nor the model's card says.
+DEFAULT_HISTORY_IMAGES = 2
+
+
 @dataclass(frozen=True)
 class BackendChoice:
-    """The backend the options name, and whether it is the scripted default.
+    """The backend the options name, what it is asked with, and whether it is the default.
+
+    ``profile``, ``min_pixels``, ``max_pixels`` and ``history_images`` are the command line's where given,
+    else the model card's (:class:`~vlagent.model.catalog.ModelCard`), else the defaults (the pixel budget
+    then stays None: the profile's).
 
     Example:
         >>> choose_backend(None, None).scripted_default
@@ -89,11 +105,32 @@ class BackendChoice:
     model: str
     kwargs: dict[str, Any]
     scripted_default: bool
+    profile: str = DEFAULT_PROFILE
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    history_images: int = DEFAULT_HISTORY_IMAGES
+    card: ModelCard | None = None
+    #: True when no --backend/--model was given (the oracle, or :data:`DEFAULT_MODEL`).
+    default: bool = False
 
     def build(self) -> Any:
         from vlagent.model import make_backend
 
         return make_backend(self.kind, self.model, **self.kwargs)
+
+    def banner(self) -> str | None:
+        """What to tell the user before the run: the oracle's note, or which model runs and what it is."""
+        if self.scripted_default:
+            return SCRIPTED_BANNER.format(profile=self.profile)
+        if self.card is not None and self.card.about:
+            lead = "NOTE: no --backend/--model given, so this runs" if self.default else "model:"
+            return f"{lead} {self.model_name}: {self.card.about}"
+        return None
+
+    @property
+    def model_name(self) -> str:
+        """The model as the user named it (a shipped model's name rather than its folder)."""
+        return next((name for name, folder in SHIPPED_MODELS.items() if str(folder) == self.model), self.model)
 
 
 def choose_backend(
@@ -109,13 +146,31 @@ def choose_backend(
     max_retries: int = DEFAULT_MAX_RETRIES,
     preprocess: str = DEFAULT_PREPROCESS,
     vision_cache_mb: float = DEFAULT_VISION_CACHE_MB,
+    profile: str | None = None,
+    history_images: int | None = None,
 ) -> BackendChoice:
-    """Resolve the CLI's backend options; neither given means the scripted oracle."""
-    if backend is None and model is None:
-        return BackendChoice("python", SCRIPTED_SPEC, {}, True)
+    """Resolve the CLI's backend options; neither given means :data:`DEFAULT_MODEL` (the scripted oracle).
+
+    A transformers model with a card (a shipped name, or a folder ``vlagent train`` exported) fills in the
+    profile, pixel budget and screenshots per prompt the command line left out.
+    """
+    default = backend is None and model is None
+    if default and DEFAULT_MODEL is None:
+        return BackendChoice("python", SCRIPTED_SPEC, {}, True, profile=profile or DEFAULT_PROFILE,
+                             min_pixels=min_pixels, max_pixels=max_pixels,
+                             history_images=history_images or DEFAULT_HISTORY_IMAGES, default=True)
+    if default:
+        model = DEFAULT_MODEL
     if model is None:
         raise typer.BadParameter("--model is needed with --backend (a hub id, a folder, a served name or module:attr)")
     kind = backend.value if backend is not None else "transformers"
+    card = None
+    if kind == "transformers":
+        model = resolve_model(model)
+        card = model_card(model)
+    filled = card or ModelCard()
+    min_pixels = min_pixels if min_pixels is not None else filled.min_pixels
+    max_pixels = max_pixels if max_pixels is not None else filled.max_pixels
     kwargs: dict[str, Any] = {}
     if kind == "transformers":
         kwargs = {"device": device, "dtype": dtype, "min_pixels": min_pixels, "max_pixels": max_pixels,
@@ -123,7 +178,11 @@ def choose_backend(
     elif kind == "openai":
         kwargs = {"base_url": base_url, "min_pixels": min_pixels, "max_pixels": max_pixels, "timeout": timeout,
                   "max_retries": max_retries}
-    return BackendChoice(kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC)
+    return BackendChoice(
+        kind, model, kwargs, kind == "python" and model == SCRIPTED_SPEC,
+        profile=profile or filled.profile or DEFAULT_PROFILE, min_pixels=min_pixels, max_pixels=max_pixels,
+        history_images=history_images or filled.history_images or DEFAULT_HISTORY_IMAGES, card=card, default=default,
+    )
 
 
 def transformers_host_kwargs(preprocess: str, vision_cache_mb: float) -> dict[str, Any]:

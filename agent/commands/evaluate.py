@@ -13,10 +13,10 @@ from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_PREPROCESS_MODE,
-    DEFAULT_PROFILE,
     DEFAULT_TIMEOUT,
     DEFAULT_VISION_CACHE_MB,
-    SCRIPTED_BANNER,
+    PROFILE_DEFAULT_NOTE,
+    SHIPPED_NAMES,
     MaxRetriesOption,
     PreprocessOption,
     TimeoutOption,
@@ -67,8 +67,12 @@ def eval_(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Episodes alive at once; their model calls share one batch.")] = 4,
     backend: Annotated[BackendKind | None, typer.Option(help="transformers, openai or python.")] = None,
-    model: Annotated[str | None, typer.Option(help="Hub id/folder, served name, or module:attr.")] = None,
-    profile: Annotated[str, typer.Option(help=profile_help("Model profile: "))] = DEFAULT_PROFILE,
+    model: Annotated[
+        str | None, typer.Option(help=f"Hub id/folder or {SHIPPED_NAMES}, served name, or module:attr.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help=profile_help("Model profile: ") + PROFILE_DEFAULT_NOTE)
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
     min_pixels: Annotated[int | None, typer.Option(min=1, help="Smallest resized screenshot area.")] = None,
     max_pixels: Annotated[
@@ -88,7 +92,10 @@ def eval_(
         float | None,
         typer.Option(min=0.001, help="Wall-clock seconds per episode; an episode out of time is a failure (time_limit)."),
     ] = None,
-    history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
+    history_images: Annotated[
+        int | None,
+        typer.Option(min=1, help="Screenshots per prompt, the current one included (default: the model card's, else 2)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="First seed of a suite name's or env spec's cycle.")] = 0,
     out: Annotated[
         Path | None,
@@ -121,16 +128,19 @@ def eval_(
     from vlagent.model import GenerationOptions
     from vlagent.prompts import get_profile
 
-    chosen = get_profile(profile)
-    check_pixels(chosen, min_pixels, max_pixels)
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
         timeout=timeout, max_retries=max_retries, preprocess=preprocess, vision_cache_mb=vision_cache_mb,
+        profile=profile, history_images=history_images,
     )
+    min_pixels, max_pixels, history_images = choice.min_pixels, choice.max_pixels, choice.history_images
+    chosen = get_profile(choice.profile)
+    check_pixels(chosen, min_pixels, max_pixels)
     specs = build_suites(suite, episodes, seed=seed)
-    out = writable_folder(out or default_out(suite, choice.model, chosen.name))
-    if choice.scripted_default and not quiet:
-        typer.echo(SCRIPTED_BANNER.format(profile=chosen.name), err=True)
+    out = writable_folder(out or default_out(suite, choice.model_name, chosen.name))
+    banner = choice.banner()
+    if banner and not quiet:
+        typer.echo(banner, err=True)
     limits = {} if max_steps is None else {"max_steps": max_steps}
     results = evaluate(
         specs,

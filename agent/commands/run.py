@@ -16,10 +16,10 @@ from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_PREPROCESS_MODE,
-    DEFAULT_PROFILE,
     DEFAULT_TIMEOUT,
     DEFAULT_VISION_CACHE_MB,
-    SCRIPTED_BANNER,
+    PROFILE_DEFAULT_NOTE,
+    SHIPPED_NAMES,
     MaxRetriesOption,
     PreprocessOption,
     TimeoutOption,
@@ -67,11 +67,12 @@ def run(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="Hub id or folder (transformers), served name (openai) or module:attr (python)."),
+        typer.Option(help=f"Hub id or folder, or {SHIPPED_NAMES} (transformers), served name (openai) or "
+                     "module:attr (python)."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help=profile_help("Prompt format + parser + coordinates: "))
-    ] = DEFAULT_PROFILE,
+        str | None, typer.Option(help=profile_help("Prompt format + parser + coordinates: ") + PROFILE_DEFAULT_NOTE)
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="openai: the server's /v1 URL.")] = None,
     min_pixels: Annotated[
         int | None, typer.Option(min=1, help="Smallest resized screenshot area (default: the profile's).")
@@ -95,7 +96,10 @@ def run(
     max_retries: MaxRetriesOption = DEFAULT_MAX_RETRIES,
     preprocess: PreprocessOption = DEFAULT_PREPROCESS_MODE,
     vision_cache_mb: VisionCacheOption = DEFAULT_VISION_CACHE_MB,
-    history_images: Annotated[int, typer.Option(min=1, help="Screenshots per prompt, the current one included.")] = 2,
+    history_images: Annotated[
+        int | None,
+        typer.Option(min=1, help="Screenshots per prompt, the current one included (default: the model card's, else 2)."),
+    ] = None,
     video_frames: Annotated[
         int,
         typer.Option(min=0, help="Send the last N frames up to now as a video before the current screenshot "
@@ -170,8 +174,10 @@ def run(
     choice = choose_backend(
         backend, model, base_url=base_url, min_pixels=min_pixels, max_pixels=max_pixels, device=device, dtype=dtype,
         timeout=timeout, max_retries=max_retries, preprocess=preprocess, vision_cache_mb=vision_cache_mb,
+        profile=profile, history_images=history_images,
     )
-    chosen_profile = get_profile(profile)
+    min_pixels, max_pixels, history_images = choice.min_pixels, choice.max_pixels, choice.history_images
+    chosen_profile = get_profile(choice.profile)
     check_pixels(chosen_profile, min_pixels, max_pixels)
     if video_frames == 1:
         raise typer.BadParameter("a video needs at least 2 frames (0 turns it off)", param_hint="--video-frames")
@@ -188,8 +194,9 @@ def run(
     safety = build_safety(dry_run=dry_run, confirm=confirm, sensitive=sensitive, deny_hotkey=deny_hotkey,
                           stop_hotkey=stop_hotkey, interactive=interactive)
     stop = StopFlag()
-    if choice.scripted_default and not quiet:
-        typer.echo(SCRIPTED_BANNER.format(profile=chosen_profile.name), err=True)
+    banner = choice.banner()
+    if banner and not quiet:
+        typer.echo(banner, err=True)
     # The env first: a typo in --env should not wait for a 7B model to load.
     environment = make_env(env, **kwargs)
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in env)

@@ -10,6 +10,7 @@ import typer
 
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import DEFAULT_PROFILE, writable_folder
+from vlagent.model.catalog import CARD_FILE, ModelCard
 
 
 def _csv(text: str) -> list[str]:
@@ -125,9 +126,25 @@ def train(
         typer.echo(f"resumed from step {result.resumed_from}", err=True)
     last = result.log[-1] if result.log else {}
     typer.echo(json.dumps({k: last[k] for k in ("step", "loss", "digit_loss", "token_accuracy") if k in last}))
+    trained_on = []
+    if data:
+        trained_on.append(f"{len(data)} trajectory folder(s)")
+    if synthetic:
+        from vlagent.envs.synthetic import APPS
+
+        trained_on.append(f"the built-in synthetic apps ({', '.join(apps or sorted(APPS))}) at "
+                          f"{', '.join(_size_name(s) for s in sizes)}")
+    card = ModelCard(profile=profile, min_pixels=min_pixels, max_pixels=max_pixels, history_images=history_images,
+                     about=f"fine-tuned by `vlagent train` from {model} on {len(report.samples)} samples from "
+                           f"{' and '.join(trained_on)}{' only' if not data else ''}")
+    card.write(result.model_dir)
     typer.echo(f"model: {result.model_dir}")
-    typer.echo(f"run it: vlagent run --env synthetic:login --backend transformers --model {result.model_dir} "
-               f"--profile {profile}")
+    typer.echo(f"run it: vlagent run --env synthetic:login --model {result.model_dir}  "
+               f"(its {CARD_FILE} gives --profile {profile} and the pixel budget it was trained with)")
+
+
+def _size_name(size: object) -> str:
+    return "x".join(map(str, size)) if isinstance(size, tuple | list) else str(size)
 
 
 #: The compact screen the nano model is trained and evaluated on: every app fits and the oracle finishes.
