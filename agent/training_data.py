@@ -33,7 +33,14 @@ from vlagent.actions.models import Action
 from vlagent.agent.describe import describe
 from vlagent.agent.policy import Planned
 from vlagent.agent.scripted import OraclePolicy, to_model_space, write_reply
-from vlagent.agent.trajectory import EpisodeMeta, StepRecord, find_episodes, load_episode, same_screen
+from vlagent.agent.trajectory import (
+    EpisodeMeta,
+    StepContext,
+    StepRecord,
+    find_episodes,
+    load_episode,
+    same_screen,
+)
 from vlagent.model.chat import Chat
 from vlagent.model.training.errors import TrainingDataError
 from vlagent.model.training.sample import TrainingSample, at_model_size, widget_layout
@@ -81,16 +88,7 @@ def _plain_chat(chat: Chat) -> Chat:
 _REBUILDABLE = ("synthetic:", "gym:")
 
 
-@dataclass(frozen=True)
-class _StepContext:
-    """What a step's prompt showed besides the screenshots: the env's actions, options and text."""
-
-    supported: frozenset[str] = frozenset()
-    options: tuple[str, ...] = ()
-    env_text: str = ""
-
-
-def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _StepContext]:
+def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, StepContext]:
     """Each step's env context: as the loop recorded it, else by replaying the actions in a rebuilt env.
 
     The loop records each step's supported actions, named options and env text (a FrozenLake position, a
@@ -101,11 +99,9 @@ def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _
     no text (an empty mapping); so does the rest of an episode whose replay fails. An unseeded episode gets
     its env's supported actions only.
     """
-    if steps and all(step.context is not None for step in steps):
-        return {
-            step.index: _StepContext(frozenset(step.context.supported), tuple(step.context.options), step.context.text)
-            for step in steps if step.context is not None
-        }
+    recorded = {step.index: step.context for step in steps if step.context is not None}
+    if steps and len(recorded) == len(steps):
+        return recorded
     if not meta.env.startswith(_REBUILDABLE):
         return {}
     from vlagent.envs.registry import make_env
@@ -114,14 +110,15 @@ def _env_contexts(meta: EpisodeMeta, steps: Sequence[StepRecord]) -> dict[int, _
         env = make_env(meta.env, **meta.env_kwargs)
     except (VlagentError, ImportError):
         return {}
-    out: dict[int, _StepContext] = {}
+    out: dict[int, StepContext] = {}
     try:
         if meta.seed is None:  # an unseeded episode cannot be replayed: only what does not change
-            supported = frozenset(env.supported_actions_now())
-            return {step.index: _StepContext(supported) for step in steps}
+            supported = sorted(env.supported_actions_now())
+            return {step.index: StepContext(supported=supported) for step in steps}
         obs, _ = env.reset(seed=meta.seed)
         for step in steps:
-            out[step.index] = _StepContext(frozenset(env.supported_actions_now()), tuple(obs.options), obs.text)
+            out[step.index] = StepContext(supported=sorted(env.supported_actions_now()), options=list(obs.options),
+                                          text=obs.text)
             for record in step.actions:
                 if record.executed and record.screen is not None:
                     obs, _, terminated, truncated, _ = env.step(record.screen)
@@ -207,14 +204,14 @@ def episode_samples(
         except (ActionError, ValueError) as exc:
             report.skip(where, f"step {step.index}: {prof.name} cannot write it ({exc})")
             break  # later steps would remember a history with a hole in it
-        context = contexts.get(step.index, _StepContext())
+        context = contexts.get(step.index, StepContext())
         request = PromptRequest(
             family=meta.family,  # type: ignore[arg-type]
             task=meta.task,
             images=screens[-history_images:],
-            env_text=context.env_text,
-            options=context.options,
-            supported=context.supported,
+            env_text=context.text,
+            options=tuple(context.options),
+            supported=frozenset(context.supported),
             history=list(history),
         )
         chat = _plain_chat(prof.build_chat(request))

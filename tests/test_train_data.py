@@ -7,6 +7,7 @@ profile (same screenshots, same history, same reply text).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,32 @@ def _record(root: Path, profile: str, policy, *, app: str, size, seed: int) -> P
     result = agent.run("", seed=seed, episode_id=f"{app}-{profile}-s{seed}")
     env.close()
     return result.path
+
+
+class _Recording:
+    """The random policy, keeping every chat it was sent (the reference for the rebuilt prompts)."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        from vlagent.agent.scripted import random_policy
+
+        self.inner, self.chats = random_policy(), []
+
+    def decide(self, steps):
+        self.chats.extend(s.prompt for s in steps)
+        return self.inner.decide(steps)
+
+
+def _record_lake(root: Path, *, max_steps: int) -> tuple[_Recording, Path]:
+    """A recorded FrozenLake episode (named options, env text) and the policy that saw its prompts."""
+    policy = _Recording()
+    env = make_env("gym:FrozenLake-v1", is_slippery=False)
+    store = TrajectoryStore(root, annotate=False, background_images=False)
+    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
+          max_steps=max_steps).run("", seed=1, episode_id="lake")
+    env.close()
+    return policy, root / "lake"
 
 
 def _record_replies(folder: Path) -> list[str]:
@@ -104,26 +131,13 @@ def test_recorded_episode_becomes_the_samples_the_loop_builds_in_another_profile
 
 
 def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
-    """Named options and the env's text are not in meta.json: the conversion asks the rebuilt env."""
-    from vlagent.agent.scripted import random_policy
-
-    class Recording:
-        name = "recording"
-
-        def __init__(self) -> None:
-            self.inner, self.chats = random_policy(), []
-
-        def decide(self, steps):
-            self.chats.extend(s.prompt for s in steps)
-            return self.inner.decide(steps)
-
-    policy = Recording()
-    env = make_env("gym:FrozenLake-v1", is_slippery=False)
-    store = TrajectoryStore(tmp_path, annotate=False, background_images=False)
-    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
-          max_steps=4).run("", seed=1, episode_id="lake")
-    env.close()
-    report = episode_samples(tmp_path / "lake", "json", include_failed=True)
+    """A folder recorded before steps held their env context: the conversion asks the rebuilt env."""
+    policy, folder = _record_lake(tmp_path, max_steps=4)
+    lines = (folder / "steps.jsonl").read_text().splitlines()
+    assert all('"context"' in line for line in lines)
+    (folder / "steps.jsonl").write_text("".join(
+        json.dumps({k: v for k, v in json.loads(line).items() if k != "context"}) + "\n" for line in lines))
+    report = episode_samples(folder, "json", include_failed=True)
     assert len(report.samples) == len(policy.chats) >= 2
     for sample, sent in zip(report.samples, policy.chats, strict=True):
         _same_chat(sample.chat, sent)
@@ -133,28 +147,9 @@ def test_a_gym_episode_gives_back_the_prompts_the_loop_sent(tmp_path):
 
 def test_an_env_nothing_can_rebuild_gives_back_the_prompts_from_the_recorded_contexts(tmp_path):
     """A desktop, phone or MiniWoB page cannot be replayed: each step's actions, options and text are recorded."""
-    import json
-
-    from vlagent.agent.scripted import random_policy
     from vlagent.agent.trajectory import read_steps
 
-    class Recording:
-        name = "recording"
-
-        def __init__(self) -> None:
-            self.inner, self.chats = random_policy(), []
-
-        def decide(self, steps):
-            self.chats.extend(s.prompt for s in steps)
-            return self.inner.decide(steps)
-
-    policy = Recording()
-    env = make_env("gym:FrozenLake-v1", is_slippery=False)
-    store = TrajectoryStore(tmp_path, annotate=False, background_images=False)
-    Agent(policy, "json", env, recorder=store, env_spec="gym:FrozenLake-v1", env_kwargs={"is_slippery": False},
-          max_steps=3).run("", seed=1, episode_id="lake")
-    env.close()
-    folder = tmp_path / "lake"
+    policy, folder = _record_lake(tmp_path, max_steps=3)
     steps = read_steps(folder)
     assert all(s.context is not None and s.context.options and s.context.text for s in steps)
     assert steps[0].context.supported == sorted(steps[0].context.supported) and "choose" in steps[0].context.supported

@@ -64,9 +64,7 @@ def cell_labels(layout: Sequence[tuple[float, float, float, float, str]], rows: 
     """
     import torch
 
-    r, c = _cells(rows, cols)
-    x = (c.float() + 0.5) / cols * 1000
-    y = (r.float() + 0.5) / rows * 1000
+    x, y = _centres(rows, cols)
     out = torch.zeros(rows * cols, dtype=torch.long)
     for x1, y1, x2, y2, label in layout:
         inside = (x >= x1) & (x < x2) & (y >= y1) & (y < y2)
@@ -92,6 +90,12 @@ def _cells(rows: int, cols: int) -> tuple[Any, Any]:
     return torch.arange(rows).repeat_interleave(cols), torch.arange(cols).repeat(rows)
 
 
+def _centres(rows: int, cols: int) -> tuple[Any, Any]:
+    """Every merged cell's centre, x and y in 0-1000 thousandths of the screenshot (floats), row-major."""
+    r, c = _cells(rows, cols)
+    return (c + 0.5) / cols * 1000, (r + 0.5) / rows * 1000
+
+
 def cell_digits(rows: int, cols: int) -> Any:
     """Each cell centre's hundreds and tens digits of x and y (0-999), a ``[rows * cols, 4]`` LongTensor.
 
@@ -103,9 +107,7 @@ def cell_digits(rows: int, cols: int) -> Any:
     """
     import torch
 
-    r, c = _cells(rows, cols)
-    x = ((c + 0.5) / cols * 1000).long().clamp(0, 999)
-    y = ((r + 0.5) / rows * 1000).long().clamp(0, 999)
+    x, y = (v.long().clamp(0, 999) for v in _centres(rows, cols))
     return torch.stack([x // 100, (x // 10) % 10, y // 100, (y // 10) % 10], 1)
 
 
