@@ -42,10 +42,6 @@ def checkpoint_as_model(checkpoint: Path, base: Path, folder: Path) -> Path:
     return folder
 
 
-def _size(text: str):
-    return tuple(int(v) for v in text.lower().split("x")) if "x" in text.lower() else text
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="a model folder or shipped name, a training checkpoint with --base, or a named "
@@ -74,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.base is not None:
         model_dir = checkpoint_as_model(Path(args.model), args.base, work / "model")
     apps = args.apps.split(",")
-    sizes = [_size(s) for s in args.sizes.split(",")]
+    sizes = args.sizes.split(",")  # names and WxH, as the synthetic apps take them
     if args.base is None and args.model in policy_names():
         backend = make_backend("python", args.model)
     else:
@@ -82,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     for size in sizes:
-        key = "x".join(map(str, size)) if isinstance(size, tuple) else size
         specs = heldout_specs(args.episodes * len(apps), apps=apps, sizes=[size])
-        out = (args.out or work) / f"eval-{key}"
+        out = (args.out or work) / f"eval-{size}"
         results = evaluate(
             specs, backend=backend, profile="qwen2-vl", out=out, workers=min(len(specs), 8), progress=False,
             report=False, config={"model": str(model_dir), "size": str(size)}, max_steps=args.max_steps,
@@ -95,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         for ep in results.episodes:
             app = ep.env.split(":", 1)[1]
             per_app.setdefault(app, []).append(bool(ep.success))
-        table[key] = {app: sum(v) / len(v) for app, v in sorted(per_app.items())}
+        table[size] = {app: sum(v) / len(v) for app, v in sorted(per_app.items())}
         for group, names in (("single-click", SINGLE_CLICK), ("multi-step", MULTI_STEP)):
             runs = [ok for app in names for ok in per_app.get(app, [])]
             if runs:
-                table[key][group] = sum(runs) / len(runs)
+                table[size][group] = sum(runs) / len(runs)
     seconds = time.perf_counter() - t0
     columns = apps + ["single-click", "multi-step"]
     print(f"held-out seeds from 10000, {args.episodes} episode(s) per app and size, {seconds:.0f} s")

@@ -83,20 +83,25 @@ def build_nano_qwen2vl(folder: str | Path, corpus: Iterable[str], *, seed: int =
 def ship_nano(trained: str | Path, folder: str | Path) -> Path:
     """Copy a trained nano model folder to ``folder`` (``model/weights/vlagent-nano``) with its card.
 
-    Only what the transformers backend loads is copied (no training leftovers), and the card says how to ask
-    it (:data:`NANO_MAX_PIXELS`, one screenshot per prompt, the qwen2-vl profile) and what it is.
+    Only what the transformers backend loads is copied (no training leftovers). The card is the one
+    ``vlagent train`` wrote (the profile, pixel budget and screenshots per prompt it really trained with),
+    with :data:`NANO_ABOUT` as what it is; a folder without a card is refused, since nothing else knows how
+    the model must be asked.
     """
     import shutil
 
-    from vlagent.model.catalog import ModelCard
+    from vlagent.model.catalog import CARD_FILE, ModelCard
+    from vlagent.model.errors import ModelLoadError
 
     src, dst = Path(trained), Path(folder)
+    card = ModelCard.read(src)
+    if card is None:
+        raise ModelLoadError(f"{src} has no {CARD_FILE}: ship a folder `vlagent train` exported")
     dst.mkdir(parents=True, exist_ok=True)
     for old in dst.iterdir():
         old.unlink()
     for path in sorted(src.iterdir()):
         if path.is_file() and (path.suffix in (".json", ".jinja", ".safetensors")):
             shutil.copyfile(path, dst / path.name)
-    ModelCard(profile="qwen2-vl", min_pixels=NANO_MIN_PIXELS, max_pixels=NANO_MAX_PIXELS,
-              history_images=NANO_HISTORY_IMAGES, about=NANO_ABOUT).write(dst)
+    card.model_copy(update={"about": NANO_ABOUT}).write(dst)
     return dst

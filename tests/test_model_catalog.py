@@ -114,3 +114,25 @@ def test_vlagent_train_writes_the_card_of_what_it_trained_with(tiny_qwen2vl_path
     assert "synthetic apps (dialog) at 320x240 only" in card.about
     choice = choose_backend(None, str(out / "model"))
     assert (choice.max_pixels, choice.history_images) == (40_000, 1)
+
+
+def test_shipping_keeps_the_card_training_wrote_and_leaves_training_leftovers_behind(tmp_path):
+    import shutil
+
+    from vlagent.model.nano import NANO_ABOUT, ship_nano
+
+    trained = tmp_path / "run" / "model"
+    shutil.copytree(resolve_model("vlagent-nano"), trained)
+    ModelCard(profile="qwen2-vl", min_pixels=3136, max_pixels=200_704, history_images=2,
+              about="fine-tuned by `vlagent train` from runs/nano/init").write(trained)
+    (trained / "checkpoints").mkdir()
+    (trained / "train_log.jsonl").write_text("{}\n")
+    shipped = ship_nano(trained, tmp_path / "shipped")
+    card = ModelCard.read(shipped)
+    # How the model must be asked is what it was trained with, not what the constants say today.
+    assert (card.max_pixels, card.history_images) == (200_704, 2)
+    assert card.about == NANO_ABOUT
+    assert {p.name for p in shipped.iterdir()} == {p.name for p in trained.iterdir()} - {"checkpoints", "train_log.jsonl"}
+    (trained / CARD_FILE).unlink()
+    with pytest.raises(ModelLoadError, match=CARD_FILE):
+        ship_nano(trained, tmp_path / "again")

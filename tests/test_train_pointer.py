@@ -12,6 +12,8 @@ from safetensors.torch import load_file
 
 from vlagent.agent.training_data import synthetic_samples
 from vlagent.model.training import TrainConfig, Trainer
+from vlagent.model.training.checkpoint import latest_checkpoint
+from vlagent.model.training.errors import CheckpointError, TrainingError
 from vlagent.model.training.pointer_aux import (
     LABEL_CLASSES,
     POINTER_HEAD,
@@ -21,6 +23,7 @@ from vlagent.model.training.pointer_aux import (
     first_point,
     label_class,
     near_cells,
+    widget_cells,
 )
 
 pytest_plugins = ("model_fixtures",)  # tiny_qwen2vl_path
@@ -28,7 +31,8 @@ pytestmark = pytest.mark.timeout(240)
 IMG = 99
 
 
-def _fake(rows: int, cols: int, attend: list[int] | None) -> tuple[PointerAux, SimpleNamespace, dict, torch.Tensor]:
+def _fake(rows: int, cols: int, attend: list[int] | None,
+          target: str = "near") -> tuple[PointerAux, SimpleNamespace, dict, torch.Tensor]:
     """One sample: 2 prompt tokens, rows*cols visual tokens, then a reply ``( 5 0 0 , 5 0 0 )``."""
     digits = list(range(10))
     vis = rows * cols
@@ -43,7 +47,7 @@ def _fake(rows: int, cols: int, attend: list[int] | None) -> tuple[PointerAux, S
     hidden = torch.zeros(1, seq, 8)
     outputs = SimpleNamespace(hidden_states=(hidden, hidden, hidden), attentions=(att, att))
     batch = {"input_ids": ids, "image_grid_thw": torch.tensor([[1, 2 * rows, 2 * cols]])}
-    aux = PointerAux(8, 1.0, digit_ids=digits, image_token_id=IMG)
+    aux = PointerAux(8, 1.0, digit_ids=digits, image_token_id=IMG, target=target)
     return aux, outputs, batch, labels
 
 
@@ -62,6 +66,29 @@ def test_the_pointer_loss_is_zero_on_the_points_cells_and_high_elsewhere():
     assert uniform["aux_pointer"] == pytest.approx(-math.log(9 / batch["input_ids"].shape[1]), rel=1e-4)
     _, none = aux.losses(out, batch, labels, [None])  # a reply without a point: no pointer term
     assert none["aux_pointer"] == 0.0
+
+
+def test_the_widget_target_rewards_the_widgets_own_cells_not_the_rows_beside_it():
+    """The 3x3 target is met by attending above and below a button, which finds its row without reading it."""
+    rows, cols = 4, 6
+    button = (330, 500, 840, 750)  # row 2, columns 2-4 (centres x 417/583/750, y 625)
+    own = widget_cells(button, (500, 600), rows, cols).tolist()
+    assert own == [2 * cols + c for c in (2, 3, 4)]
+    beside = [r * cols + c for r in (1, 3) for c in (2, 3, 4)]  # the rows above and below: in the 3x3, not on it
+    for attend, near_loss, widget_loss in ((own, "low", "low"), (beside, "low", "high")):
+        got = {}
+        for target in ("near", "widget"):
+            aux, out, batch, labels = _fake(rows, cols, attend, target)
+            got[target] = aux.losses(out, batch, labels, [(500, 600)], [[(*button, "OK")]])[1]["aux_pointer"]
+        assert (got["near"] < 1e-4) == (near_loss == "low")
+        assert (got["widget"] < 1e-4) == (widget_loss == "low"), (attend, got)
+    # A widget thinner than a cell covers no cell centre: the cell under the point stands in for it.
+    assert widget_cells((0, 0, 1000, 10), (700, 5), rows, cols).tolist() == [4]
+    # Without a layout (a recorded trajectory) the widget target falls back to the 3x3 cells.
+    aux, out, batch, labels = _fake(rows, cols, near_cells((500, 600), rows, cols).tolist(), "widget")
+    assert aux.losses(out, batch, labels, [(500, 600)], [()])[1]["aux_pointer"] < 1e-4
+    with pytest.raises(TrainingError, match="pointer_target"):
+        TrainConfig(pointer_aux=1.0, pointer_target="box")
 
 
 def test_the_position_targets_are_the_cell_centres_the_reply_would_write():
@@ -172,3 +199,34 @@ def test_screens_resized_ahead_give_the_processor_the_same_pixels(tiny_backend):
     sample = TrainingSample(Chat([Message("user", [ImagePart(big, 3136, 160000)])]), "click()")
     a, b = enc.encode(sample), enc.encode(at_model_size(sample))
     assert torch.equal(a.pixel_values[0], b.pixel_values[0]) and torch.equal(a.input_ids, b.input_ids)
+
+
+def test_a_second_stage_starts_its_probes_where_the_first_left_them(tiny_qwen2vl_path, samples, tmp_path):
+    """A two-stage recipe: the model from stage 1's export, the probes from its checkpoint (--pointer-aux-from)."""
+    first = Trainer(tiny_qwen2vl_path, samples, tmp_path / "one", _cfg(steps=20)).run()
+    probes = latest_checkpoint(tmp_path / "one")
+    stage = _cfg(steps=1, lr=1e-9, pointer_target="widget")
+    warm = Trainer(first.model_dir, samples, tmp_path / "warm", stage, aux_init=probes).run(export=False)
+    cold = Trainer(first.model_dir, samples, tmp_path / "cold", stage).run(export=False)
+    # Fresh probes read nothing yet; the carried ones read what stage 1 taught them.
+    assert warm.log[0]["aux_label_seen"] < 0.5 * cold.log[0]["aux_label_seen"]
+    assert warm.log[0]["aux_position"] < 0.7 * cold.log[0]["aux_position"]
+    with pytest.raises(CheckpointError, match="extra.safetensors"):
+        Trainer(first.model_dir, samples, tmp_path / "bad", stage, aux_init=tmp_path).run(export=False)
+    with pytest.raises(TrainingError, match="pointer_aux"):
+        Trainer(first.model_dir, samples, tmp_path / "bad", _cfg(pointer_aux=0.0), aux_init=probes)
+
+
+def test_a_checkpoint_from_before_the_pointer_target_option_resumes_as_near(tiny_qwen2vl_path, samples, tmp_path):
+    import json
+
+    cfg = _cfg(steps=2, batch_size=2, checkpoint_every=1)
+    Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", cfg).run(stop_at=1)
+    state_file = latest_checkpoint(tmp_path / "run") / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["pointer_target"]  # as an older vlagent wrote it
+    state_file.write_text(json.dumps(state))
+    assert Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", cfg).run(export=False).resumed_from == 1
+    with pytest.raises(CheckpointError, match="pointer_target"):
+        Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(steps=2, batch_size=2, checkpoint_every=1,
+                                                                     pointer_target="widget")).run(export=False)

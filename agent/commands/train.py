@@ -11,19 +11,11 @@ import typer
 from vlagent.agent.cli import app
 from vlagent.agent.commands.agent_options import DEFAULT_PROFILE, writable_folder
 from vlagent.model.catalog import CARD_FILE, ModelCard
+from vlagent.model.training.pointer_aux import POINTER_TARGETS
 
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _sizes(text: str) -> list[object]:
-    """``desktop,phone,448x336`` as the synthetic apps' size arguments."""
-    out: list[object] = []
-    for item in _csv(text):
-        w, sep, h = item.lower().partition("x")
-        out.append((int(w), int(h)) if sep and w.isdigit() and h.isdigit() else item)
-    return out
 
 
 @app.command("train")
@@ -73,6 +65,11 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     pointer_aux: Annotated[float, typer.Option(
         min=0.0, help="Weight of the grounding supervision for models trained from scratch (0: off).")] = 0.0,
+    pointer_target: Annotated[str, typer.Option(
+        help=f"What the pointing head must attend to ({', '.join(POINTER_TARGETS)}): the 3x3 cells around the "
+             "point, or the cells of the widget it lands on.")] = POINTER_TARGETS[0],
+    pointer_aux_from: Annotated[Path | None, typer.Option(
+        help="A checkpoint folder of an earlier run whose pointer probes this run starts from.")] = None,
 ) -> None:
     """Fine-tune a Qwen2-VL on recorded episodes and/or the synthetic apps' ground truth.
 
@@ -96,7 +93,7 @@ def train(
     if data:
         report.extend(trajectory_samples(data, profile, history_images=history_images, include_failed=include_failed))
     apps = _csv(synthetic_apps) or None
-    sizes = _sizes(synthetic_sizes)
+    sizes = _csv(synthetic_sizes)  # names and WxH, as the synthetic apps' size argument takes them
     if synthetic:
         report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
                                         kinds=_csv(kinds),  # type: ignore[arg-type]
@@ -112,7 +109,7 @@ def train(
         schedule=schedule, weight_decay=weight_decay, seed=seed, lora=lora, lora_rank=lora_rank,  # type: ignore[arg-type]
         lora_alpha=lora_alpha, device=device, dtype=dtype, gradient_checkpointing=gradient_checkpointing,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
-        threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux,
+        threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux, pointer_target=pointer_target,
     )
     hook = None
     if eval_every:
@@ -121,7 +118,8 @@ def train(
         hook = heldout_eval_hook(out, profile=profile, episodes=eval_episodes, apps=apps or sorted(APPS),
                                  sizes=sizes, history_images=history_images, min_pixels=min_pixels,
                                  max_pixels=max_pixels, device=device)
-    result = Trainer(model, report.samples, out, config, on_eval=hook, progress=progress).run(resume=resume)
+    result = Trainer(model, report.samples, out, config, on_eval=hook, progress=progress,
+                     aux_init=pointer_aux_from).run(resume=resume)
     if result.resumed_from:
         typer.echo(f"resumed from step {result.resumed_from}", err=True)
     last = result.log[-1] if result.log else {}
@@ -133,7 +131,7 @@ def train(
         from vlagent.envs.synthetic import APPS
 
         trained_on.append(f"the built-in synthetic apps ({', '.join(apps or sorted(APPS))}) at "
-                          f"{', '.join(_size_name(s) for s in sizes)}")
+                          f"{', '.join(sizes)}")
     card = ModelCard(profile=profile, min_pixels=min_pixels, max_pixels=max_pixels, history_images=history_images,
                      about=f"fine-tuned by `vlagent train` from {model} on {len(report.samples)} samples from "
                            f"{' and '.join(trained_on)}{' only' if not data else ''}")
@@ -141,10 +139,6 @@ def train(
     typer.echo(f"model: {result.model_dir}")
     typer.echo(f"run it: vlagent run --env synthetic:login --model {result.model_dir}  "
                f"(its {CARD_FILE} gives --profile {profile} and the pixel budget it was trained with)")
-
-
-def _size_name(size: object) -> str:
-    return "x".join(map(str, size)) if isinstance(size, tuple | list) else str(size)
 
 
 #: The compact screen the nano model is trained and evaluated on: every app fits and the oracle finishes.
@@ -166,6 +160,6 @@ def nano_model(
     from vlagent.agent.training_data import SAMPLE_KINDS, synthetic_samples
     from vlagent.model.nano import build_nano_qwen2vl
 
-    report = synthetic_samples(profile, 25, sizes=_sizes(sizes), kinds=SAMPLE_KINDS)  # type: ignore[arg-type]
+    report = synthetic_samples(profile, 25, sizes=_csv(sizes), kinds=SAMPLE_KINDS)  # type: ignore[arg-type]
     out = build_nano_qwen2vl(writable_folder(folder, "FOLDER"), tokenizer_corpus(report.samples), seed=seed)
     typer.echo(str(out))

@@ -98,6 +98,19 @@ def read_state(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder}: state.json does not read back: {exc}") from exc
 
 
+def load_extra(folder: Path, extra: Any) -> None:
+    """Load a checkpoint's auxiliary state (:data:`EXTRA_FILE`) into ``extra`` through ``load_state_dict``.
+
+    Also how a new run starts its probes from an earlier run's (``Trainer(aux_init=...)``).
+    """
+    from safetensors.torch import load_file
+
+    try:
+        extra.load_state_dict(load_file(str(Path(folder) / EXTRA_FILE)))
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(f"{folder}: no {EXTRA_FILE} for this run's auxiliary state: {exc}") from exc
+
+
 def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any, *, extra: Any = None) -> dict[str, Any]:
     """Load the trainable parameters and optimizer state into a model built the same way; returns state.json.
 
@@ -125,10 +138,7 @@ def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any, *,
         for name, value in weights.items():
             params[name].copy_(value.to(params[name].device, dtype=params[name].dtype))
     if extra is not None:
-        try:
-            extra.load_state_dict(load_file(str(folder / EXTRA_FILE)))
-        except (OSError, RuntimeError) as exc:
-            raise CheckpointError(f"{folder}: no {EXTRA_FILE} for this run's auxiliary state: {exc}") from exc
+        load_extra(folder, extra)
     optimizer.load_state_dict(opt["optimizer"])
     scheduler.load_state_dict(opt["scheduler"])
     return state

@@ -11,8 +11,12 @@ only while training; neither changes the architecture or what is exported:
   0-999 thousandths: hundreds and tens digit of x and of y (four 10-way classifications). The last
   layer's attention then has the coordinate digits in the values it reads.
 - **attention**: one head of the last layer (:data:`POINTER_HEAD`), at the reply tokens that predict the
-  first point's digits, must put its mass on the visual tokens around that point (the 3x3 merged cells
-  centred on it): a pointer from the task to the widget.
+  first point's digits, must put its mass on the visual tokens of the point (:data:`POINTER_TARGETS`):
+  the 3x3 merged cells centred on it (``near``), or the cells of the widget it lands on (``widget``, for
+  samples with a layout). A pointer from the task to the widget. ``near`` is the coarse first stage: it can
+  be met by attending to the rows above and below the point, which a row prior finds without reading any
+  label, and the nano model trained on it alone attended beside its buttons, never on them, and so could
+  not tell two buttons of one row apart. ``widget`` rewards only the widget's own cells.
 
 - **labels** (samples whose ``layout`` the synthetic apps' ground truth filled): one probe, shared by
   both ends of the pointer, must name the label of the widget under every visual token of the last
@@ -39,6 +43,8 @@ FIRST_POINT = re.compile(r"<\|box_start\|>\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)
 POINTER_HEAD = 0
 #: Reply digits supervised per sample: the first point's (up to three for x, three for y).
 POINT_DIGITS = 6
+#: What the pointer head is asked to attend to (see the module docstring); ``near`` was the first recipe.
+POINTER_TARGETS = ("near", "widget")
 #: Label classes of the label probe: 0 is "no widget", the others a hash of the label's text.
 LABEL_CLASSES = 512
 
@@ -96,6 +102,11 @@ def _centres(rows: int, cols: int) -> tuple[Any, Any]:
     return (c + 0.5) / cols * 1000, (r + 0.5) / rows * 1000
 
 
+def _cell_of(point: tuple[int, int], rows: int, cols: int) -> tuple[int, int]:
+    """Row and column of the merged cell holding ``point`` (0-999 thousandths)."""
+    return min(int(point[1] / 1000 * rows), rows - 1), min(int(point[0] / 1000 * cols), cols - 1)
+
+
 def cell_digits(rows: int, cols: int) -> Any:
     """Each cell centre's hundreds and tens digits of x and y (0-999), a ``[rows * cols, 4]`` LongTensor.
 
@@ -118,10 +129,27 @@ def near_cells(point: tuple[int, int], rows: int, cols: int) -> Any:
         >>> near_cells((0, 0), 4, 4).tolist()
         [0, 1, 4, 5]
     """
-    c = min(int(point[0] / 1000 * cols), cols - 1)
-    r = min(int(point[1] / 1000 * rows), rows - 1)
+    r, c = _cell_of(point, rows, cols)
     rr, cc = _cells(rows, cols)
     return (((rr - r).abs() <= 1) & ((cc - c).abs() <= 1)).nonzero().flatten()
+
+
+def widget_cells(box: tuple[float, float, float, float], point: tuple[int, int], rows: int, cols: int) -> Any:
+    """Indices (row-major) of the merged cells whose centre lies in ``box``, else the one cell holding ``point``.
+
+    A widget thinner than a cell (a checkbox row) covers no cell centre; the cell under the point stands in.
+
+    Example:
+        >>> widget_cells((0, 0, 500, 500), (100, 100), 4, 4).tolist(), widget_cells((0, 0, 10, 10), (5, 5), 4, 4).tolist()
+        ([0, 1, 4, 5], [0])
+    """
+    x, y = _centres(rows, cols)
+    x1, y1, x2, y2 = box
+    inside = ((x >= x1) & (x < x2) & (y >= y1) & (y < y2)).nonzero().flatten()
+    if len(inside):
+        return inside
+    r, c = _cell_of(point, rows, cols)
+    return inside.new_tensor([r * cols + c])
 
 
 class PointerAux:
@@ -132,11 +160,16 @@ class PointerAux:
         weight: the auxiliary losses' weight next to the reply loss (1.0 in the nano recipe).
         digit_ids: the ten single-digit token ids (``trainer.digit_token_ids``).
         image_token_id, merge_size: from the model config and image processor.
+        target: what the pointer head must attend to, one of :data:`POINTER_TARGETS`.
     """
 
     def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
-                 merge_size: int = 2, seed: int = 0) -> None:
+                 merge_size: int = 2, seed: int = 0, target: str = "near") -> None:
         import torch
+
+        if target not in POINTER_TARGETS:
+            raise ValueError(f"pointer target must be one of {', '.join(POINTER_TARGETS)}, got {target!r}")
+        self.target = target
 
         gen = torch.Generator().manual_seed(seed)
         self.probe = torch.nn.Linear(hidden_size, 40)
@@ -215,12 +248,16 @@ class PointerAux:
             queries = is_digit.nonzero().flatten()[:POINT_DIGITS]  # logits at p predict token p + 1
             if not len(queries):
                 continue
-            keys = last[near_cells(point, rows, cols).to(last.device)]
+            under = [w for w in layout if w[0] <= point[0] < w[2] and w[1] <= point[1] < w[3]]
+            if self.target == "widget" and under:  # the topmost widget the point lands on
+                cells = widget_cells(under[-1][:4], point, rows, cols)
+            else:
+                cells = near_cells(point, rows, cols)
+            keys = last[cells.to(last.device)]
             mass = attention[b][queries][:, keys].sum(-1)
             pointer_terms.append(-torch.log(mass + 1e-6).mean())
-            under = [w[4] for w in layout if w[0] <= point[0] < w[2] and w[1] <= point[1] < w[3]]
-            if under:  # the topmost widget the point lands on
-                target = torch.full((len(queries),), label_class(under[-1]), device=logits.device)
+            if under:
+                target = torch.full((len(queries),), label_class(under[-1][4]), device=logits.device)
                 wanted_terms.append(F.cross_entropy(self.label_probe(hidden[b, queries]), target))
         position = torch.stack(position_terms).mean()
         zero = position.new_zeros(())

@@ -33,12 +33,18 @@ from typing import Any, Literal
 import numpy as np
 
 from vlagent.model.errors import ModelLoadError
-from vlagent.model.training.checkpoint import CHECKPOINTS, latest_checkpoint, load_checkpoint, save_checkpoint
+from vlagent.model.training.checkpoint import (
+    CHECKPOINTS,
+    latest_checkpoint,
+    load_checkpoint,
+    load_extra,
+    save_checkpoint,
+)
 from vlagent.model.training.encode import IGNORE_INDEX, EncodedSample, SampleEncoder
 from vlagent.model.training.errors import CheckpointError, TrainingDataError, TrainingError
 from vlagent.model.training.export import export_model
 from vlagent.model.training.lora import LANGUAGE_MODEL_PROJECTIONS, add_lora
-from vlagent.model.training.pointer_aux import PointerAux, first_point
+from vlagent.model.training.pointer_aux import POINTER_TARGETS, PointerAux, first_point
 from vlagent.model.training.sample import TrainingSample
 
 LOG_FILE = "train_log.jsonl"
@@ -85,6 +91,8 @@ class TrainConfig:
     threads: int | None = None
     #: Weight of the grounding supervision for models trained from scratch (0: off; see pointer_aux.py).
     pointer_aux: float = 0.0
+    #: What the pointer head must attend to: ``near`` (3x3 cells around the point) or ``widget`` (its cells).
+    pointer_target: str = "near"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -97,6 +105,8 @@ class TrainConfig:
         for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb", "pointer_aux"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.pointer_target not in POINTER_TARGETS:
+            raise TrainingError(f"pointer_target must be one of {', '.join(POINTER_TARGETS)}, got {self.pointer_target!r}")
 
     @property
     def samples_per_step(self) -> int:
@@ -106,7 +116,7 @@ class TrainConfig:
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
                  "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
-                 "pointer_aux")
+                 "pointer_aux", "pointer_target")
 
 
 @dataclass
@@ -274,7 +284,9 @@ def _read_log(path: Path, upto: int) -> list[dict[str, Any]]:
 
 def _check_resume(state: dict[str, Any], config: TrainConfig, base: str, n_samples: int, folder: Path) -> None:
     saved = state.get("config", {})
-    diff = [f"{k}: {saved.get(k)!r} -> {getattr(config, k)!r}" for k in RESUME_FIELDS if saved.get(k) != getattr(config, k)]
+    # A field newer than the checkpoint counts as its default, which is what the older run did.
+    was = {k: saved.get(k, getattr(TrainConfig, k, None)) for k in RESUME_FIELDS}
+    diff = [f"{k}: {was[k]!r} -> {getattr(config, k)!r}" for k in RESUME_FIELDS if was[k] != getattr(config, k)]
     if config.schedule == "cosine" and saved.get("steps") != config.steps:
         diff.append(f"steps: {saved.get('steps')} -> {config.steps} (the cosine schedule spans the whole run)")
     if state.get("base") != base:
@@ -328,6 +340,8 @@ class Trainer:
         config: the run's settings.
         on_eval: called every ``config.eval_every`` steps with the step and an export function.
         progress: show the progress bar.
+        aux_init: a checkpoint folder whose pointer probes this run starts from (a second stage of a
+            from-scratch recipe: the model from the first stage's export, its probes from here).
 
     Example:
         >>> Trainer.__name__
@@ -335,7 +349,8 @@ class Trainer:
     """
 
     def __init__(self, base: str | Path, samples: Sequence[TrainingSample], out: str | Path, config: TrainConfig,
-                 *, on_eval: EvalHook | None = None, progress: bool = False) -> None:
+                 *, on_eval: EvalHook | None = None, progress: bool = False,
+                 aux_init: str | Path | None = None) -> None:
         if not samples:
             raise TrainingDataError("no training samples")
         self.base = str(base)
@@ -344,6 +359,9 @@ class Trainer:
         self.config = config
         self.on_eval = on_eval
         self.progress = progress
+        self.aux_init = Path(aux_init) if aux_init is not None else None
+        if self.aux_init is not None and not config.pointer_aux:
+            raise TrainingError("aux_init starts the pointer probes from a checkpoint: it needs pointer_aux > 0")
         self.loaded: Loaded | None = None
         self.aux: PointerAux | None = None
         self._points = [first_point(s.reply) for s in self.samples] if config.pointer_aux else []
@@ -400,7 +418,11 @@ class Trainer:
         if cfg.pointer_aux:
             self.aux = PointerAux(model.config.text_config.hidden_size, cfg.pointer_aux,
                                   digit_ids=digit_token_ids(ld.tokenizer), image_token_id=model.config.image_token_id,
-                                  merge_size=encoder.merge_size, seed=cfg.seed).to(ld.device)
+                                  merge_size=encoder.merge_size, seed=cfg.seed,
+                                  target=cfg.pointer_target)
+            if self.aux_init is not None:  # a later stage: the probes go on from where the earlier run left them
+                load_extra(self.aux_init, self.aux)
+            self.aux.to(ld.device)
             params += self.aux.parameters()
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
