@@ -15,14 +15,17 @@ from vlagent.model.training import TrainConfig, Trainer
 from vlagent.model.training.checkpoint import latest_checkpoint
 from vlagent.model.training.errors import CheckpointError, TrainingError
 from vlagent.model.training.pointer_aux import (
+    COPY_HEAD,
     LABEL_CLASSES,
     POINTER_HEAD,
     PointerAux,
     cell_digits,
     cell_labels,
+    copy_targets,
     first_point,
     label_class,
     near_cells,
+    task_span,
     widget_cells,
 )
 
@@ -230,3 +233,56 @@ def test_a_checkpoint_from_before_the_pointer_target_option_resumes_as_near(tiny
     with pytest.raises(CheckpointError, match="pointer_target"):
         Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(steps=2, batch_size=2, checkpoint_every=1,
                                                                      pointer_target="widget")).run(export=False)
+
+
+def _copy_case(attend: list[int] | None):
+    """Task ``name 41 22 ok`` after one visual token, then a reply that types ``41 22`` (ids: 41, 22).
+
+    Positions: 0 prompt, 1 image, 2 ``name``, 3 ``41``, 4 ``22``, 5 ``ok``, 6 line break, 7 ``type``,
+    8 ``(``, then the reply ``41 22 )`` at 9-11. The copy head attends from every query to ``attend``.
+    """
+    ids = torch.tensor([[50, IMG, 70, 41, 22, 71, 9, 72, 73, 41, 22, 74]])
+    labels = torch.full_like(ids, -100)
+    labels[0, 9:] = ids[0, 9:]
+    seq = ids.shape[1]
+    att = torch.full((1, 2, seq, seq), 1.0 / seq)
+    if attend is not None:
+        att[0, COPY_HEAD] = 0
+        att[0, COPY_HEAD, :, attend] = 1.0
+    hidden = torch.zeros(1, seq, 8)
+    outputs = SimpleNamespace(hidden_states=(hidden, hidden, hidden), attentions=(att, att))
+    batch = {"input_ids": ids, "image_grid_thw": torch.tensor([[1, 2, 2]])}
+    aux = PointerAux(8, 1.0, digit_ids=list(range(10)), image_token_id=IMG, copy_weight=1.0, line_breaks=[9])
+    return aux, outputs, batch, labels
+
+
+def test_the_copy_head_is_asked_to_look_up_in_the_task_what_the_reply_types():
+    ids = [50, IMG, 70, 41, 22, 71, 9, 72, 73, 41, 22, 74]
+    assert task_span(ids, 2, {9}) == (2, 6)  # the task line ends at the first line break
+    # Writing 41 (predicted at 8) copies position 3; writing 22 after 41 copies position 4; ")" is no copy.
+    assert copy_targets(ids, [-100] * 9 + [41, 22, 74], (2, 6)) == [(8, [3]), (9, [4])]
+    # Outside the task line (the history, the action list) nothing is a copy source.
+    assert copy_targets(ids, [-100] * 9 + [41, 22, 74], (6, 9)) == []
+    for attend, low in (([3, 4], True), ([0], False)):
+        aux, out, batch, labels = _copy_case(attend)
+        _, parts = aux.losses(out, batch, labels, [None])
+        assert (parts["aux_copy"] < 1e-4) == low, (attend, parts)
+    aux, out, batch, labels = _copy_case(None)
+    no_copy = PointerAux(8, 1.0, digit_ids=list(range(10)), image_token_id=IMG)
+    assert "aux_copy" not in no_copy.losses(out, batch, labels, [None])[1]  # off unless asked for
+    with pytest.raises(TrainingError, match="pointer_aux"):
+        TrainConfig(copy_aux=1.0)
+
+
+@pytest.fixture(scope="module")
+def typing_samples():
+    report = synthetic_samples("qwen2-vl", 2, apps=["login"], sizes=[(512, 384)], points_only=True, max_pixels=50_000)
+    return [s for s in report.samples if "type(" in s.reply][:4]
+
+
+def test_training_with_the_copy_term_lowers_it(tiny_qwen2vl_path, typing_samples, tmp_path):
+    assert len(typing_samples) >= 2
+    result = Trainer(tiny_qwen2vl_path, typing_samples, tmp_path / "run", _cfg(copy_aux=1.0, steps=16)).run(export=False)
+    first, last = result.log[0], result.log[-1]
+    assert first["aux_copy"] > 1.0  # a fresh head spreads its attention over the whole prompt
+    assert last["aux_copy"] < 0.5 * first["aux_copy"]

@@ -68,6 +68,9 @@ def train(
     pointer_target: Annotated[str, typer.Option(
         help=f"What the pointing head must attend to ({', '.join(POINTER_TARGETS)}): the 3x3 cells around the "
              "point, or the cells of the widget it lands on.")] = POINTER_TARGETS[0],
+    copy_aux: Annotated[float, typer.Option(
+        min=0.0, help="Weight of the copy supervision: a head looks up in the task what the reply copies "
+                      "(typed text); needs --pointer-aux.")] = 0.0,
     pointer_aux_from: Annotated[Path | None, typer.Option(
         help="A checkpoint folder of an earlier run whose pointer probes this run starts from.")] = None,
 ) -> None:
@@ -110,6 +113,7 @@ def train(
         lora_alpha=lora_alpha, device=device, dtype=dtype, gradient_checkpointing=gradient_checkpointing,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
         threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux, pointer_target=pointer_target,
+        copy_aux=copy_aux,
     )
     hook = None
     if eval_every:

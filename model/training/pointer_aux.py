@@ -3,7 +3,7 @@
 A Qwen2-VL carries position only through rotary embeddings (2D RoPE in the vision tower, M-RoPE in the
 language model), so a randomly initialised one has no way to say *where* a visual token is, and naming a
 widget's coordinates digit by digit is the last thing it learns (the issue measured 2-4% click accuracy
-after 2,000 steps of plain next-token loss). Two auxiliary losses make the two halves of pointing explicit,
+after 2,000 steps of plain next-token loss). Auxiliary losses make the halves of pointing (and copying) explicit,
 only while training; neither changes the architecture or what is exported:
 
 - **position**: a linear probe on the hidden state of every visual token of the last screenshot, at the
@@ -26,6 +26,12 @@ only while training; neither changes the architecture or what is exported:
   next-token loss grows neither until the other exists. With them the pointer head's query and key carry
   the same label code, and the match is one bilinear map to learn.
 
+- **copy** (``copy_weight`` > 0): another head of the last layer (:data:`COPY_HEAD`), at each reply token
+  whose next token the prompt's text after the screenshot holds (the task and history: a username, a
+  password, a search term), must attend to where the prompt holds it (:func:`copy_targets`). The nano
+  model trained without it typed the same memorised username whatever the task said: copying is a lookup
+  by content that next-token loss alone did not find in the recipe's few thousand typing samples.
+
 The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
 every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
 nothing. It needs the attention weights, so the model is loaded with eager attention while it is on.
@@ -41,6 +47,10 @@ from typing import Any
 FIRST_POINT = re.compile(r"<\|box_start\|>\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)")
 #: The head of the last decoder layer that is taught to point.
 POINTER_HEAD = 0
+#: The head of the last decoder layer that is taught to copy from the task (see :func:`copy_targets`).
+COPY_HEAD = 1
+#: A reply token is a copy target only where the task text holds it at most this often.
+COPY_MAX_KEYS = 2
 #: Reply digits supervised per sample: the first point's (up to three for x, three for y).
 POINT_DIGITS = 6
 #: What the pointer head is asked to attend to (see the module docstring); ``near`` was the first recipe.
@@ -152,6 +162,54 @@ def widget_cells(box: tuple[float, float, float, float], point: tuple[int, int],
     return inside.new_tensor([r * cols + c])
 
 
+def copy_targets(ids: Sequence[int], labels: Sequence[int], task: tuple[int, int], *,
+                 skip: Sequence[int] = ()) -> list[tuple[int, list[int]]]:
+    """Where each reply token can be copied from: ``(query, keys)`` pairs for the copy head.
+
+    ``ids`` and ``labels`` are one sample's token ids and labels (-100 off the reply); the reply token at
+    ``q + 1`` is predicted at ``q``. Keys are the positions of the ``task`` span (start, end) that hold the
+    same token, narrowed to those whose previous token is also the query's where any is (an induction
+    match: ``4`` after ``falcon`` in ``'falcon48'``). A token the task does not hold, or holds more than
+    :data:`COPY_MAX_KEYS` times after narrowing, is no copy. ``skip`` lists queries to leave out (the
+    point's digits, which the pointer supervises).
+
+    Example:
+        >>> # prompt: [7] task [5 8 9 5] [3], reply: 5 8 3 (3 is not in the task)
+        >>> copy_targets([7, 5, 8, 9, 5, 3, 5, 8, 3], [-100] * 6 + [5, 8, 3], (1, 5))
+        [(5, [1, 4]), (6, [2])]
+    """
+    reply = [i for i, label in enumerate(labels) if label != -100]
+    if not reply:
+        return []
+    out = []
+    for q in range(max(reply[0] - 1, 0), len(ids) - 1):
+        token = labels[q + 1]
+        if token == -100 or q in skip:
+            continue
+        keys = [j for j in range(*task) if ids[j] == token]
+        narrowed = [j for j in keys if j > 0 and ids[j - 1] == ids[q]]
+        keys = narrowed or keys
+        if 1 <= len(keys) <= COPY_MAX_KEYS:
+            out.append((q, keys))
+    return out
+
+
+def task_span(ids: Sequence[int], text_start: int, line_breaks: set[int]) -> tuple[int, int]:
+    """The task's tokens: from ``text_start`` (the text after the last screenshot) to its first line break.
+
+    Every vlagent prompt states the task on the first line after the screenshot ("You are operating a
+    smartphone. Task: ..."); history and the action list follow on later lines.
+
+    Example:
+        >>> task_span([9, 4, 5, 0, 6], 1, {0})
+        (1, 3)
+    """
+    for j in range(text_start, len(ids)):
+        if ids[j] in line_breaks:
+            return text_start, j
+    return text_start, len(ids)
+
+
 class PointerAux:
     """The probe and the two losses (see the module docstring); ``weight`` scales both.
 
@@ -161,15 +219,22 @@ class PointerAux:
         digit_ids: the ten single-digit token ids (``trainer.digit_token_ids``).
         image_token_id, merge_size: from the model config and image processor.
         target: what the pointer head must attend to, one of :data:`POINTER_TARGETS`.
+        copy_weight: weight of the copy term (0: off).
+        line_breaks: the token ids holding a line break (``trainer.line_break_ids``; the copy term's task span).
     """
 
     def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
-                 merge_size: int = 2, seed: int = 0, target: str = "near") -> None:
+                 merge_size: int = 2, seed: int = 0, target: str = "near", copy_weight: float = 0.0,
+                 line_breaks: Sequence[int] = ()) -> None:
         import torch
 
         if target not in POINTER_TARGETS:
             raise ValueError(f"pointer target must be one of {', '.join(POINTER_TARGETS)}, got {target!r}")
         self.target = target
+        self.copy_weight = float(copy_weight)
+        self.line_breaks = set(line_breaks)
+        if self.copy_weight and not self.line_breaks:
+            raise ValueError("the copy term needs the tokenizer's line-break token ids")
 
         gen = torch.Generator().manual_seed(seed)
         self.probe = torch.nn.Linear(hidden_size, 40)
@@ -214,9 +279,10 @@ class PointerAux:
 
         hidden = outputs.hidden_states[-2]  # the input of the last decoder layer
         attention = outputs.attentions[-1][:, POINTER_HEAD]
+        copy_attention = outputs.attentions[-1][:, COPY_HEAD] if self.copy_weight else None
         grids = batch["image_grid_thw"].tolist()
         ids = batch["input_ids"]
-        position_terms, pointer_terms, seen_terms, wanted_terms = [], [], [], []
+        position_terms, pointer_terms, seen_terms, wanted_terms, copy_terms = [], [], [], [], []
         grid_at = 0
         for b in range(ids.shape[0]):
             visual = (ids[b] == self.image_token_id).nonzero().flatten()
@@ -235,18 +301,27 @@ class PointerAux:
             target = cell_digits(rows, cols).to(logits.device)
             position_terms.append(F.cross_entropy(logits.reshape(-1, 10), target.reshape(-1)))
             layout = layouts[b] if layouts else ()
+            point = points[b]
+            is_digit = torch.isin(labels[b, 1:], self.digits)
+            queries = is_digit.nonzero().flatten()[:POINT_DIGITS] if point is not None else is_digit[:0].nonzero().flatten()
+            if copy_attention is not None:
+                row = ids[b].tolist()
+                pairs = copy_targets(row, labels[b].tolist(), task_span(row, int(visual[-1]) + 1, self.line_breaks),
+                                     skip=set(queries.tolist()))
+                if pairs:
+                    rows_q = torch.tensor([q for q, _ in pairs], device=ids.device)
+                    mask = torch.zeros(len(pairs), ids.shape[1], dtype=torch.bool, device=ids.device)
+                    for i, (_, keys) in enumerate(pairs):
+                        mask[i, keys] = True
+                    mass = (copy_attention[b][rows_q] * mask).sum(-1)
+                    copy_terms.append(-torch.log(mass + 1e-6).mean())
             here = cell_labels(layout, rows, cols).to(logits.device) if layout else None
             if here is not None:
                 seen = self.label_probe(hidden[b, last])
                 widget = here > 0  # widget cells and background count alike, however few the widgets
                 parts = [F.cross_entropy(seen[mask], here[mask]) for mask in (widget, ~widget) if mask.any()]
                 seen_terms.append(torch.stack(parts).mean())
-            point = points[b]
-            if point is None:
-                continue
-            is_digit = torch.isin(labels[b, 1:], self.digits)
-            queries = is_digit.nonzero().flatten()[:POINT_DIGITS]  # logits at p predict token p + 1
-            if not len(queries):
+            if point is None or not len(queries):  # queries: the logits at p predict token p + 1
                 continue
             under = [w for w in layout if w[0] <= point[0] < w[2] and w[1] <= point[1] < w[3]]
             if self.target == "widget" and under:  # the topmost widget the point lands on
@@ -265,5 +340,10 @@ class PointerAux:
         seen = torch.stack(seen_terms).mean() if seen_terms else zero
         wanted = torch.stack(wanted_terms).mean() if wanted_terms else zero
         total = self.weight * (position + pointer + seen + wanted)
-        return total, {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach()),
-                       "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}
+        parts = {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach()),
+                 "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}
+        if self.copy_weight:
+            copy = torch.stack(copy_terms).mean() if copy_terms else zero
+            total = total + self.copy_weight * copy
+            parts["aux_copy"] = float(copy.detach())
+        return total, parts

@@ -93,6 +93,8 @@ class TrainConfig:
     pointer_aux: float = 0.0
     #: What the pointer head must attend to: ``near`` (3x3 cells around the point) or ``widget`` (its cells).
     pointer_target: str = "near"
+    #: Weight of the copy supervision (a head that looks up what the reply copies from the task; 0: off).
+    copy_aux: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -105,6 +107,10 @@ class TrainConfig:
         for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb", "pointer_aux"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not (self.copy_aux >= 0 and math.isfinite(self.copy_aux)):
+            raise TrainingError(f"copy_aux must be >= 0, got {self.copy_aux}")
+        if self.copy_aux and not self.pointer_aux:
+            raise TrainingError("copy_aux is part of the grounding supervision: it needs pointer_aux > 0")
         if self.pointer_target not in POINTER_TARGETS:
             raise TrainingError(f"pointer_target must be one of {', '.join(POINTER_TARGETS)}, got {self.pointer_target!r}")
 
@@ -116,7 +122,7 @@ class TrainConfig:
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
                  "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
-                 "pointer_aux", "pointer_target")
+                 "pointer_aux", "pointer_target", "copy_aux")
 
 
 @dataclass
@@ -244,6 +250,11 @@ def digit_token_ids(tokenizer: Any) -> list[int]:
     if any(not isinstance(i, int) or i == tokenizer.unk_token_id for i in ids):
         return []
     return [int(i) for i in ids]
+
+
+def line_break_ids(tokenizer: Any) -> list[int]:
+    """Ids of the vocabulary's tokens that hold a line break (where the copy term's task span ends)."""
+    return [i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])]
 
 
 class _EncodedCache:
@@ -419,7 +430,8 @@ class Trainer:
             self.aux = PointerAux(model.config.text_config.hidden_size, cfg.pointer_aux,
                                   digit_ids=digit_token_ids(ld.tokenizer), image_token_id=model.config.image_token_id,
                                   merge_size=encoder.merge_size, seed=cfg.seed,
-                                  target=cfg.pointer_target)
+                                  target=cfg.pointer_target, copy_weight=cfg.copy_aux,
+                                  line_breaks=line_break_ids(ld.tokenizer) if cfg.copy_aux else ())
             if self.aux_init is not None:  # a later stage: the probes go on from where the earlier run left them
                 load_extra(self.aux_init, self.aux)
             self.aux.to(ld.device)
