@@ -286,3 +286,37 @@ def test_training_with_the_copy_term_lowers_it(tiny_qwen2vl_path, typing_samples
     first, last = result.log[0], result.log[-1]
     assert first["aux_copy"] > 1.0  # a fresh head spreads its attention over the whole prompt
     assert last["aux_copy"] < 0.5 * first["aux_copy"]
+
+
+def test_the_readout_reads_the_pointer_heads_real_output_and_training_lowers_it(tiny_qwen2vl_path, samples, tmp_path):
+    """The readout's head output is the slice of what the last layer's o_proj really receives."""
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vlagent.model.training import SampleEncoder
+    from vlagent.model.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend(str(tiny_qwen2vl_path), device="cpu")
+    model = Qwen2VLForConditionalGeneration.from_pretrained(str(tiny_qwen2vl_path), attn_implementation="eager").eval()
+    enc = SampleEncoder(backend.tokenizer, backend.image_processor, image_token_id=model.config.image_token_id,
+                        video_token_id=model.config.video_token_id)
+    batch = enc.collate([enc.encode(samples[0])])
+    batch.pop("labels")
+    seen = {}
+    layer = model.model.language_model.layers[-1]
+    hook = layer.self_attn.o_proj.register_forward_hook(lambda m, args, out: seen.setdefault("in", args[0]))
+    with torch.no_grad():
+        out = model(**batch, output_hidden_states=True, output_attentions=True)
+    hook.remove()
+    aux = PointerAux(model.config.text_config.hidden_size, 1.0, digit_ids=list(range(10)),
+                     image_token_id=model.config.image_token_id, readout_weight=1.0).bind(model)
+    dim = layer.self_attn.head_dim
+    queries = torch.tensor([3, 7, batch["input_ids"].shape[1] - 1])
+    with torch.no_grad():
+        mine = aux.head_output(out.hidden_states[-2][0], out.attentions[-1][0, POINTER_HEAD][queries])
+    real = seen["in"][0, queries, POINTER_HEAD * dim:(POINTER_HEAD + 1) * dim]
+    assert torch.allclose(mine, real, atol=1e-5)
+    assert aux.head_readout(out.hidden_states[-2][0], out.attentions[-1][0, POINTER_HEAD][queries]).shape == (3, 10)
+    result = Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(readout_aux=1.0, steps=16)).run(export=False)
+    assert result.log[-1]["aux_readout"] < 0.5 * result.log[0]["aux_readout"]
+    with pytest.raises(TrainingError, match="readout_aux"):
+        TrainConfig(readout_aux=1.0)

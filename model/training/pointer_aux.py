@@ -4,7 +4,7 @@ A Qwen2-VL carries position only through rotary embeddings (2D RoPE in the visio
 language model), so a randomly initialised one has no way to say *where* a visual token is, and naming a
 widget's coordinates digit by digit is the last thing it learns (the issue measured 2-4% click accuracy
 after 2,000 steps of plain next-token loss). Auxiliary losses make the halves of pointing (and copying) explicit,
-only while training; neither changes the architecture or what is exported:
+only while training; none changes the architecture or what is exported:
 
 - **position**: a linear probe on the hidden state of every visual token of the last screenshot, at the
   input of the last decoder layer, must name the token's own cell centre as the reply would write it in
@@ -32,6 +32,12 @@ only while training; neither changes the architecture or what is exported:
   model trained without it typed the same memorised username whatever the task said: copying is a lookup
   by content that next-token loss alone did not find in the recipe's few thousand typing samples.
 
+- **readout** (``readout_weight`` > 0): what the pointer head alone adds to the residual stream at the
+  reply token that writes the point's first digit, put through the model's own final norm and unembedding,
+  must name that digit. The nano model trained on the widget target attended to the right button (0.9-1.0
+  of the head's mass on it, on held-out seeds) while its first digit still followed the task's wording:
+  the head found the widget, and nothing carried what it found into the digit. This term is that path.
+
 The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
 every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
 nothing. It needs the attention weights, so the model is loaded with eager attention while it is on.
@@ -47,8 +53,9 @@ from typing import Any
 FIRST_POINT = re.compile(r"<\|box_start\|>\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)")
 #: The head of the last decoder layer that is taught to point.
 POINTER_HEAD = 0
-#: The head of the last decoder layer that is taught to copy from the task (see :func:`copy_targets`).
-COPY_HEAD = 1
+#: The head of the last decoder layer that is taught to copy from the task (see :func:`copy_targets`): the
+#: last one, so that under grouped-query attention it reads other values than the pointer head.
+COPY_HEAD = -1
 #: A reply token is a copy target only where the task text holds it at most this often.
 COPY_MAX_KEYS = 2
 #: Reply digits supervised per sample: the first point's (up to three for x, three for y).
@@ -221,11 +228,12 @@ class PointerAux:
         target: what the pointer head must attend to, one of :data:`POINTER_TARGETS`.
         copy_weight: weight of the copy term (0: off).
         line_breaks: the token ids holding a line break (``trainer.line_break_ids``; the copy term's task span).
+        readout_weight: weight of the readout term (0: off); it needs :meth:`bind`.
     """
 
     def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
                  merge_size: int = 2, seed: int = 0, target: str = "near", copy_weight: float = 0.0,
-                 line_breaks: Sequence[int] = ()) -> None:
+                 line_breaks: Sequence[int] = (), readout_weight: float = 0.0) -> None:
         import torch
 
         if target not in POINTER_TARGETS:
@@ -233,6 +241,8 @@ class PointerAux:
         self.target = target
         self.copy_weight = float(copy_weight)
         self.line_breaks = set(line_breaks)
+        self.readout_weight = float(readout_weight)
+        self._readout: tuple[Any, ...] | None = None
         if self.copy_weight and not self.line_breaks:
             raise ValueError("the copy term needs the tokenizer's line-break token ids")
 
@@ -247,6 +257,36 @@ class PointerAux:
         self.digits = torch.tensor(digit_ids, dtype=torch.long)
         self.image_token_id = int(image_token_id)
         self.merge_size = int(merge_size)
+
+    def bind(self, model: Any) -> PointerAux:
+        """Keep the model's last decoder layer, final norm and unembedding, which the readout term runs."""
+        text = model.model.language_model
+        layer = text.layers[-1]
+        attn = layer.self_attn
+        heads = model.config.text_config.num_attention_heads
+        group = heads // model.config.text_config.num_key_value_heads
+        self._readout = (layer.input_layernorm, attn.v_proj, attn.o_proj, text.norm, model.lm_head,
+                         attn.head_dim, group)
+        return self
+
+    def head_output(self, hidden: Any, attention: Any) -> Any:
+        """The pointer head's output at some queries, as the last layer's ``o_proj`` receives it.
+
+        ``hidden``: one sample's input to the last decoder layer ``[seq, width]``; ``attention``: the
+        pointer head's weights at the queries ``[queries, seq]``. Returns ``[queries, head_dim]``.
+        """
+        if self._readout is None:
+            raise RuntimeError("the readout term needs PointerAux.bind(model) first")
+        norm_in, v_proj, _, _, _, dim, group = self._readout
+        kv = POINTER_HEAD // group  # grouped-query attention: the key/value head this head reads
+        values = v_proj(norm_in(hidden))[:, kv * dim:(kv + 1) * dim]
+        return attention.to(values.dtype) @ values
+
+    def head_readout(self, hidden: Any, attention: Any) -> Any:
+        """Digit logits of what the pointer head alone adds to the residual stream, ``[queries, 10]``."""
+        _, _, o_proj, norm_out, lm_head, dim, _ = self._readout or (None,) * 7
+        out = self.head_output(hidden, attention) @ o_proj.weight[:, POINTER_HEAD * dim:(POINTER_HEAD + 1) * dim].T
+        return lm_head(norm_out(out))[:, self.digits]
 
     def parameters(self) -> list[Any]:
         return list(self.probe.parameters()) + list(self.label_probe.parameters())
@@ -282,7 +322,7 @@ class PointerAux:
         copy_attention = outputs.attentions[-1][:, COPY_HEAD] if self.copy_weight else None
         grids = batch["image_grid_thw"].tolist()
         ids = batch["input_ids"]
-        position_terms, pointer_terms, seen_terms, wanted_terms, copy_terms = [], [], [], [], []
+        position_terms, pointer_terms, seen_terms, wanted_terms, copy_terms, readout_terms = [], [], [], [], [], []
         grid_at = 0
         for b in range(ids.shape[0]):
             visual = (ids[b] == self.image_token_id).nonzero().flatten()
@@ -331,6 +371,10 @@ class PointerAux:
             keys = last[cells.to(last.device)]
             mass = attention[b][queries][:, keys].sum(-1)
             pointer_terms.append(-torch.log(mass + 1e-6).mean())
+            if self.readout_weight:  # the first digit, from what the pointer head alone writes
+                first = queries[:1]
+                digit = (self.digits == labels[b, first[0] + 1]).nonzero().flatten()
+                readout_terms.append(F.cross_entropy(self.head_readout(hidden[b], attention[b][first]), digit))
             if under:
                 target = torch.full((len(queries),), label_class(under[-1][4]), device=logits.device)
                 wanted_terms.append(F.cross_entropy(self.label_probe(hidden[b, queries]), target))
@@ -342,6 +386,10 @@ class PointerAux:
         total = self.weight * (position + pointer + seen + wanted)
         parts = {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach()),
                  "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}
+        if self.readout_weight:
+            readout = torch.stack(readout_terms).mean() if readout_terms else zero
+            total = total + self.readout_weight * readout
+            parts["aux_readout"] = float(readout.detach())
         if self.copy_weight:
             copy = torch.stack(copy_terms).mean() if copy_terms else zero
             total = total + self.copy_weight * copy
