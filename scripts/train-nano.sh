@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Reproduces the nano Qwen2-VL from scratch, seeded: the untrained checkpoint (`vlagent nano-model`, its
-# vocabulary trained on the apps' prompts), then one `vlagent train` run on the five synthetic apps'
+# vocabulary trained on the apps' prompts), then three `vlagent train` stages on the five synthetic apps'
 # oracle episodes and widget grounding at the phone size and a compact 800x600 desktop window, one
 # screenshot per prompt, at a 160,000-pixel budget (~190 visual tokens, ~470 tokens a sample), with the
-# pointer supervision on (model/training/pointer_aux.py). It checkpoints every 100 steps and resumes when
+# grounding supervision on (model/training/pointer_aux.py):
+#   1. $OUT/run     1800 steps: the pointer head looks at the 3x3 cells around the reply's point;
+#   2. $OUT/stage2  1300 steps from stage 1: it must look at the widget's own cells (--pointer-target
+#                   widget), since the 3x3 target is met beside a button without reading it;
+#   3. $OUT/stage3  1000 steps from stage 2: what that head writes must name the point's first digit
+#                   (--readout-aux), and another head must look up in the task what the reply types
+#                   (--copy-aux).
+# Each stage starts from the previous one's exported model and its probes (--pointer-aux-from), and is
+# skipped once its model is exported. A stage checkpoints every 100 steps and resumes when the script is
 # run again (Ctrl+C is safe), so it can run in the background:
 #   nohup bash scripts/train-nano.sh > runs/nano.log 2>&1 &
 # Training seeds are all below 10000; `bench/eval_nano.py` evaluates on 10000 and up.
 #
-# Knobs: NANO_OUT (runs/nano), NANO_STEPS (1800), NANO_EPISODES (1500 oracle episodes, ~18,100 samples),
-# NANO_THREADS (all cores), NANO_DEVICE (cpu; cuda trains the same recipe much faster), NANO_SHIP=1 (copy
-# the result over the shipped model/weights/vlagent-nano, with its card).
-# Time here: 5 minutes of samples, then 2.2-2.4 s a step of 8 on a 2-core machine (~10 GB of memory), so
-# the defaults take about 75 minutes (the shipped checkpoint: 4391 s of training).
+# Knobs: NANO_OUT (runs/nano), NANO_STEPS (1800, stage 1), NANO_EPISODES (1500 oracle episodes, ~18,100
+# samples), NANO_THREADS (all cores), NANO_DEVICE (cpu; cuda trains the same recipe much faster),
+# NANO_SHIP=1 (copy the result over the shipped model/weights/vlagent-nano, with its card).
+# Time here: 5 minutes of samples per stage, then 2.2-2.4 s a step of 8 on a 2-core machine (~10 GB of
+# memory): about 75, 50 and 45 minutes for the three stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${NANO_OUT:-runs/nano}
@@ -24,16 +32,24 @@ PY=.venv/bin/python
 V=.venv/bin/vlagent
 # The sizes, pixel budget and screenshots per prompt are the nano model's card (model/nano.py), defined once.
 read -r SIZES MIN_PX MAX_PX HIST < <($PY -c 'from vlagent.model import nano as n; print(",".join(n.NANO_SIZES), n.NANO_MIN_PIXELS, n.NANO_MAX_PIXELS, n.NANO_HISTORY_IMAGES)')
+DATA=(--synthetic "$EPISODES" --synthetic-sizes "$SIZES" --kinds episode,grounding --points-only
+      --history-images "$HIST" --max-pixels "$MAX_PX" --min-pixels "$MIN_PX")
+RUN=(--batch-size 8 --schedule cosine --pointer-aux 1.0 --threads "$THREADS" --checkpoint-every 100
+     --keep-checkpoints 2 --cache-mb 2000 --device "$DEVICE" --no-progress)
+
+newest_checkpoint() { ls -d "$1"/checkpoints/step-* | tail -1; }
 
 [ -f "$OUT/init/config.json" ] || $V nano-model "$OUT/init" --seed 0 --sizes "$SIZES"
 t0=$SECONDS
-$V train --model "$OUT/init" --out "$OUT/run" --synthetic "$EPISODES" --synthetic-sizes "$SIZES" \
-  --kinds episode,grounding --points-only --history-images "$HIST" --max-pixels "$MAX_PX" --min-pixels "$MIN_PX" \
-  --batch-size 8 --lr 2e-3 --warmup 100 --schedule cosine --steps "$STEPS" --pointer-aux 1.0 \
-  --threads "$THREADS" --checkpoint-every 100 --keep-checkpoints 2 --cache-mb 2000 --seed 0 \
-  --device "$DEVICE" --no-progress
-echo "trained in $((SECONDS - t0)) s: $OUT/run/model"
+[ -f "$OUT/run/model/config.json" ] || $V train --model "$OUT/init" --out "$OUT/run" "${DATA[@]}" "${RUN[@]}" \
+  --lr 2e-3 --warmup 100 --steps "$STEPS" --seed 0
+[ -f "$OUT/stage2/model/config.json" ] || $V train --model "$OUT/run/model" --out "$OUT/stage2" "${DATA[@]}" "${RUN[@]}" \
+  --pointer-aux-from "$(newest_checkpoint "$OUT/run")" --pointer-target widget --lr 1e-3 --warmup 50 --steps 1300 --seed 1
+[ -f "$OUT/stage3/model/config.json" ] || $V train --model "$OUT/stage2/model" --out "$OUT/stage3" "${DATA[@]}" "${RUN[@]}" \
+  --pointer-aux-from "$(newest_checkpoint "$OUT/stage2")" --pointer-target widget --readout-aux 1.0 --copy-aux 1.0 \
+  --lr 1e-3 --warmup 50 --steps 1000 --seed 2
+echo "trained in $((SECONDS - t0)) s: $OUT/stage3/model"
 if [ "${NANO_SHIP:-0}" = 1 ]; then  # replace the shipped checkpoint (--model vlagent-nano) with this one
-  $PY -c 'import sys; from vlagent.model.nano import ship_nano; print("shipped:", ship_nano(sys.argv[1], "model/weights/vlagent-nano"))' "$OUT/run/model"
+  $PY -c 'import sys; from vlagent.model.nano import ship_nano; print("shipped:", ship_nano(sys.argv[1], "model/weights/vlagent-nano"))' "$OUT/stage3/model"
 fi
-echo "evaluate: .venv/bin/python bench/eval_nano.py $OUT/run/model --sizes $SIZES --episodes 10"
+echo "evaluate: .venv/bin/python bench/eval_nano.py $OUT/stage3/model --sizes $SIZES --episodes 10"
