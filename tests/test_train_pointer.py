@@ -282,10 +282,14 @@ def typing_samples():
 
 def test_training_with_the_copy_term_lowers_it(tiny_qwen2vl_path, typing_samples, tmp_path):
     assert len(typing_samples) >= 2
-    result = Trainer(tiny_qwen2vl_path, typing_samples, tmp_path / "run", _cfg(copy_aux=1.0, steps=16)).run(export=False)
+    cfg = _cfg(copy_aux=1.0, copy_readout_aux=1.0, steps=16)
+    result = Trainer(tiny_qwen2vl_path, typing_samples, tmp_path / "run", cfg).run(export=False)
     first, last = result.log[0], result.log[-1]
     assert first["aux_copy"] > 1.0  # a fresh head spreads its attention over the whole prompt
     assert last["aux_copy"] < 0.5 * first["aux_copy"]
+    assert last["aux_copy_readout"] < 0.5 * first["aux_copy_readout"]
+    with pytest.raises(TrainingError, match="copy_aux"):
+        TrainConfig(pointer_aux=1.0, copy_readout_aux=1.0)
 
 
 def test_the_readout_reads_the_pointer_heads_real_output_and_training_lowers_it(tiny_qwen2vl_path, samples, tmp_path):
@@ -315,6 +319,10 @@ def test_the_readout_reads_the_pointer_heads_real_output_and_training_lowers_it(
         mine = aux.head_output(out.hidden_states[-2][0], out.attentions[-1][0, POINTER_HEAD][queries])
     real = seen["in"][0, queries, POINTER_HEAD * dim:(POINTER_HEAD + 1) * dim]
     assert torch.allclose(mine, real, atol=1e-5)
+    heads = model.config.text_config.num_attention_heads  # the copy head: the last, in the other kv group
+    with torch.no_grad():
+        mine = aux.head_output(out.hidden_states[-2][0], out.attentions[-1][0, COPY_HEAD][queries], COPY_HEAD)
+    assert torch.allclose(mine, seen["in"][0, queries, (heads - 1) * dim:heads * dim], atol=1e-5)
     assert aux.head_readout(out.hidden_states[-2][0], out.attentions[-1][0, POINTER_HEAD][queries]).shape == (3, 10)
     result = Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(readout_aux=1.0, steps=16)).run(export=False)
     assert result.log[-1]["aux_readout"] < 0.5 * result.log[0]["aux_readout"]

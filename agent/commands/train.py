@@ -74,6 +74,9 @@ def train(
     readout_aux: Annotated[float, typer.Option(
         min=0.0, help="Weight of the pointer head's readout: what it alone writes must name the point's first "
                       "digit; needs --pointer-aux.")] = 0.0,
+    copy_readout_aux: Annotated[float, typer.Option(
+        min=0.0, help="Weight of the copy head's readout: what it alone writes must be the token it copies; "
+                      "needs --copy-aux.")] = 0.0,
     pointer_aux_from: Annotated[Path | None, typer.Option(
         help="A checkpoint folder of an earlier run whose pointer probes this run starts from.")] = None,
 ) -> None:
@@ -116,7 +119,7 @@ def train(
         lora_alpha=lora_alpha, device=device, dtype=dtype, gradient_checkpointing=gradient_checkpointing,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
         threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux, pointer_target=pointer_target,
-        copy_aux=copy_aux, readout_aux=readout_aux,
+        copy_aux=copy_aux, readout_aux=readout_aux, copy_readout_aux=copy_readout_aux,
     )
     hook = None
     if eval_every:

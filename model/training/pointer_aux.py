@@ -32,6 +32,9 @@ only while training; none changes the architecture or what is exported:
   model trained without it typed the same memorised username whatever the task said: copying is a lookup
   by content that next-token loss alone did not find in the recipe's few thousand typing samples.
 
+- **copy readout** (``copy_readout_weight`` > 0): the same for the copy head: what it alone writes at a
+  copy query must be the token it copies. With the copy term alone its attention found the username in
+  the task (loss 0.01) and the reply still typed the training data's most frequent one.
 - **readout** (``readout_weight`` > 0): what the pointer head alone adds to the residual stream at the
   reply token that writes the point's first digit, put through the model's own final norm and unembedding,
   must name that digit. The nano model trained on the widget target attended to the right button (0.9-1.0
@@ -229,11 +232,14 @@ class PointerAux:
         copy_weight: weight of the copy term (0: off).
         line_breaks: the token ids holding a line break (``trainer.line_break_ids``; the copy term's task span).
         readout_weight: weight of the readout term (0: off); it needs :meth:`bind`.
+        copy_readout_weight: weight of the copy head's readout (what it alone writes must be the copied
+            token; 0: off; it needs the copy term and :meth:`bind`).
     """
 
     def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
                  merge_size: int = 2, seed: int = 0, target: str = "near", copy_weight: float = 0.0,
-                 line_breaks: Sequence[int] = (), readout_weight: float = 0.0) -> None:
+                 line_breaks: Sequence[int] = (), readout_weight: float = 0.0,
+                 copy_readout_weight: float = 0.0) -> None:
         import torch
 
         if target not in POINTER_TARGETS:
@@ -242,7 +248,11 @@ class PointerAux:
         self.copy_weight = float(copy_weight)
         self.line_breaks = set(line_breaks)
         self.readout_weight = float(readout_weight)
+        self.copy_readout_weight = float(copy_readout_weight)
+        if self.copy_readout_weight and not self.copy_weight:
+            raise ValueError("the copy readout needs the copy term (copy_weight > 0)")
         self._readout: tuple[Any, ...] | None = None
+        self._heads = 1
         if self.copy_weight and not self.line_breaks:
             raise ValueError("the copy term needs the tokenizer's line-break token ids")
 
@@ -267,26 +277,33 @@ class PointerAux:
         group = heads // model.config.text_config.num_key_value_heads
         self._readout = (layer.input_layernorm, attn.v_proj, attn.o_proj, text.norm, model.lm_head,
                          attn.head_dim, group)
+        self._heads = heads
         return self
 
-    def head_output(self, hidden: Any, attention: Any) -> Any:
-        """The pointer head's output at some queries, as the last layer's ``o_proj`` receives it.
+    def head_output(self, hidden: Any, attention: Any, head: int = POINTER_HEAD) -> Any:
+        """A last-layer head's output at some queries, as the layer's ``o_proj`` receives it.
 
         ``hidden``: one sample's input to the last decoder layer ``[seq, width]``; ``attention``: the
-        pointer head's weights at the queries ``[queries, seq]``. Returns ``[queries, head_dim]``.
+        head's weights at the queries ``[queries, seq]``. Returns ``[queries, head_dim]``.
         """
         if self._readout is None:
-            raise RuntimeError("the readout term needs PointerAux.bind(model) first")
+            raise RuntimeError("the readout terms need PointerAux.bind(model) first")
         norm_in, v_proj, _, _, _, dim, group = self._readout
-        kv = POINTER_HEAD // group  # grouped-query attention: the key/value head this head reads
+        head = head % self._heads
+        kv = head // group  # grouped-query attention: the key/value head this head reads
         values = v_proj(norm_in(hidden))[:, kv * dim:(kv + 1) * dim]
         return attention.to(values.dtype) @ values
 
+    def head_logits(self, hidden: Any, attention: Any, head: int = POINTER_HEAD) -> Any:
+        """Vocabulary logits of what one last-layer head alone adds to the residual stream."""
+        _, _, o_proj, norm_out, lm_head, dim, _ = self._readout or (None,) * 7
+        head = head % self._heads
+        out = self.head_output(hidden, attention, head) @ o_proj.weight[:, head * dim:(head + 1) * dim].T
+        return lm_head(norm_out(out))
+
     def head_readout(self, hidden: Any, attention: Any) -> Any:
         """Digit logits of what the pointer head alone adds to the residual stream, ``[queries, 10]``."""
-        _, _, o_proj, norm_out, lm_head, dim, _ = self._readout or (None,) * 7
-        out = self.head_output(hidden, attention) @ o_proj.weight[:, POINTER_HEAD * dim:(POINTER_HEAD + 1) * dim].T
-        return lm_head(norm_out(out))[:, self.digits]
+        return self.head_logits(hidden, attention)[:, self.digits]
 
     def parameters(self) -> list[Any]:
         return list(self.probe.parameters()) + list(self.label_probe.parameters())
@@ -323,6 +340,7 @@ class PointerAux:
         grids = batch["image_grid_thw"].tolist()
         ids = batch["input_ids"]
         position_terms, pointer_terms, seen_terms, wanted_terms, copy_terms, readout_terms = [], [], [], [], [], []
+        copy_readout_terms: list[Any] = []
         grid_at = 0
         for b in range(ids.shape[0]):
             visual = (ids[b] == self.image_token_id).nonzero().flatten()
@@ -355,6 +373,9 @@ class PointerAux:
                         mask[i, keys] = True
                     mass = (copy_attention[b][rows_q] * mask).sum(-1)
                     copy_terms.append(-torch.log(mass + 1e-6).mean())
+                    if self.copy_readout_weight:  # what the copy head alone writes must be the copied token
+                        logits = self.head_logits(hidden[b], copy_attention[b][rows_q], COPY_HEAD)
+                        copy_readout_terms.append(F.cross_entropy(logits, labels[b, rows_q + 1]))
             here = cell_labels(layout, rows, cols).to(logits.device) if layout else None
             if here is not None:
                 seen = self.label_probe(hidden[b, last])
@@ -394,4 +415,8 @@ class PointerAux:
             copy = torch.stack(copy_terms).mean() if copy_terms else zero
             total = total + self.copy_weight * copy
             parts["aux_copy"] = float(copy.detach())
+        if self.copy_readout_weight:
+            copy_readout = torch.stack(copy_readout_terms).mean() if copy_readout_terms else zero
+            total = total + self.copy_readout_weight * copy_readout
+            parts["aux_copy_readout"] = float(copy_readout.detach())
         return total, parts

@@ -97,6 +97,8 @@ class TrainConfig:
     copy_aux: float = 0.0
     #: Weight of the pointer head's readout (its own output must name the point's first digit; 0: off).
     readout_aux: float = 0.0
+    #: Weight of the copy head's readout (its own output must be the token it copies; needs copy_aux).
+    copy_readout_aux: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -109,12 +111,14 @@ class TrainConfig:
         for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb", "pointer_aux"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("copy_aux", "readout_aux"):
+        for name in ("copy_aux", "readout_aux", "copy_readout_aux"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise TrainingError(f"{name} must be >= 0, got {value}")
             if value and not self.pointer_aux:
                 raise TrainingError(f"{name} is part of the grounding supervision: it needs pointer_aux > 0")
+        if self.copy_readout_aux and not self.copy_aux:
+            raise TrainingError("copy_readout_aux reads the copy head: it needs copy_aux > 0")
         if self.pointer_target not in POINTER_TARGETS:
             raise TrainingError(f"pointer_target must be one of {', '.join(POINTER_TARGETS)}, got {self.pointer_target!r}")
 
@@ -126,7 +130,7 @@ class TrainConfig:
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
                  "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
-                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux")
+                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux", "copy_readout_aux")
 
 
 @dataclass
@@ -436,8 +440,8 @@ class Trainer:
                                   merge_size=encoder.merge_size, seed=cfg.seed,
                                   target=cfg.pointer_target, copy_weight=cfg.copy_aux,
                                   line_breaks=line_break_ids(ld.tokenizer) if cfg.copy_aux else (),
-                                  readout_weight=cfg.readout_aux)
-            if cfg.readout_aux:
+                                  readout_weight=cfg.readout_aux, copy_readout_weight=cfg.copy_readout_aux)
+            if cfg.readout_aux or cfg.copy_readout_aux:
                 self.aux.bind(model)
             if self.aux_init is not None:  # a later stage: the probes go on from where the earlier run left them
                 load_extra(self.aux_init, self.aux)
