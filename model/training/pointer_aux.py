@@ -27,19 +27,18 @@ only while training; none changes the architecture or what is exported:
   the same label code, and the match is one bilinear map to learn.
 
 - **copy** (``copy_weight`` > 0): another head of the last layer (:data:`COPY_HEAD`), at each reply token
-  whose next token the prompt's text after the screenshot holds (the task and history: a username, a
-  password, a search term), must attend to where the prompt holds it (:func:`copy_targets`). The nano
-  model trained without it typed the same memorised username whatever the task said: copying is a lookup
-  by content that next-token loss alone did not find in the recipe's few thousand typing samples.
-
-- **copy readout** (``copy_readout_weight`` > 0): the same for the copy head: what it alone writes at a
-  copy query must be the token it copies. With the copy term alone its attention found the username in
-  the task (loss 0.01) and the reply still typed the training data's most frequent one.
+  whose next token the task line holds (a username, a password, a search term; :func:`task_span`), must
+  attend to where the task holds it (:func:`copy_targets`). The nano model trained without it typed the
+  same memorised username whatever the task said: copying is a lookup by content that next-token loss
+  alone did not find in the recipe's few thousand typing samples.
 - **readout** (``readout_weight`` > 0): what the pointer head alone adds to the residual stream at the
   reply token that writes the point's first digit, put through the model's own final norm and unembedding,
   must name that digit. The nano model trained on the widget target attended to the right button (0.9-1.0
   of the head's mass on it, on held-out seeds) while its first digit still followed the task's wording:
   the head found the widget, and nothing carried what it found into the digit. This term is that path.
+- **copy readout** (``copy_readout_weight`` > 0): the same for the copy head: what it alone writes at a
+  copy query must be the token it copies. With the copy term alone its attention found the username in
+  the task (loss 0.01) and the reply still typed the training data's most frequent one.
 
 The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
 every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
@@ -407,16 +406,11 @@ class PointerAux:
         total = self.weight * (position + pointer + seen + wanted)
         parts = {"aux_position": float(position.detach()), "aux_pointer": float(pointer.detach()),
                  "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}
-        if self.readout_weight:
-            readout = torch.stack(readout_terms).mean() if readout_terms else zero
-            total = total + self.readout_weight * readout
-            parts["aux_readout"] = float(readout.detach())
-        if self.copy_weight:
-            copy = torch.stack(copy_terms).mean() if copy_terms else zero
-            total = total + self.copy_weight * copy
-            parts["aux_copy"] = float(copy.detach())
-        if self.copy_readout_weight:
-            copy_readout = torch.stack(copy_readout_terms).mean() if copy_readout_terms else zero
-            total = total + self.copy_readout_weight * copy_readout
-            parts["aux_copy_readout"] = float(copy_readout.detach())
+        for name, weight, terms in (("aux_readout", self.readout_weight, readout_terms),
+                                    ("aux_copy", self.copy_weight, copy_terms),
+                                    ("aux_copy_readout", self.copy_readout_weight, copy_readout_terms)):
+            if weight:  # the optional terms: logged only when on
+                term = torch.stack(terms).mean() if terms else zero
+                total = total + weight * term
+                parts[name] = float(term.detach())
         return total, parts
