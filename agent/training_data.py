@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from PIL import Image
 
 from vlagent.actions.coords import Geometry
 from vlagent.actions.errors import ActionError, VlagentError
 from vlagent.actions.models import Action
 from vlagent.agent.describe import describe
+from vlagent.agent.perturb import wrong_reply
 from vlagent.agent.policy import Planned
 from vlagent.agent.scripted import OraclePolicy, to_model_space, write_reply
 from vlagent.agent.trajectory import (
@@ -41,7 +43,7 @@ from vlagent.agent.trajectory import (
     load_episode,
     same_screen,
 )
-from vlagent.model.chat import Chat
+from vlagent.model.chat import Chat, Generation
 from vlagent.model.training.errors import TrainingDataError
 from vlagent.model.training.sample import TrainingSample, at_model_size, widget_layout
 from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profile
@@ -323,6 +325,7 @@ def synthetic_samples(
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     points_only: bool = False,
+    perturb: float = 0.0,
 ) -> DataReport:
     """Samples from ``episodes`` oracle episodes of the synthetic apps (cycling apps x sizes, seeds from ``seed``).
 
@@ -330,6 +333,11 @@ def synthetic_samples(
     ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
     ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``. The pixel
     budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
+    ``perturb`` is the chance that an episode step goes wrong on purpose (:mod:`vlagent.agent.perturb`): the
+    loop executes or rejects the wrong reply, which is no sample, and the oracle's next step recovers with
+    the mistake in its history. A step is perturbed only while the loop would still take another reply
+    after it (fewer than ``max_retries`` rejected in a row), and an episode that a wrong step ended keeps
+    the samples before it.
 
     Example:
         >>> r = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(320, 240)], kinds=["episode"])
@@ -347,6 +355,8 @@ def synthetic_samples(
         raise TrainingDataError("no synthetic apps or sizes to draw samples from")
     rounds = -(-episodes // len(combos))
     _check_seeds(seed, rounds)
+    if not 0.0 <= perturb < 1.0:
+        raise TrainingDataError(f"perturb is a chance per step, from 0 up to (not including) 1; got {perturb}")
     unknown = [k for k in kinds if k not in SAMPLE_KINDS]
     if unknown or not kinds:
         raise TrainingDataError(f"sample kinds are {', '.join(SAMPLE_KINDS)}; got {list(kinds)}")
@@ -378,14 +388,24 @@ def synthetic_samples(
             if "episode" not in kinds:
                 continue
             steps: list[TrainingSample] = []
+            rng = np.random.default_rng([seed, k])
+            wrong_last = False
             while ep.stop is None:
                 prepared = agent.prepare(ep)
                 replies, _ = agent.generate([prepared])
                 gen = agent.as_generation(replies[0], prepared.geometry)
-                layout = widget_layout(ep.info.get("widgets", ()), *ep.obs.screenshot.size)
+                widgets = ep.info.get("widgets", ())
+                wrong_last = bool(perturb) and rng.random() < perturb and ep.consecutive_errors < agent.config.max_retries
+                if wrong_last:
+                    text, _ = wrong_reply(rng, replies[0], gen.text, plan=policy.planned, widgets=widgets,
+                                          screen=ep.obs.screenshot.size, parser=agent.parser,
+                                          geometry=prepared.geometry, profile=prof.name)
+                    agent.advance(ep, prepared, Generation(text=text), 0.0)
+                    continue
+                layout = widget_layout(widgets, *ep.obs.screenshot.size)
                 steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}", layout))
                 agent.advance(ep, prepared, gen, 0.0)
-            if ep.success:
+            if ep.success or wrong_last:
                 _extend_at_model_size(report, steps)
             else:
                 report.skip(source, f"the oracle did not finish ({ep.stop})")

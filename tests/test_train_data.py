@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from vlagent.actions.models import convert_action
+from vlagent.actions.models import TypeText, convert_action
 from vlagent.agent.loop import Agent, TrajectoryStore
 from vlagent.agent.scripted import OraclePolicy
 from vlagent.agent.training_data import (
@@ -198,3 +199,68 @@ def test_grounding_samples_point_inside_the_widget_they_name():
 def test_training_seeds_never_reach_the_evaluation_seeds():
     with pytest.raises(TrainingDataError, match="evaluation seeds"):
         synthetic_samples("qwen2-vl", 2, seed=HELDOUT_SEED - 1, apps=["dialog"], sizes=[(320, 240)])
+
+
+def _history(sample) -> list[str]:
+    """The prompt's "Step N: ..." lines, oldest first."""
+    text = sample.chat.messages[-1].text
+    return [line for line in text.splitlines() if line.startswith("Step ")]
+
+
+def test_perturbed_episodes_train_the_recovery_never_the_mistake():
+    parser = get_profile("qwen2-vl").make_parser()
+    clean = synthetic_samples("qwen2-vl", 8, apps=["login"], sizes=[(640, 480)], kinds=["episode"])
+    report = synthetic_samples("qwen2-vl", 8, apps=["login"], sizes=[(640, 480)], kinds=["episode"], perturb=0.5)
+    assert not report.skipped
+    assert len(report.samples) > len(clean.samples)  # the recovery steps are samples of their own
+    after_typo = rejected = 0
+    for sample in report.samples:
+        task = sample.chat.messages[-1].text.split("Task: ", 1)[1].splitlines()[0]
+        actions = parser.parse(sample.reply).actions  # a cut-off reply is never a target: every reply parses
+        for action in actions:
+            if isinstance(action, TypeText):  # nor a garbled text: what is typed is the task's, exactly
+                assert f"'{action.text}'" in task
+        steps = _history(sample)
+        rejected += any("could not be executed" in s for s in steps)
+        last = steps[-1] if steps else ""
+        if " / type '" in last and f"'{last.rsplit(' / type ', 1)[1].strip(chr(39))}'" not in task:
+            after_typo += 1  # the field holds a wrong text: the oracle clears it before typing again
+            assert actions[0].type == "click", (last, sample.reply)
+    assert rejected and after_typo
+
+
+@pytest.mark.parametrize("chance", [-0.1, 1.0])
+def test_perturb_is_a_chance_below_one(chance):
+    with pytest.raises(TrainingDataError, match="perturb"):
+        synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(320, 240)], perturb=chance)
+
+
+def test_wrong_replies_make_the_mistake_they_name():
+    from vlagent.actions.coords import Geometry
+    from vlagent.agent.perturb import MISTAKES, mistakes_for, wrong_reply
+    from vlagent.agent.policy import Planned
+    from vlagent.envs.synthetic import Widget
+
+    geometry = Geometry.for_image(640, 480)
+    parser = get_profile("qwen2-vl").make_parser()
+    widgets = [Widget.at("button:ok", "button", "OK", (100, 100, 200, 140))]
+    right = Planned((TypeText(text="farid92"),), thought="The next step is to type.")
+    text = parser.format([right.actions[0]], thought=right.thought)
+    assert mistakes_for(right.actions, widgets) == list(MISTAKES)
+    seen = set()
+    for seed in range(40):
+        wrong, kind = wrong_reply(np.random.default_rng(seed), right, text, plan=lambda a: Planned((a,)),
+                                  widgets=widgets, screen=(640, 480), parser=parser, geometry=geometry,
+                                  profile="qwen2-vl")
+        seen.add(kind)
+        if kind == "cut":
+            assert text.startswith(wrong) and len(wrong) < len(text)
+        elif kind == "text":
+            typed = parser.parse(wrong).actions[0].text
+            assert typed != "farid92" and sorted(typed) == sorted("farid92")
+        else:
+            click = convert_action(parser.parse(wrong).actions[0], geometry)
+            assert click.type == "click" and 0 <= click.point.x < 640 and 0 <= click.point.y < 480
+            if kind == "widget":
+                assert widgets[0].contains(click.point.x, click.point.y)
+    assert seen == set(MISTAKES)

@@ -33,6 +33,9 @@ def train(
                           "distractors (the nano curriculum's button screens).")
     ] = "episode,grounding",
     points_only: Annotated[bool, typer.Option(help="Synthetic clicks as a point, never a box (small models).")] = False,
+    perturb: Annotated[float, typer.Option(
+        min=0.0, max=0.99, help="Chance that a synthetic episode step goes wrong on purpose (a cut-off reply, a "
+                                "stray click, a garbled text), so the samples after it recover from a mistake.")] = 0.0,
     synthetic_seed: Annotated[int, typer.Option(min=0, help="First seed of the synthetic episodes (< 10000).")] = 0,
     profile: Annotated[str, typer.Option(help="The reply format to train: qwen2-vl, ui-tars, showui, ...")] = DEFAULT_PROFILE,
     include_failed: Annotated[bool, typer.Option(help="Also train on episodes that ended in failure.")] = False,
@@ -107,7 +110,7 @@ def train(
         report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
                                         kinds=_csv(kinds),  # type: ignore[arg-type]
                                         history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels,
-                                        points_only=points_only))
+                                        points_only=points_only, perturb=perturb))
     typer.echo(f"{len(report.samples)} samples; {len(report.skipped)} steps or episodes left out", err=True)
     for line in report.skipped[:5]:
         typer.echo(f"  left out: {line}", err=True)
