@@ -51,8 +51,9 @@ from vlagent.prompts import HistoryEntry, ModelProfile, PromptRequest, get_profi
 #: Seeds at or above this are evaluation seeds; no training sample is ever drawn from them.
 HELDOUT_SEED = 10_000
 #: ``episode``/``grounding``: the synthetic apps; ``target``/``distractors``: the curriculum's button screens.
-SampleKind = Literal["episode", "grounding", "target", "distractors"]
-SAMPLE_KINDS: tuple[str, ...] = ("target", "distractors", "grounding", "episode")
+#: ``typing``: the typing steps of sign-ins whose credentials are made up, so typing means copying the task.
+SampleKind = Literal["episode", "grounding", "target", "distractors", "typing"]
+SAMPLE_KINDS: tuple[str, ...] = ("target", "distractors", "grounding", "episode", "typing")
 #: Steps whose actions were skipped for one of these reasons never reached the env: not a demonstration.
 _NOT_EXECUTED = ("dry-run", "nobody to ask", "not executable")
 
@@ -312,6 +313,62 @@ def _extend_at_model_size(report: DataReport, samples: Iterable[TrainingSample])
     report.samples.extend(at_model_size(s) for s in samples)
 
 
+def _oracle_steps(
+    agent: Any, ep: Any, policy: OraclePolicy, profile: ModelProfile, source: str, rng: np.random.Generator,
+    perturb: float,
+) -> list[TrainingSample] | None:
+    """The oracle's steps of a started episode as samples, some steps perturbed; None if the oracle failed.
+
+    A perturbed step (chance ``perturb``, only while the loop would take another reply after a rejected
+    one) runs a :func:`~vlagent.agent.perturb.wrong_reply` through the loop and is no sample. An episode
+    that such a step ended (a wrong button that closes the dialog) keeps the samples before it.
+    """
+    steps: list[TrainingSample] = []
+    wrong_last = False
+    while ep.stop is None:
+        prepared = agent.prepare(ep)
+        replies, _ = agent.generate([prepared])
+        gen = agent.as_generation(replies[0], prepared.geometry)
+        widgets = ep.info.get("widgets", ())
+        wrong_last = bool(perturb) and rng.random() < perturb and ep.consecutive_errors < agent.config.max_retries
+        if wrong_last:
+            text, _ = wrong_reply(rng, replies[0], gen.text, plan=policy.planned, widgets=widgets,
+                                  screen=ep.obs.screenshot.size, parser=agent.parser, geometry=prepared.geometry,
+                                  profile=profile.name)
+            agent.advance(ep, prepared, Generation(text=text), 0.0)
+            continue
+        layout = widget_layout(widgets, *ep.obs.screenshot.size)
+        steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}", layout))
+        agent.advance(ep, prepared, gen, 0.0)
+    return steps if ep.success or wrong_last else None
+
+
+def _typing_samples(
+    report: DataReport, agent_for: Any, policy: OraclePolicy, profile: ModelProfile, episodes: int, *, seed: int,
+    sizes: Sequence[Any], perturb: float,
+) -> None:
+    """The typing steps of ``episodes`` sign-ins with made-up credentials (cycling ``sizes``).
+
+    The login app draws its users and passwords from a few words, which a small model memorises instead of
+    copying them from the task; credentials no other sample holds leave copying as the only way to type them.
+    """
+    from vlagent.envs.synthetic.login import TEMPLATES, random_credentials
+
+    for k in range(episodes):
+        size = sizes[k % len(sizes)]
+        ep_seed = seed + k // len(sizes)
+        rng = np.random.default_rng([seed, k, 1])
+        user, password = random_credentials(rng)
+        task = TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(user=user, password=password)
+        agent, size_name = agent_for("login", size)
+        source = f"synthetic:login {size_name} seed {ep_seed} typing"
+        steps = _oracle_steps(agent, agent.start(task, seed=ep_seed), policy, profile, source, rng, perturb)
+        if steps is None:
+            report.skip(source, "the oracle did not finish")
+            continue
+        _extend_at_model_size(report, [s for s in steps if s.reply.splitlines()[-1].startswith("type(")])
+
+
 def synthetic_samples(
     profile: ModelProfile | str,
     episodes: int,
@@ -331,7 +388,8 @@ def synthetic_samples(
 
     ``episode`` samples are every step of the oracle's episode as the loop prompts it (history included);
     ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
-    ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``. The pixel
+    ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``; ``typing``
+    adds the typing steps of ``episodes`` sign-ins with made-up credentials, cycling ``sizes``. The pixel
     budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
     ``perturb`` is the chance that an episode step goes wrong on purpose (:mod:`vlagent.agent.perturb`): the
     loop executes or rejects the wrong reply, which is no sample, and the oracle's next step recovers with
@@ -353,7 +411,7 @@ def synthetic_samples(
     combos = [(app, size) for size in sizes for app in names]
     if not combos:
         raise TrainingDataError("no synthetic apps or sizes to draw samples from")
-    rounds = -(-episodes // len(combos))
+    rounds = -(-episodes // len(combos if "typing" not in kinds else sizes or combos))
     _check_seeds(seed, rounds)
     if not 0.0 <= perturb < 1.0:
         raise TrainingDataError(f"perturb is a chance per step, from 0 up to (not including) 1; got {perturb}")
@@ -370,45 +428,32 @@ def synthetic_samples(
                 share = episodes // len(sizes) + (1 if i < episodes % len(sizes) else 0)
                 _extend_at_model_size(report, canvas_samples(prof, kind, share, seed=seed + i, size=size,  # type: ignore[arg-type]
                                                      min_pixels=min_pixels, max_pixels=max_pixels, policy=policy))
-    if not {"episode", "grounding"} & set(kinds):
-        return report
     envs: dict[tuple[str, Any], Any] = {}
+
+    def agent_for(app: str, size: Any) -> tuple[Agent, Any]:
+        key = (app, size if isinstance(size, str) else tuple(size))
+        env = envs.get(key) or envs.setdefault(key, make_env(f"synthetic:{app}", size=size))
+        return Agent(policy, prof, env, history_images=history_images, max_steps=max_steps,
+                     min_pixels=min_pixels, max_pixels=max_pixels), key[1]
+
     try:
-        for k in range(episodes):
+        for k in range(episodes if {"episode", "grounding"} & set(kinds) else 0):
             app, size = combos[k % len(combos)]
             ep_seed = seed + k // len(combos)
-            key = (app, size if isinstance(size, str) else tuple(size))
-            env = envs.get(key) or envs.setdefault(key, make_env(f"synthetic:{app}", size=size))
-            agent = Agent(policy, prof, env, history_images=history_images, max_steps=max_steps,
-                          min_pixels=min_pixels, max_pixels=max_pixels)
-            source = f"synthetic:{app} {key[1]} seed {ep_seed}"
+            agent, size_name = agent_for(app, size)
+            source = f"synthetic:{app} {size_name} seed {ep_seed}"
             ep = agent.start("", seed=ep_seed)
             if "grounding" in kinds:
                 _extend_at_model_size(report, _grounding_samples(agent, ep, prof, policy, source))
             if "episode" not in kinds:
                 continue
-            steps: list[TrainingSample] = []
-            rng = np.random.default_rng([seed, k])
-            wrong_last = False
-            while ep.stop is None:
-                prepared = agent.prepare(ep)
-                replies, _ = agent.generate([prepared])
-                gen = agent.as_generation(replies[0], prepared.geometry)
-                widgets = ep.info.get("widgets", ())
-                wrong_last = bool(perturb) and rng.random() < perturb and ep.consecutive_errors < agent.config.max_retries
-                if wrong_last:
-                    text, _ = wrong_reply(rng, replies[0], gen.text, plan=policy.planned, widgets=widgets,
-                                          screen=ep.obs.screenshot.size, parser=agent.parser,
-                                          geometry=prepared.geometry, profile=prof.name)
-                    agent.advance(ep, prepared, Generation(text=text), 0.0)
-                    continue
-                layout = widget_layout(widgets, *ep.obs.screenshot.size)
-                steps.append(TrainingSample(_plain_chat(prepared.chat), gen.text, f"{source} step {ep.index}", layout))
-                agent.advance(ep, prepared, gen, 0.0)
-            if ep.success or wrong_last:
-                _extend_at_model_size(report, steps)
-            else:
+            steps = _oracle_steps(agent, ep, policy, prof, source, np.random.default_rng([seed, k]), perturb)
+            if steps is None:
                 report.skip(source, f"the oracle did not finish ({ep.stop})")
+            else:
+                _extend_at_model_size(report, steps)
+        if "typing" in kinds:
+            _typing_samples(report, agent_for, policy, prof, episodes, seed=seed, sizes=sizes, perturb=perturb)
     finally:
         for env in envs.values():
             env.close()

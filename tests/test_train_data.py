@@ -264,3 +264,19 @@ def test_wrong_replies_make_the_mistake_they_name():
             if kind == "widget":
                 assert widgets[0].contains(click.point.x, click.point.y)
     assert seen == set(MISTAKES)
+
+
+def test_typing_samples_type_made_up_credentials_the_task_holds():
+    from vlagent.envs.synthetic.login import USERS, WORDS
+
+    report = synthetic_samples("qwen2-vl", 6, sizes=[(640, 480)], kinds=["typing"])
+    parser = get_profile("qwen2-vl").make_parser()
+    typed = []
+    for sample in report.samples:
+        task = sample.chat.messages[-1].text.split("Task: ", 1)[1].splitlines()[0]
+        (action,) = parser.parse(sample.reply).actions
+        assert isinstance(action, TypeText) and f"'{action.text}'" in task
+        typed.append(action.text)
+    assert len(typed) == 12  # a username and a password per sign-in, nothing else
+    assert len(set(typed)) == 12 and not set(typed) & set(USERS)  # no fixed list to memorise
+    assert not any(t.rstrip("0123456789") in WORDS for t in typed)

@@ -43,6 +43,26 @@ PATTERNS = (
     re.compile(rf"(?i:sign|log) in with (?i:username|user) {_Q}(?P<user>{_V}){_Q} (?i:and) (?i:password) {_Q}(?P<password>{_V}){_Q}"),
 )
 FIELDS = ("username", "password")
+#: What made-up credentials are spelled with (:func:`random_credentials`): what the task's quotes can hold.
+CREDENTIAL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._"
+
+
+def random_credentials(rng: np.random.Generator) -> tuple[str, str]:
+    """A username and password no fixed list holds: 3-9 letters, digits, dots or underscores each.
+
+    The app's own draw (:data:`USERS`, :data:`WORDS`) is a handful of words; training on it alone teaches a
+    model to type those words whatever the task says.
+
+    Example:
+        >>> user, password = random_credentials(np.random.default_rng(0))
+        >>> 3 <= len(user) <= 9 and set(user + password) <= set(CREDENTIAL_CHARS)
+        True
+    """
+    def one() -> str:
+        first = CREDENTIAL_CHARS[int(rng.integers(26))]  # a letter first, as user names start
+        return first + "".join(CREDENTIAL_CHARS[i] for i in rng.integers(len(CREDENTIAL_CHARS), size=int(rng.integers(2, 9))))
+
+    return one(), one()
 
 
 @dataclass(frozen=True)
