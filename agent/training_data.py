@@ -393,9 +393,7 @@ def synthetic_samples(
     budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
     ``perturb`` is the chance that an episode step goes wrong on purpose (:mod:`vlagent.agent.perturb`): the
     loop executes or rejects the wrong reply, which is no sample, and the oracle's next step recovers with
-    the mistake in its history. A step is perturbed only while the loop would still take another reply
-    after it (fewer than ``max_retries`` rejected in a row), and an episode that a wrong step ended keeps
-    the samples before it.
+    the mistake in its history.
 
     Example:
         >>> r = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(320, 240)], kinds=["episode"])
