@@ -31,7 +31,7 @@ NANO_SIZES = ("phone", "800x600")
 NANO_MIN_PIXELS, NANO_MAX_PIXELS, NANO_HISTORY_IMAGES = 3136, 160_000, 1
 NANO_ABOUT = ("a ~4.4M-parameter Qwen2-VL trained from scratch on vlagent's built-in synthetic apps only "
               f"(sizes {' and '.join(NANO_SIZES)}); it drives those apps and nothing else: it finishes their confirm "
-              "dialogs, a third of the home-screen taps and almost none of the multi-step apps (README: The nano model)")
+              "dialogs, under half of the home-screen taps and almost none of the multi-step apps (README: The nano model)")
 
 NANO_VOCAB_SIZE = 2048
 #: M-RoPE's base. With head_dim 64 and sections [8, 12, 12] the temporal section turns 1 to 0.13 rad per

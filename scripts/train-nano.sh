@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the nano Qwen2-VL from scratch, seeded: the untrained checkpoint (`vlagent nano-model`, its
-# vocabulary trained on the apps' prompts), then three `vlagent train` stages on the five synthetic apps'
+# vocabulary trained on the apps' prompts), then four `vlagent train` stages on the five synthetic apps'
 # oracle episodes and widget grounding at the phone size and a compact 800x600 desktop window, one
 # screenshot per prompt, at a 160,000-pixel budget (~190 visual tokens, ~470 tokens a sample), with the
 # grounding supervision on (model/training/pointer_aux.py):
@@ -9,7 +9,10 @@
 #                   widget), since the 3x3 target is met beside a button without reading it;
 #   3. $OUT/stage3  1000 steps from stage 2: what that head writes must name the point's first digit
 #                   (--readout-aux), and another head must look up in the task what the reply types
-#                   (--copy-aux).
+#                   (--copy-aux);
+#   4. $OUT/stage4   700 steps from stage 3, same terms, on episodes with mistakes in them: a quarter of
+#                   the steps go wrong on purpose (--perturb 0.25: a cut-off reply, a stray click, a
+#                   shuffled text) and the oracle's next step recovers from what they left.
 # Each stage starts from the previous one's exported model and its probes (--pointer-aux-from), and is
 # skipped once its model is exported. A stage checkpoints every 100 steps and resumes when the script is
 # run again (Ctrl+C is safe), so it can run in the background:
@@ -19,8 +22,8 @@
 # Knobs: NANO_OUT (runs/nano), NANO_STEPS (1800, stage 1), NANO_EPISODES (1500 oracle episodes, ~18,100
 # samples), NANO_THREADS (all cores), NANO_DEVICE (cpu; cuda trains the same recipe much faster),
 # NANO_SHIP=1 (copy the result over the shipped model/weights/vlagent-nano, with its card).
-# Time here: 5 minutes of samples per stage, then 2.2-2.4 s a step of 8 on a 2-core machine (~10 GB of
-# memory): about 75, 50 and 45 minutes for the three stages.
+# Time here: 5-8 minutes of samples per stage, then 2.2-3.5 s a step of 8 on a 2-core machine (~10 GB of
+# memory): about 75, 50, 45 and 40 minutes for the four stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${NANO_OUT:-runs/nano}
@@ -48,8 +51,11 @@ t0=$SECONDS
 [ -f "$OUT/stage3/model/config.json" ] || $V train --model "$OUT/stage2/model" --out "$OUT/stage3" "${DATA[@]}" "${RUN[@]}" \
   --pointer-aux-from "$(newest_checkpoint "$OUT/stage2")" --pointer-target widget --readout-aux 1.0 --copy-aux 1.0 \
   --lr 1e-3 --warmup 50 --steps 1000 --seed 2
-echo "trained in $((SECONDS - t0)) s: $OUT/stage3/model"
+[ -f "$OUT/stage4/model/config.json" ] || $V train --model "$OUT/stage3/model" --out "$OUT/stage4" "${DATA[@]}" "${RUN[@]}" \
+  --pointer-aux-from "$(newest_checkpoint "$OUT/stage3")" --pointer-target widget --readout-aux 1.0 --copy-aux 1.0 \
+  --perturb 0.25 --lr 5e-4 --warmup 30 --steps 700 --seed 4
+echo "trained in $((SECONDS - t0)) s: $OUT/stage4/model"
 if [ "${NANO_SHIP:-0}" = 1 ]; then  # replace the shipped checkpoint (--model vlagent-nano) with this one
-  $PY -c 'import sys; from vlagent.model.nano import ship_nano; print("shipped:", ship_nano(sys.argv[1], "model/weights/vlagent-nano"))' "$OUT/stage3/model"
+  $PY -c 'import sys; from vlagent.model.nano import ship_nano; print("shipped:", ship_nano(sys.argv[1], "model/weights/vlagent-nano"))' "$OUT/stage4/model"
 fi
-echo "evaluate: .venv/bin/python bench/eval_nano.py $OUT/stage3/model --sizes $SIZES --episodes 10"
+echo "evaluate: .venv/bin/python bench/eval_nano.py $OUT/stage4/model --sizes $SIZES --episodes 10"
