@@ -30,11 +30,11 @@ MISTAKES: tuple[str, ...] = ("cut", "point", "widget", "text")
 
 def _shuffled(rng: np.random.Generator, text: str) -> str:
     chars = list(text)
-    for _ in range(4):  # a text of one repeated character has no other order
+    for _ in range(4):
         rng.shuffle(chars)
-        if "".join(chars) != text:
-            break
-    return "".join(chars) if "".join(chars) != text else text + text[:1]
+        if (shuffled := "".join(chars)) != text:
+            return shuffled
+    return text + text[:1]  # a text of one repeated character has no other order
 
 
 def mistakes_for(right: Sequence[Action], widgets: Sequence[Any]) -> list[str]:

@@ -366,7 +366,8 @@ def _typing_samples(
         if steps is None:
             report.skip(source, "the oracle did not finish")
             continue
-        _extend_at_model_size(report, [s for s in steps if s.reply.splitlines()[-1].startswith("type(")])
+        _extend_at_model_size(report, [s for s in steps
+                                       if any(a.type == "type" for a in agent.parser.parse(s.reply).actions)])
 
 
 def synthetic_samples(
@@ -409,7 +410,7 @@ def synthetic_samples(
     combos = [(app, size) for size in sizes for app in names]
     if not combos:
         raise TrainingDataError("no synthetic apps or sizes to draw samples from")
-    rounds = -(-episodes // len(combos if "typing" not in kinds else sizes or combos))
+    rounds = -(-episodes // (len(sizes) if "typing" in kinds else len(combos)))  # typing cycles sizes alone
     _check_seeds(seed, rounds)
     if not 0.0 <= perturb < 1.0:
         raise TrainingDataError(f"perturb is a chance per step, from 0 up to (not including) 1; got {perturb}")

@@ -280,3 +280,10 @@ def test_typing_samples_type_made_up_credentials_the_task_holds():
     assert len(typed) == 12  # a username and a password per sign-in, nothing else
     assert len(set(typed)) == 12 and not set(typed) & set(USERS)  # no fixed list to memorise
     assert not any(t.rstrip("0123456789") in WORDS for t in typed)
+
+
+@pytest.mark.parametrize("profile", ["ui-tars", "showui"])
+def test_typing_samples_are_found_in_every_reply_format(profile):
+    report = synthetic_samples(profile, 2, sizes=[(640, 480)], kinds=["typing"])
+    parser = get_profile(profile).make_parser()
+    assert [parser.parse(s.reply).actions[0].type for s in report.samples] == ["type"] * 4
