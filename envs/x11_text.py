@@ -145,8 +145,8 @@ class XTestTyper:
         return [table[keysym_for(ch)] for ch in chunk]
 
     def _remap(self, code: int, keysym: int) -> None:
-        current = tuple(self._d.get_keyboard_mapping(code, 1)[0])
-        self._original.setdefault(code, current)
+        if code not in self._original:  # its mapping before this typer first used it, for restore()
+            self._original[code] = tuple(self._d.get_keyboard_mapping(code, 1)[0])
         self._d.change_keyboard_mapping(code, [(keysym, keysym)])
         # X offers no way to ask whether another client has reloaded its keymap; one change at a time, each
         # reaching the server (sync) before a pause, is what kept Tk from losing changes (module docstring).
