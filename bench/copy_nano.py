@@ -8,6 +8,8 @@ A model that copies gets the made-up credentials about as right as the app's own
 only the app's. The copy head's attention (the last layer's head the recipe's ``--copy-aux`` supervises) is
 measured at the same tokens: the share of it on the task positions that hold the token to type
 (``copy_targets``). A head that has learnt to look tokens up keeps that share on strings it never saw.
+The first layer's previous-token head (``--prev-token-aux``) is measured too: its attention from each task
+token to the one before it, which the copy head's lookup of a string never seen matches on.
 
     .venv/bin/python bench/copy_nano.py vlagent-nano
     .venv/bin/python bench/copy_nano.py runs/nano/stage4/model --samples 32
@@ -47,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     from vlagent.agent.training_data import synthetic_samples
     from vlagent.model.catalog import resolve_model
     from vlagent.model.training.encode import SampleEncoder
-    from vlagent.model.training.pointer_aux import COPY_HEAD, copy_targets, task_span
+    from vlagent.model.training.pointer_aux import (
+        COPY_HEAD,
+        PREV_TOKEN_HEAD,
+        PREV_TOKEN_LAYER,
+        copy_targets,
+        task_span,
+    )
     from vlagent.model.training.trainer import line_break_ids
     from vlagent.prompts.profiles import get_profile
 
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, samples in (("made-up credentials", made_up), ("the login app's own", own)):
         right = total = whole = 0
         mass: list[float] = []
+        previous: list[float] = []
         for sample in samples[: args.samples]:
             batch = encoder.collate([encoder.encode(sample)])
             labels = batch.pop("labels")[0]
@@ -85,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             ids = batch["input_ids"][0].tolist()
             text_start = max(i for i, t in enumerate(ids) if t == model.config.image_token_id) + 1
             attention = out.attentions[-1][0, COPY_HEAD]
-            for q, keys in copy_targets(ids, labels.tolist(), task_span(ids, text_start, line_breaks)):
+            task = task_span(ids, text_start, line_breaks)
+            back = out.attentions[PREV_TOKEN_LAYER][0, PREV_TOKEN_HEAD]
+            previous.extend(float(back[j, j - 1]) for j in range(task[0] + 1, task[1]))
+            for q, keys in copy_targets(ids, labels.tolist(), task):
                 if q in queries:
                     mass.append(float(attention[q, keys].sum()))
         share = f"{sum(mass) / len(mass):.2f} at {len(mass)} tokens" if mass else "no token found in the task"
         print(f"{name}: typed tokens right {right}/{total}, whole texts right {whole}/{min(len(samples), args.samples)}, "
-              f"copy head's attention on the task's token {share}")
+              f"copy head's attention on the task's token {share}, "
+              f"previous-token head's on the predecessor {sum(previous) / max(len(previous), 1):.2f}")
     return 0
 
 

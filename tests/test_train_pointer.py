@@ -18,6 +18,8 @@ from vlagent.model.training.pointer_aux import (
     COPY_HEAD,
     LABEL_CLASSES,
     POINTER_HEAD,
+    PREV_TOKEN_HEAD,
+    PREV_TOKEN_LAYER,
     PointerAux,
     cell_digits,
     cell_labels,
@@ -274,6 +276,35 @@ def test_the_copy_head_is_asked_to_look_up_in_the_task_what_the_reply_types():
         TrainConfig(copy_aux=1.0)
 
 
+def _prev_token_case(previous: bool):
+    """The copy case's prompt; the first layer's previous-token head attends to each token's predecessor or to itself."""
+    _, outputs, batch, labels = _copy_case(None)
+    seq = batch["input_ids"].shape[1]
+    first = torch.full((1, 2, seq, seq), 1.0 / seq)
+    first[0, PREV_TOKEN_HEAD] = torch.eye(seq).roll(-1, 1) if previous else torch.eye(seq)
+    outputs.attentions = (first, outputs.attentions[1])
+    aux = PointerAux(8, 1.0, digit_ids=list(range(10)), image_token_id=IMG, prev_token_weight=1.0, line_breaks=[9])
+    return aux, outputs, batch, labels
+
+
+def test_a_first_layer_head_is_asked_to_attend_to_each_task_tokens_predecessor():
+    assert PREV_TOKEN_LAYER == 0
+    for previous, low in ((True, True), (False, False)):
+        aux, out, batch, labels = _prev_token_case(previous)
+        _, parts = aux.losses(out, batch, labels, [None])
+        assert (parts["aux_prev_token"] < 1e-4) == low, (previous, parts)
+    aux, out, batch, labels = _prev_token_case(True)
+    # Only the task line counts: a head that looks back everywhere but there is not what is asked for.
+    out.attentions[0][0, PREV_TOKEN_HEAD, 3:6] = torch.eye(batch["input_ids"].shape[1])[3:6]
+    assert aux.losses(out, batch, labels, [None])[1]["aux_prev_token"] > 5
+    no_prev = PointerAux(8, 1.0, digit_ids=list(range(10)), image_token_id=IMG)
+    assert "aux_prev_token" not in no_prev.losses(out, batch, labels, [None])[1]  # off unless asked for
+    with pytest.raises(ValueError, match="line-break"):
+        PointerAux(8, 1.0, digit_ids=list(range(10)), image_token_id=IMG, prev_token_weight=1.0)
+    with pytest.raises(TrainingError, match="pointer_aux"):
+        TrainConfig(prev_token_aux=1.0)
+
+
 @pytest.fixture(scope="module")
 def typing_samples():
     report = synthetic_samples("qwen2-vl", 2, apps=["login"], sizes=[(512, 384)], points_only=True, max_pixels=50_000)
@@ -290,6 +321,16 @@ def test_training_with_the_copy_term_lowers_it(tiny_qwen2vl_path, typing_samples
     assert last["aux_copy_readout"] < 0.5 * first["aux_copy_readout"]
     with pytest.raises(TrainingError, match="copy_aux"):
         TrainConfig(pointer_aux=1.0, copy_readout_aux=1.0)
+
+
+def test_training_with_the_previous_token_term_grows_a_previous_token_head(tiny_qwen2vl_path, typing_samples,
+                                                                          tmp_path):
+    cfg = _cfg(prev_token_aux=1.0, steps=16)
+    result = Trainer(tiny_qwen2vl_path, typing_samples, tmp_path / "run", cfg).run(export=False)
+    first, last = result.log[0], result.log[-1]
+    assert first["aux_prev_token"] > 2.0  # a fresh head spreads its attention over everything before it
+    assert last["aux_prev_token"] < 0.5 * first["aux_prev_token"]
+    assert "aux_copy" not in last  # the term stands alone: the copy head is a separate choice
 
 
 def test_the_readout_reads_the_pointer_heads_real_output_and_training_lowers_it(tiny_qwen2vl_path, samples, tmp_path):

@@ -81,6 +81,9 @@ def train(
     copy_readout_aux: Annotated[float, typer.Option(
         min=0.0, help="Weight of the copy head's readout: what it alone writes must be the token it copies; "
                       "needs --copy-aux.")] = 0.0,
+    prev_token_aux: Annotated[float, typer.Option(
+        min=0.0, help="Weight of the previous-token supervision: a first-layer head attends to each task token's "
+                      "predecessor, what copying a string never seen matches on; needs --pointer-aux.")] = 0.0,
     pointer_aux_from: Annotated[Path | None, typer.Option(
         help="A checkpoint folder of an earlier run whose pointer probes this run starts from.")] = None,
 ) -> None:
@@ -124,6 +127,7 @@ def train(
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
         threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux, pointer_target=pointer_target,
         copy_aux=copy_aux, readout_aux=readout_aux, copy_readout_aux=copy_readout_aux,
+        prev_token_aux=prev_token_aux,
     )
     hook = None
     if eval_every:

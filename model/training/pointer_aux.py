@@ -39,6 +39,13 @@ only while training; none changes the architecture or what is exported:
 - **copy readout** (``copy_readout_weight`` > 0): the same for the copy head: what it alone writes at a
   copy query must be the token it copies. With the copy term alone its attention found the username in
   the task (loss 0.01) and the reply still typed the training data's most frequent one.
+- **previous token** (``prev_token_weight`` > 0): one head of the first layer (:data:`PREV_TOKEN_HEAD`), at
+  every task token, must attend to the token before it. Copying a string the model never saw is an
+  induction lookup: having typed ``k``, find the task position *whose previous token* is ``k`` and write
+  what it holds. That needs every task position to carry its predecessor, which a previous-token head
+  provides; the nano model trained without this term had none (0.05 at most in any of its heads), so its
+  copy head could only match on content it had memorised, and typed made-up credentials right at 2 of 97
+  tokens while it got the login app's own at 46 of 78.
 
 The point comes from the reply itself (the first ``<|box_start|>(x,y)`` of the Qwen format, 0-999), so
 every grounding or click sample of the Qwen profiles is supervised and other replies (typing, keys) add
@@ -58,6 +65,9 @@ POINTER_HEAD = 0
 #: The head of the last decoder layer that is taught to copy from the task (see :func:`copy_targets`): the
 #: last one, so that under grouped-query attention it reads other values than the pointer head.
 COPY_HEAD = -1
+#: The first layer's head that is taught to attend to the previous token (see the module docstring): an
+#: early layer, so that every later layer's copy head can read the predecessor it writes into each position.
+PREV_TOKEN_LAYER, PREV_TOKEN_HEAD = 0, 1
 #: A reply token is a copy target only where the task text holds it at most this often.
 COPY_MAX_KEYS = 2
 #: Reply digits supervised per sample: the first point's (up to three for x, three for y).
@@ -233,12 +243,13 @@ class PointerAux:
         readout_weight: weight of the readout term (0: off); it needs :meth:`bind`.
         copy_readout_weight: weight of the copy head's readout (what it alone writes must be the copied
             token; 0: off; it needs the copy term and :meth:`bind`).
+        prev_token_weight: weight of the previous-token term (0: off; it needs ``line_breaks``).
     """
 
     def __init__(self, hidden_size: int, weight: float, *, digit_ids: list[int], image_token_id: int,
                  merge_size: int = 2, seed: int = 0, target: str = "near", copy_weight: float = 0.0,
                  line_breaks: Sequence[int] = (), readout_weight: float = 0.0,
-                 copy_readout_weight: float = 0.0) -> None:
+                 copy_readout_weight: float = 0.0, prev_token_weight: float = 0.0) -> None:
         import torch
 
         if target not in POINTER_TARGETS:
@@ -252,8 +263,9 @@ class PointerAux:
             raise ValueError("the copy readout needs the copy term (copy_weight > 0)")
         self._readout: tuple[Any, ...] | None = None
         self._heads = 1
-        if self.copy_weight and not self.line_breaks:
-            raise ValueError("the copy term needs the tokenizer's line-break token ids")
+        self.prev_token_weight = float(prev_token_weight)
+        if (self.copy_weight or self.prev_token_weight) and not self.line_breaks:
+            raise ValueError("the copy and previous-token terms need the tokenizer's line-break token ids")
 
         gen = torch.Generator().manual_seed(seed)
         self.probe = torch.nn.Linear(hidden_size, 40)
@@ -336,10 +348,12 @@ class PointerAux:
         hidden = outputs.hidden_states[-2]  # the input of the last decoder layer
         attention = outputs.attentions[-1][:, POINTER_HEAD]
         copy_attention = outputs.attentions[-1][:, COPY_HEAD] if self.copy_weight else None
+        prev_attention = outputs.attentions[PREV_TOKEN_LAYER][:, PREV_TOKEN_HEAD] if self.prev_token_weight else None
         grids = batch["image_grid_thw"].tolist()
         ids = batch["input_ids"]
         position_terms, pointer_terms, seen_terms, wanted_terms, copy_terms, readout_terms = [], [], [], [], [], []
         copy_readout_terms: list[Any] = []
+        prev_terms: list[Any] = []
         grid_at = 0
         for b in range(ids.shape[0]):
             visual = (ids[b] == self.image_token_id).nonzero().flatten()
@@ -359,6 +373,11 @@ class PointerAux:
             position_terms.append(F.cross_entropy(logits.reshape(-1, 10), target.reshape(-1)))
             layout = layouts[b] if layouts else ()
             point = points[b]
+            if prev_attention is not None:  # each task token (but the first) attends to the one before it
+                start, end = task_span(ids[b].tolist(), int(visual[-1]) + 1, self.line_breaks)
+                at = torch.arange(start + 1, end, device=ids.device)
+                if len(at):
+                    prev_terms.append(-torch.log(prev_attention[b, at, at - 1] + 1e-6).mean())
             is_digit = torch.isin(labels[b, 1:], self.digits)
             queries = is_digit.nonzero().flatten()[:POINT_DIGITS] if point is not None else is_digit[:0].nonzero().flatten()
             if copy_attention is not None:
@@ -408,7 +427,8 @@ class PointerAux:
                  "aux_label_seen": float(seen.detach()), "aux_label_wanted": float(wanted.detach())}
         for name, weight, terms in (("aux_readout", self.readout_weight, readout_terms),
                                     ("aux_copy", self.copy_weight, copy_terms),
-                                    ("aux_copy_readout", self.copy_readout_weight, copy_readout_terms)):
+                                    ("aux_copy_readout", self.copy_readout_weight, copy_readout_terms),
+                                    ("aux_prev_token", self.prev_token_weight, prev_terms)):
             if weight:  # the optional terms: logged only when on
                 term = torch.stack(terms).mean() if terms else zero
                 total = total + weight * term

@@ -99,6 +99,9 @@ class TrainConfig:
     readout_aux: float = 0.0
     #: Weight of the copy head's readout (its own output must be the token it copies; needs copy_aux).
     copy_readout_aux: float = 0.0
+    #: Weight of the previous-token term (a first-layer head attends to each task token's predecessor, which
+    #: the copy head's induction lookup matches on; 0: off).
+    prev_token_aux: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -111,7 +114,7 @@ class TrainConfig:
         for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "cache_mb", "pointer_aux"):
             if getattr(self, name) < 0:
                 raise TrainingError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("copy_aux", "readout_aux", "copy_readout_aux"):
+        for name in ("copy_aux", "readout_aux", "copy_readout_aux", "prev_token_aux"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
                 raise TrainingError(f"{name} must be >= 0, got {value}")
@@ -130,7 +133,7 @@ class TrainConfig:
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
                  "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
-                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux", "copy_readout_aux")
+                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux", "copy_readout_aux", "prev_token_aux")
 
 
 @dataclass
@@ -439,8 +442,9 @@ class Trainer:
                                   digit_ids=digit_token_ids(ld.tokenizer), image_token_id=model.config.image_token_id,
                                   merge_size=encoder.merge_size, seed=cfg.seed,
                                   target=cfg.pointer_target, copy_weight=cfg.copy_aux,
-                                  line_breaks=line_break_ids(ld.tokenizer) if cfg.copy_aux else (),
-                                  readout_weight=cfg.readout_aux, copy_readout_weight=cfg.copy_readout_aux)
+                                  line_breaks=line_break_ids(ld.tokenizer) if cfg.copy_aux or cfg.prev_token_aux else (),
+                                  readout_weight=cfg.readout_aux, copy_readout_weight=cfg.copy_readout_aux,
+                                  prev_token_weight=cfg.prev_token_aux)
             if cfg.readout_aux or cfg.copy_readout_aux:
                 self.aux.bind(model)
             if self.aux_init is not None:  # a later stage: the probes go on from where the earlier run left them
