@@ -134,6 +134,24 @@ def test_cli_trains_exports_and_resumes(tiny_qwen2vl_path, tmp_path):
     assert len((out / "train_log.jsonl").read_text().splitlines()) == 3
 
 
+def test_cli_passes_the_copy_supervision_through(tiny_qwen2vl_path, tmp_path):
+    """The nano recipe's copy terms are command-line flags; each must reach the run (its log and its checkpoint)."""
+    _register_commands()
+    out = tmp_path / "run"
+    flags = {"--copy-aux": "copy_aux", "--copy-readout-aux": "copy_readout_aux", "--prev-token-aux": "prev_token_aux"}
+    args = ["train", "--model", str(tiny_qwen2vl_path), "--out", str(out), "--synthetic", "1", "--synthetic-apps",
+            "login", "--synthetic-sizes", "320x240", "--batch-size", "2", "--device", "cpu", "--no-progress",
+            "--steps", "1", "--checkpoint-every", "1", "--pointer-aux", "1.0"]
+    for i, flag in enumerate(flags):
+        args += [flag, str(0.5 + i)]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output + repr(run.exception)
+    logged = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
+    assert {"aux_copy", "aux_copy_readout", "aux_prev_token"} <= logged.keys()
+    saved = json.loads((list_checkpoints(out)[-1][1] / "state.json").read_text())["config"]
+    assert [saved[name] for name in flags.values()] == [0.5, 1.5, 2.5]
+
+
 def test_eval_hook_runs_vlagent_eval_on_heldout_seeds_and_logs_success(tiny_qwen2vl_path, samples, tmp_path):
     from vlagent.agent.train_eval import heldout_eval_hook
     from vlagent.agent.training_data import HELDOUT_SEED
