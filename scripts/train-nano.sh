@@ -21,7 +21,8 @@
 #                   the induction lookup that copies a string never seen (stage 4 typed 2 of 97 tokens
 #                   of made-up credentials right, stage 5 85 of 97); its probes start afresh;
 #   6. $OUT/stage6   600 steps from stage 5, every term, on the whole mix again (episodes with mistakes,
-#                   grounding, made-up sign-ins), since stage 5 alone forgets everything but typing.
+#                   grounding, made-up sign-ins), since stage 5 alone forgets everything but typing;
+#   7. $OUT/stage7   600 more steps of the same from stage 6 (seed 7).
 # Each stage starts from the previous one's exported model and (but stage 5) its probes
 # (--pointer-aux-from), and is skipped once its model is exported. A stage checkpoints every 100 steps and
 # resumes when the script is run again (Ctrl+C is safe), so it can run in the background:
@@ -29,10 +30,10 @@
 # Training seeds are all below 10000; `bench/eval_nano.py` evaluates on 10000 and up.
 #
 # Knobs: NANO_OUT (runs/nano), NANO_STEPS (1800, stage 1), NANO_EPISODES (1500 oracle episodes, ~18,100
-# samples), NANO_COPY=1 (stages 5 and 6 after stage 4), NANO_THREADS (all cores), NANO_DEVICE (cpu; cuda
+# samples), NANO_COPY=1 (stages 5-7 after stage 4), NANO_THREADS (all cores), NANO_DEVICE (cpu; cuda
 # trains the same recipe much faster), NANO_SHIP=1 (copy the result over the shipped model/weights/vlagent-nano, with its card).
 # Time here: 5-8 minutes of samples per stage, then 2.2-3.5 s a step of 8 on a 2-core machine (~10 GB of
-# memory): about 75, 50, 45 and 40 minutes for the four stages, 30 and 32 for stages 5 and 6.
+# memory): about 75, 50, 45 and 40 minutes for the four stages, 30, 32 and 32 for stages 5-7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${NANO_OUT:-runs/nano}
@@ -73,7 +74,10 @@ if [ "${NANO_COPY:-0}" = 1 ]; then
 [ -f "$OUT/stage6/model/config.json" ] || $V train --model "$OUT/stage5/model" --out "$OUT/stage6" "${SAMPLES[@]}" \
   --kinds episode,grounding,typing "${RUN[@]}" --pointer-aux-from "$(newest_checkpoint "$OUT/stage5")" \
   --pointer-target widget --readout-aux 1.0 "${COPY[@]}" --perturb 0.25 --lr 5e-4 --warmup 30 --steps 600 --seed 6
-echo "copying stages: $OUT/stage6/model"
+[ -f "$OUT/stage7/model/config.json" ] || $V train --model "$OUT/stage6/model" --out "$OUT/stage7" "${SAMPLES[@]}" \
+  --kinds episode,grounding,typing "${RUN[@]}" --pointer-aux-from "$(newest_checkpoint "$OUT/stage6")" \
+  --pointer-target widget --readout-aux 1.0 "${COPY[@]}" --perturb 0.25 --lr 5e-4 --warmup 30 --steps 600 --seed 7
+echo "copying stages: $OUT/stage7/model"
 fi
 if [ "${NANO_SHIP:-0}" = 1 ]; then  # replace the shipped checkpoint (--model vlagent-nano) with this one
   $PY -c 'import sys; from vlagent.model.nano import ship_nano; print("shipped:", ship_nano(sys.argv[1], "model/weights/vlagent-nano"))' "$OUT/stage4/model"
