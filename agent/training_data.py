@@ -384,13 +384,15 @@ def synthetic_samples(
     max_pixels: int | None = None,
     points_only: bool = False,
     perturb: float = 0.0,
+    typing_episodes: int | None = None,
 ) -> DataReport:
     """Samples from ``episodes`` oracle episodes of the synthetic apps (cycling apps x sizes, seeds from ``seed``).
 
     ``episode`` samples are every step of the oracle's episode as the loop prompts it (history included);
     ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
     ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``; ``typing``
-    adds the typing steps of ``episodes`` sign-ins with made-up credentials, cycling ``sizes``. The pixel
+    adds the typing steps of ``typing_episodes`` (default ``episodes``) sign-ins with made-up credentials,
+    cycling ``sizes``: its own count, so a mix can be typing-heavy without more of everything else. The pixel
     budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
     ``perturb`` is the chance that an episode step goes wrong on purpose (:mod:`vlagent.agent.perturb`): the
     loop executes or rejects the wrong reply, which is no sample, and the oracle's next step recovers with
@@ -410,7 +412,10 @@ def synthetic_samples(
     combos = [(app, size) for size in sizes for app in names]
     if not combos:
         raise TrainingDataError("no synthetic apps or sizes to draw samples from")
-    rounds = -(-episodes // (len(sizes) if "typing" in kinds else len(combos)))  # typing cycles sizes alone
+    typing = episodes if typing_episodes is None else typing_episodes
+    if typing < 0:
+        raise TrainingDataError(f"typing_episodes must be >= 0, got {typing}")
+    rounds = max(-(-episodes // len(combos)), -(-typing // len(sizes)) if "typing" in kinds else 0)  # typing cycles sizes alone
     _check_seeds(seed, rounds)
     if not 0.0 <= perturb < 1.0:
         raise TrainingDataError(f"perturb is a chance per step, from 0 up to (not including) 1; got {perturb}")
@@ -452,7 +457,7 @@ def synthetic_samples(
             else:
                 _extend_at_model_size(report, steps)
         if "typing" in kinds:
-            _typing_samples(report, agent_for, policy, prof, episodes, seed=seed, sizes=sizes, perturb=perturb)
+            _typing_samples(report, agent_for, policy, prof, typing, seed=seed, sizes=sizes, perturb=perturb)
     finally:
         for env in envs.values():
             env.close()

@@ -287,3 +287,16 @@ def test_typing_samples_are_found_in_every_reply_format(profile):
     report = synthetic_samples(profile, 2, sizes=[(640, 480)], kinds=["typing"])
     parser = get_profile(profile).make_parser()
     assert [parser.parse(s.reply).actions[0].type for s in report.samples] == ["type"] * 4
+
+
+def test_typing_has_its_own_count_so_a_mix_can_be_typing_heavy():
+    report = synthetic_samples("qwen2-vl", 1, apps=["dialog"], sizes=[(640, 480)], kinds=["episode", "typing"],
+                               typing_episodes=3)
+    sources = [s.source for s in report.samples]
+    assert sum("typing" in src for src in sources) == 6  # two typed texts per sign-in
+    episode = {src.split(" step")[0] for src in sources if "typing" not in src}  # the one dialog episode
+    assert len(episode) == 1 and next(iter(episode)).startswith("synthetic:dialog ")
+    assert not any("typing" in s.source for s in synthetic_samples(
+        "qwen2-vl", 1, apps=["dialog"], sizes=[(640, 480)], kinds=["episode", "typing"], typing_episodes=0).samples)
+    with pytest.raises(TrainingDataError, match="evaluation seeds"):  # the typing seeds stay below 10000 too
+        synthetic_samples("qwen2-vl", 1, sizes=[(640, 480)], kinds=["typing"], typing_episodes=10_001)

@@ -152,6 +152,16 @@ def test_cli_passes_the_copy_supervision_through(tiny_qwen2vl_path, tmp_path):
     assert [saved[name] for name in flags.values()] == [0.5, 1.5, 2.5]
 
 
+def test_cli_counts_made_up_sign_ins_apart(tiny_qwen2vl_path, tmp_path):
+    _register_commands()
+    args = ["train", "--model", str(tiny_qwen2vl_path), "--out", str(tmp_path / "run"), "--synthetic", "1",
+            "--synthetic-typing", "2", "--kinds", "typing", "--synthetic-sizes", "512x384", "--batch-size", "2",
+            "--device", "cpu", "--no-progress", "--steps", "1"]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output + repr(run.exception)
+    assert "4 samples;" in run.output  # two sign-ins, a username and a password each
+
+
 def test_eval_hook_runs_vlagent_eval_on_heldout_seeds_and_logs_success(tiny_qwen2vl_path, samples, tmp_path):
     from vlagent.agent.train_eval import heldout_eval_hook
     from vlagent.agent.training_data import HELDOUT_SEED

@@ -37,6 +37,8 @@ def train(
     perturb: Annotated[float, typer.Option(
         min=0.0, max=0.99, help="Chance that a synthetic episode step goes wrong on purpose (a cut-off reply, a "
                                 "stray click, a garbled text), so the samples after it recover from a mistake.")] = 0.0,
+    synthetic_typing: Annotated[int | None, typer.Option(
+        min=0, help="Sign-ins with made-up credentials for --kinds typing (default: --synthetic's count).")] = None,
     synthetic_seed: Annotated[int, typer.Option(min=0, help="First seed of the synthetic episodes (< 10000).")] = 0,
     profile: Annotated[str, typer.Option(help="The reply format to train: qwen2-vl, ui-tars, showui, ...")] = DEFAULT_PROFILE,
     include_failed: Annotated[bool, typer.Option(help="Also train on episodes that ended in failure.")] = False,
@@ -114,7 +116,7 @@ def train(
         report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
                                         kinds=_csv(kinds),  # type: ignore[arg-type]
                                         history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels,
-                                        points_only=points_only, perturb=perturb))
+                                        points_only=points_only, perturb=perturb, typing_episodes=synthetic_typing))
     typer.echo(f"{len(report.samples)} samples; {len(report.skipped)} steps or episodes left out", err=True)
     for line in report.skipped[:5]:
         typer.echo(f"  left out: {line}", err=True)
