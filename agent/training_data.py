@@ -415,8 +415,9 @@ def synthetic_samples(
     typing = episodes if typing_episodes is None else typing_episodes
     if typing < 0:
         raise TrainingDataError(f"typing_episodes must be >= 0, got {typing}")
-    rounds = max(-(-episodes // len(combos)), -(-typing // len(sizes)) if "typing" in kinds else 0)  # typing cycles sizes alone
-    _check_seeds(seed, rounds)
+    episode_rounds = -(-episodes // len(combos))
+    typing_rounds = -(-typing // len(sizes)) if "typing" in kinds else 0  # typing cycles sizes alone
+    _check_seeds(seed, max(episode_rounds, typing_rounds))
     if not 0.0 <= perturb < 1.0:
         raise TrainingDataError(f"perturb is a chance per step, from 0 up to (not including) 1; got {perturb}")
     unknown = [k for k in kinds if k not in SAMPLE_KINDS]

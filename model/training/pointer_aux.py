@@ -373,17 +373,17 @@ class PointerAux:
             position_terms.append(F.cross_entropy(logits.reshape(-1, 10), target.reshape(-1)))
             layout = layouts[b] if layouts else ()
             point = points[b]
+            if copy_attention is not None or prev_attention is not None:  # their span: the task line, once
+                row = ids[b].tolist()
+                task = task_span(row, int(visual[-1]) + 1, self.line_breaks)
             if prev_attention is not None:  # each task token (but the first) attends to the one before it
-                start, end = task_span(ids[b].tolist(), int(visual[-1]) + 1, self.line_breaks)
-                at = torch.arange(start + 1, end, device=ids.device)
+                at = torch.arange(task[0] + 1, task[1], device=ids.device)
                 if len(at):
                     prev_terms.append(-torch.log(prev_attention[b, at, at - 1] + 1e-6).mean())
             is_digit = torch.isin(labels[b, 1:], self.digits)
             queries = is_digit.nonzero().flatten()[:POINT_DIGITS] if point is not None else is_digit[:0].nonzero().flatten()
             if copy_attention is not None:
-                row = ids[b].tolist()
-                pairs = copy_targets(row, labels[b].tolist(), task_span(row, int(visual[-1]) + 1, self.line_breaks),
-                                     skip=set(queries.tolist()))
+                pairs = copy_targets(row, labels[b].tolist(), task, skip=set(queries.tolist()))
                 if pairs:
                     rows_q = torch.tensor([q for q, _ in pairs], device=ids.device)
                     mask = torch.zeros(len(pairs), ids.shape[1], dtype=torch.bool, device=ids.device)
