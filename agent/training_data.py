@@ -345,12 +345,13 @@ def _oracle_steps(
 
 def _typing_samples(
     report: DataReport, agent_for: Any, policy: OraclePolicy, profile: ModelProfile, episodes: int, *, seed: int,
-    sizes: Sequence[Any], perturb: float,
+    sizes: Sequence[Any], perturb: float, pieces: Sequence[str] = (),
 ) -> None:
     """The typing steps of ``episodes`` sign-ins with made-up credentials (cycling ``sizes``).
 
     The login app draws its users and passwords from a few words, which a small model memorises instead of
     copying them from the task; credentials no other sample holds leave copying as the only way to type them.
+    ``pieces``: see :func:`~vlagent.envs.synthetic.login.random_credentials`.
     """
     from vlagent.envs.synthetic.login import TEMPLATES, random_credentials
 
@@ -358,7 +359,7 @@ def _typing_samples(
         size = sizes[k % len(sizes)]
         ep_seed = seed + k // len(sizes)
         rng = np.random.default_rng([seed, k, 1])
-        user, password = random_credentials(rng)
+        user, password = random_credentials(rng, pieces)
         task = TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(user=user, password=password)
         agent, size_name = agent_for("login", size)
         source = f"synthetic:login {size_name} seed {ep_seed} typing"
@@ -385,6 +386,7 @@ def synthetic_samples(
     points_only: bool = False,
     perturb: float = 0.0,
     typing_episodes: int | None = None,
+    credential_pieces: Sequence[str] = (),
 ) -> DataReport:
     """Samples from ``episodes`` oracle episodes of the synthetic apps (cycling apps x sizes, seeds from ``seed``).
 
@@ -392,7 +394,9 @@ def synthetic_samples(
     ``grounding`` samples name each widget of the first screen; ``target`` and ``distractors`` add
     ``episodes`` button screens each (see :mod:`vlagent.agent.curriculum`), cycling ``sizes``; ``typing``
     adds the typing steps of ``typing_episodes`` (default ``episodes``) sign-ins with made-up credentials,
-    cycling ``sizes``: its own count, so a mix can be typing-heavy without more of everything else. The pixel
+    cycling ``sizes``: its own count, so a mix can be typing-heavy without more of everything else; with
+    ``credential_pieces`` (a tokenizer's word pieces, :func:`~vlagent.envs.synthetic.login.credential_pieces`)
+    those credentials are built from them too. The pixel
     budget defaults to the profile's. ``points_only`` writes every click as a point (:class:`PointOracle`).
     ``perturb`` is the chance that an episode step goes wrong on purpose (:mod:`vlagent.agent.perturb`): the
     loop executes or rejects the wrong reply, which is no sample, and the oracle's next step recovers with
@@ -458,7 +462,8 @@ def synthetic_samples(
             else:
                 _extend_at_model_size(report, steps)
         if "typing" in kinds:
-            _typing_samples(report, agent_for, policy, prof, typing, seed=seed, sizes=sizes, perturb=perturb)
+            _typing_samples(report, agent_for, policy, prof, typing, seed=seed, sizes=sizes, perturb=perturb,
+                            pieces=credential_pieces)
     finally:
         for env in envs.values():
             env.close()

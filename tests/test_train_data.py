@@ -300,3 +300,51 @@ def test_typing_has_its_own_count_so_a_mix_can_be_typing_heavy():
         "qwen2-vl", 1, apps=["dialog"], sizes=[(640, 480)], kinds=["episode", "typing"], typing_episodes=0).samples)
     with pytest.raises(TrainingDataError, match="evaluation seeds"):  # the typing seeds stay below 10000 too
         synthetic_samples("qwen2-vl", 1, sizes=[(640, 480)], kinds=["typing"], typing_episodes=10_001)
+
+
+def _nano_tokenizer():
+    from transformers import AutoTokenizer
+
+    from vlagent.model.catalog import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model("vlagent-nano"))
+
+
+def test_credential_pieces_are_the_vocabulary_tokens_a_credential_can_hold():
+    from vlagent.envs.synthetic.login import CREDENTIAL_CHARS, USERS, credential_pieces
+
+    tok = _nano_tokenizer()
+    pieces = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    assert {"emma", "farid", "cobalt"} <= set(pieces)  # the app's own names are word pieces of this vocabulary
+    assert all(len(p) > 1 and set(p) <= set(CREDENTIAL_CHARS) for p in pieces)
+    assert not {" in", "Sign", " '"} & set(pieces)
+    assert set(USERS) - set(pieces)  # not a copy of the app's list: only what the tokenizer made one token
+
+
+def test_made_up_credentials_from_word_pieces_make_copying_see_multi_character_tokens():
+    """Random characters almost never form a word piece, so the copy readout never learns ``emma`` or ``farid``."""
+    from vlagent.envs.synthetic.login import credential_pieces
+
+    tok = _nano_tokenizer()
+    pieces = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    parser = get_profile("qwen2-vl").make_parser()
+
+    def typed_tokens(report):
+        texts = []
+        for sample in report.samples:
+            (action,) = parser.parse(sample.reply).actions
+            task = sample.chat.messages[-1].text.split("Task: ", 1)[1].splitlines()[0]
+            assert isinstance(action, TypeText) and f"'{action.text}'" in task  # still copied from the task
+            texts.append([tok.decode([i]) for i in tok(action.text)["input_ids"]])
+        return texts
+
+    plain = typed_tokens(synthetic_samples("qwen2-vl", 12, sizes=[(640, 480)], kinds=["typing"]))
+    built = typed_tokens(synthetic_samples("qwen2-vl", 12, sizes=[(640, 480)], kinds=["typing"],
+                                           credential_pieces=pieces))
+    assert len(built) == len(plain) == 24
+
+    def multi(texts):
+        return sum(len(t) > 1 for text in texts for t in text) / sum(len(text) for text in texts)
+
+    assert multi(plain) < 0.15 and multi(built) > 0.35
+    assert sum(len(text[0]) > 1 for text in built) >= 6  # the first typed token is a word piece too, at times

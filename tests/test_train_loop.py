@@ -162,6 +162,32 @@ def test_cli_counts_made_up_sign_ins_apart(tiny_qwen2vl_path, tmp_path):
     assert "4 samples;" in run.output  # two sign-ins, a username and a password each
 
 
+def test_cli_builds_made_up_credentials_from_the_base_models_word_pieces(tiny_qwen2vl_path, tmp_path, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import vlagent.agent.training_data as training_data
+    from vlagent.envs.synthetic.login import credential_pieces
+
+    _register_commands()
+    real, seen = training_data.synthetic_samples, []
+
+    def recording(*args, **kwargs):  # the real draw; only what the CLI passed is kept
+        seen.append(kwargs.get("credential_pieces", ()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training_data, "synthetic_samples", recording)
+    tok = AutoTokenizer.from_pretrained(tiny_qwen2vl_path)
+    expected = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    base = ["train", "--model", str(tiny_qwen2vl_path), "--synthetic", "1", "--synthetic-typing", "1",
+            "--kinds", "typing", "--synthetic-sizes", "512x384", "--batch-size", "2", "--device", "cpu",
+            "--no-progress", "--steps", "1"]
+    runs = [CliRunner().invoke(app, [*base, flag, "--out", str(tmp_path / flag)])
+            for flag in ("--typing-pieces", "--no-typing-pieces")]
+    assert [r.exit_code for r in runs] == [0, 0], runs[0].output + runs[1].output
+    assert expected and list(seen[0]) == list(expected) and not seen[1]
+    assert f"{len(expected)} word pieces" in runs[0].output
+
+
 def test_eval_hook_runs_vlagent_eval_on_heldout_seeds_and_logs_success(tiny_qwen2vl_path, samples, tmp_path):
     from vlagent.agent.train_eval import heldout_eval_hook
     from vlagent.agent.training_data import HELDOUT_SEED

@@ -39,6 +39,9 @@ def train(
                                 "stray click, a garbled text), so the samples after it recover from a mistake.")] = 0.0,
     synthetic_typing: Annotated[int | None, typer.Option(
         min=0, help="Sign-ins with made-up credentials for --kinds typing (default: --synthetic's count).")] = None,
+    typing_pieces: Annotated[bool, typer.Option(
+        help="Build --kinds typing's made-up credentials from the base model's word pieces too (its tokens "
+             "spelled with letters, digits, dots and underscores), so copying learns multi-character tokens.")] = False,
     synthetic_seed: Annotated[int, typer.Option(min=0, help="First seed of the synthetic episodes (< 10000).")] = 0,
     profile: Annotated[str, typer.Option(help="The reply format to train: qwen2-vl, ui-tars, showui, ...")] = DEFAULT_PROFILE,
     include_failed: Annotated[bool, typer.Option(help="Also train on episodes that ended in failure.")] = False,
@@ -112,11 +115,21 @@ def train(
         report.extend(trajectory_samples(data, profile, history_images=history_images, include_failed=include_failed))
     apps = _csv(synthetic_apps) or None
     sizes = _csv(synthetic_sizes)  # names and WxH, as the synthetic apps' size argument takes them
+    pieces: tuple[str, ...] = ()
+    if typing_pieces:
+        from transformers import AutoTokenizer
+
+        from vlagent.envs.synthetic.login import credential_pieces
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        pieces = credential_pieces(tokenizer.decode([i]) for i in range(len(tokenizer)))
+        typer.echo(f"{len(pieces)} word pieces for made-up credentials", err=True)
     if synthetic:
         report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
                                         kinds=_csv(kinds),  # type: ignore[arg-type]
                                         history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels,
-                                        points_only=points_only, perturb=perturb, typing_episodes=synthetic_typing))
+                                        points_only=points_only, perturb=perturb, typing_episodes=synthetic_typing,
+                                        credential_pieces=pieces))
     typer.echo(f"{len(report.samples)} samples; {len(report.skipped)} steps or episodes left out", err=True)
     for line in report.skipped[:5]:
         typer.echo(f"  left out: {line}", err=True)

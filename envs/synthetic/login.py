@@ -8,6 +8,7 @@ text, Backspace, Ctrl+A then typing to replace, Tab to move on, and a clear (x) 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,22 +48,55 @@ FIELDS = ("username", "password")
 CREDENTIAL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._"
 
 
-def random_credentials(rng: np.random.Generator) -> tuple[str, str]:
+def random_credentials(rng: np.random.Generator, pieces: Sequence[str] = ()) -> tuple[str, str]:
     """A username and password no fixed list holds: 3-9 letters, digits, dots or underscores each.
 
     The app's own draw (:data:`USERS`, :data:`WORDS`) is a handful of words; training on it alone teaches a
     model to type those words whatever the task says.
 
+    ``pieces`` (a tokenizer's multi-character tokens spelled with :data:`CREDENTIAL_CHARS`, see
+    :func:`credential_pieces`) builds each string from two to four parts instead, each a piece or a character
+    at even odds, the first starting with a letter. Strings of single characters almost never hold a word
+    piece, so a model trained on them copies characters and not the pieces real names are made of
+    (``emma``, ``farid``). Without pieces the draw is the original one, seed for seed.
+
     Example:
         >>> user, password = random_credentials(np.random.default_rng(0))
         >>> 3 <= len(user) <= 9 and set(user + password) <= set(CREDENTIAL_CHARS)
+        True
+        >>> user, password = random_credentials(np.random.default_rng(0), pieces=("emma", "ap", "_w"))
+        >>> set(user + password) <= set(CREDENTIAL_CHARS)
         True
     """
     def one() -> str:
         first = CREDENTIAL_CHARS[int(rng.integers(26))]  # a letter first, as user names start
         return first + "".join(CREDENTIAL_CHARS[i] for i in rng.integers(len(CREDENTIAL_CHARS), size=int(rng.integers(2, 9))))
 
-    return one(), one()
+    if not pieces:
+        return one(), one()
+    leading = [p for p in pieces if p[0] in CREDENTIAL_CHARS[:26]]
+
+    def part(start: bool) -> str:
+        if rng.random() < 0.5:
+            pool = leading if start else pieces
+            return pool[int(rng.integers(len(pool)))] if pool else CREDENTIAL_CHARS[int(rng.integers(26))]
+        return CREDENTIAL_CHARS[int(rng.integers(26 if start else len(CREDENTIAL_CHARS)))]
+
+    def built() -> str:
+        return "".join(part(i == 0) for i in range(int(rng.integers(2, 5))))
+
+    return built(), built()
+
+
+def credential_pieces(tokens: Iterable[str]) -> tuple[str, ...]:
+    """The multi-character tokens of a vocabulary (decoded) that :data:`CREDENTIAL_CHARS` can spell, sorted.
+
+    Example:
+        >>> credential_pieces(["emma", " in", "a", "Sign", "92", "emma"])
+        ('92', 'emma')
+    """
+    allowed = set(CREDENTIAL_CHARS)
+    return tuple(sorted({t for t in tokens if len(t) > 1 and set(t) <= allowed}))
 
 
 @dataclass(frozen=True)
