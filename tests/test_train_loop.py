@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from vlagent.agent.cli import _register_commands, app
 from vlagent.agent.training_data import synthetic_samples
 from vlagent.model.chat import GenerationOptions
-from vlagent.model.training import CheckpointError, SampleEncoder, TrainConfig, Trainer
+from vlagent.model.training import CheckpointError, SampleEncoder, TrainConfig, Trainer, TrainingError
 from vlagent.model.training.checkpoint import list_checkpoints
 from vlagent.model.training.encode import IGNORE_INDEX
 from vlagent.model.transformers_backend import TransformersBackend
@@ -103,6 +103,33 @@ def test_lora_trains_adapters_only_and_the_merged_export_serves_the_replies(tiny
     assert _served_replies(result.model_dir, samples) == [s.reply for s in samples]
 
 
+def test_freeze_keeps_the_named_parameters_at_the_base_weights_and_trains_the_rest(tiny_qwen2vl_path, samples,
+                                                                                   tmp_path):
+    from safetensors.torch import load_file
+
+    from vlagent.model.training.checkpoint import latest_checkpoint
+
+    cfg = _cfg(steps=4, freeze="visual", checkpoint_every=4)
+    result = Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", cfg).run()
+    base = load_file(str(tiny_qwen2vl_path / "model.safetensors"))
+    trained = load_file(str(result.model_dir / "model.safetensors"))
+    vision = [k for k in base if "visual" in k]
+    assert vision and all(torch.equal(base[k], trained[k]) for k in vision)
+    assert any(not torch.equal(base[k], trained[k]) for k in base if k.startswith("model.layers."))
+    saved = load_file(str(latest_checkpoint(tmp_path / "run") / "trainable.safetensors"))
+    assert saved and not any("visual" in k for k in saved)  # a checkpoint holds what is trained, no more
+    with pytest.raises(CheckpointError, match="freeze"):  # the same run only with the same frozen parameters
+        Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(steps=6, checkpoint_every=4)).run()
+
+
+@pytest.mark.parametrize(("pattern", "message"), [("[", "regular expression"), ("no_such_layer", "matched no"),
+                                                  (".", "nothing left to train")])
+def test_a_freeze_pattern_that_cannot_mean_a_run_is_a_clear_error(tiny_qwen2vl_path, samples, tmp_path, pattern,
+                                                                  message):
+    with pytest.raises(TrainingError, match=message):
+        Trainer(tiny_qwen2vl_path, samples, tmp_path / "run", _cfg(steps=1, freeze=pattern)).run()
+
+
 def test_resume_gives_the_loss_curve_of_an_uninterrupted_run(tiny_qwen2vl_path, samples, tmp_path):
     cfg = _cfg(steps=6, batch_size=2, grad_accum=2, checkpoint_every=3, keep_checkpoints=1, schedule="cosine",
                warmup_steps=2)
@@ -144,12 +171,13 @@ def test_cli_passes_the_copy_supervision_through(tiny_qwen2vl_path, tmp_path):
             "--steps", "1", "--checkpoint-every", "1", "--pointer-aux", "1.0"]
     for i, flag in enumerate(flags):
         args += [flag, str(0.5 + i)]
-    run = CliRunner().invoke(app, args)
+    run = CliRunner().invoke(app, [*args, "--freeze", "visual"])
     assert run.exit_code == 0, run.output + repr(run.exception)
     logged = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
     assert {"aux_copy", "aux_copy_readout", "aux_prev_token"} <= logged.keys()
     saved = json.loads((list_checkpoints(out)[-1][1] / "state.json").read_text())["config"]
     assert [saved[name] for name in flags.values()] == [0.5, 1.5, 2.5]
+    assert saved["freeze"] == "visual"
 
 
 def test_cli_counts_made_up_sign_ins_apart(tiny_qwen2vl_path, tmp_path):

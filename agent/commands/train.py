@@ -49,6 +49,9 @@ def train(
     min_pixels: Annotated[int | None, typer.Option(min=1, help="Smallest resized screenshot area.")] = None,
     max_pixels: Annotated[int | None, typer.Option(min=1, help="Largest resized screenshot area.")] = None,
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (large models) instead of every weight.")] = False,
+    freeze: Annotated[str, typer.Option(
+        help="A regex of parameter names to keep at the base's weights, e.g. 'visual' (the vision tower) or "
+             "'^(?!.*self_attn)' (all but the language model's attention).")] = "",
     lora_rank: Annotated[int, typer.Option(min=1)] = 16,
     lora_alpha: Annotated[int, typer.Option(min=1)] = 32,
     steps: Annotated[int, typer.Option(min=1, help="Optimizer steps.")] = 200,
@@ -142,7 +145,7 @@ def train(
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_every=eval_every,
         threads=threads, cache_mb=cache_mb, pointer_aux=pointer_aux, pointer_target=pointer_target,
         copy_aux=copy_aux, readout_aux=readout_aux, copy_readout_aux=copy_readout_aux,
-        prev_token_aux=prev_token_aux,
+        prev_token_aux=prev_token_aux, freeze=freeze,
     )
     hook = None
     if eval_every:

@@ -11,7 +11,8 @@ checkpointing) are several times slower. What the loop does:
   tokens' own loss is logged apart, overall and by place in the number (``digit_loss_by_place``: first,
   second, third digit): naming coordinates is what a small model learns last.
 - **Full fine-tune or LoRA**: full for small models, peft LoRA on the language model's projections for
-  large ones. Checkpoints hold only what is trained.
+  large ones; ``freeze`` keeps the parameters a regex names at the base's weights (the vision tower, or
+  all but the attention). Checkpoints hold only what is trained.
 - **Precision**: fp32 on CPU (bf16 autocast is slower there); bf16 autocast on CUDA, with LoRA's frozen
   base loaded in bf16.
 - **Logging**: ``OUT/train_log.jsonl`` (one line per step, plus eval lines), a rich progress bar with
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -102,6 +104,8 @@ class TrainConfig:
     #: Weight of the previous-token term (a first-layer head attends to each task token's predecessor, which
     #: the copy head's induction lookup matches on; 0: off).
     prev_token_aux: float = 0.0
+    #: A regex searched in each parameter's name: those it matches keep the base's weights ("" trains all).
+    freeze: str = ""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "lora_rank", "lora_alpha"):
@@ -122,6 +126,11 @@ class TrainConfig:
                 raise TrainingError(f"{name} is part of the grounding supervision: it needs pointer_aux > 0")
         if self.copy_readout_aux and not self.copy_aux:
             raise TrainingError("copy_readout_aux reads the copy head: it needs copy_aux > 0")
+        if self.freeze:
+            try:
+                re.compile(self.freeze)
+            except re.error as exc:
+                raise TrainingError(f"freeze must be a regular expression, got {self.freeze!r}: {exc}") from exc
         if self.pointer_target not in POINTER_TARGETS:
             raise TrainingError(f"pointer_target must be one of {', '.join(POINTER_TARGETS)}, got {self.pointer_target!r}")
 
@@ -133,7 +142,7 @@ class TrainConfig:
 #: What a resumed run must share with its checkpoint for the two halves to be one run.
 RESUME_FIELDS = ("batch_size", "grad_accum", "lr", "warmup_steps", "schedule", "min_lr_ratio", "weight_decay",
                  "max_grad_norm", "seed", "lora", "lora_rank", "lora_alpha", "lora_dropout", "lora_targets",
-                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux", "copy_readout_aux", "prev_token_aux")
+                 "pointer_aux", "pointer_target", "copy_aux", "readout_aux", "copy_readout_aux", "prev_token_aux", "freeze")
 
 
 @dataclass
@@ -251,8 +260,35 @@ def load_for_training(base: str | Path, config: TrainConfig) -> Loaded:
                          targets=config.lora_targets)
         if not any(p.requires_grad for p in model.parameters()):
             raise TrainingError(f"the LoRA target regex {config.lora_targets!r} matched no module of {ref}")
+    if config.freeze:
+        freeze_matching(model, config.freeze, ref)
     model.train()
     return Loaded(model, tokenizer, image_processor, device, weights, autocast, load_kwargs)
+
+
+def freeze_matching(model: Any, pattern: str, ref: str) -> list[str]:
+    """Stop training the parameters whose name ``pattern`` finds; returns their names.
+
+    A pattern that freezes nothing or everything is a typo or a mistake, not a run: both are errors.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+        >>> freeze_matching(net, "^0[.]", "net")
+        ['0.weight', '0.bias']
+    """
+    rule = re.compile(pattern)
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    frozen = [n for n, _ in trained if rule.search(n)]
+    if not frozen:
+        raise TrainingError(f"--freeze {pattern!r} matched no trained parameter of {ref} "
+                            f"(names look like {trained[0][0] if trained else '-'})")
+    if len(frozen) == len(trained):
+        raise TrainingError(f"--freeze {pattern!r} matched every trained parameter of {ref}: nothing left to train")
+    for name, param in trained:
+        if name in frozen:
+            param.requires_grad_(False)
+    return frozen
 
 
 def digit_token_ids(tokenizer: Any) -> list[int]:
