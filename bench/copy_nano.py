@@ -14,8 +14,10 @@ token to the one before it, which the copy head's lookup of a string never seen 
     .venv/bin/python bench/copy_nano.py vlagent-nano
     .venv/bin/python bench/copy_nano.py runs/nano/stage4/model --samples 32
 
-Prints, per set, the typed tokens right, the whole texts right and the copy head's attention on the right
-task tokens. About 15 s for 16 samples a set.
+Three sets: made-up credentials of single characters, made-up ones built from the model's word pieces
+(``--typing-pieces``), and the login app's own. Prints, per set, the typed tokens right, the whole texts
+right, the first tokens right (the token after the opening quote, which has no predecessor in the task to
+match on) and the copy head's attention on the right task tokens. About 15 s for 16 samples a set.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoImageProcessor, AutoTokenizer, Qwen2VLForConditionalGeneration
 
     from vlagent.agent.training_data import synthetic_samples
+    from vlagent.envs.synthetic.login import credential_pieces
     from vlagent.model.catalog import resolve_model
     from vlagent.model.training.encode import SampleEncoder
     from vlagent.model.training.pointer_aux import (
@@ -69,11 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(sizes=[args.size], history_images=1, max_pixels=160_000, min_pixels=3136, points_only=True,
                   seed=args.seed)
     made_up = synthetic_samples("qwen2-vl", args.samples, kinds=["typing"], **common).samples
+    pieces = credential_pieces(tokenizer.decode([i]) for i in range(len(tokenizer)))
+    from_pieces = synthetic_samples("qwen2-vl", args.samples, kinds=["typing"], credential_pieces=pieces,
+                                    **common).samples
     own = [s for s in synthetic_samples("qwen2-vl", args.samples, apps=["login"], kinds=["episode"], **common).samples
            if typed_spans(s.reply, parser)]
-    for name, samples in (("made-up credentials", made_up), ("the login app's own", own)):
-        right = total = whole = 0
+    sets = (("made-up credentials", made_up), ("made-up from word pieces", from_pieces), ("the login app's own", own))
+    for name, samples in sets:
+        right = total = whole = first = texts = 0
         mass: list[float] = []
+        mass_first: list[float] = []
         previous: list[float] = []
         for sample in samples[: args.samples]:
             batch = encoder.collate([encoder.encode(sample)])
@@ -83,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
             reply_at = (labels != -100).nonzero().flatten()  # the reply's tokens, then <|im_end|>
             offsets = tokenizer(sample.reply, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
             predicted = out.logits[0, reply_at - 1].argmax(-1)  # the logits at i-1 predict token i
-            ok, queries = [], set()
+            ok, queries, firsts = [], set(), set()
             for start, end in typed_spans(sample.reply, parser):
                 inside = [i for i, (a, b) in enumerate(offsets) if a >= start and b <= end and b > a]
-                ok.extend(bool(predicted[i] == labels[reply_at[i]]) for i in inside)
+                hits = [bool(predicted[i] == labels[reply_at[i]]) for i in inside]
+                ok.extend(hits)
+                first += bool(hits) and hits[0]  # the token after the quote: no predecessor in the task to match
+                texts += 1
                 queries.update(int(reply_at[i]) - 1 for i in inside)
+                firsts.update(int(reply_at[i]) - 1 for i in inside[:1])
             right += sum(ok)
             total += len(ok)
             whole += bool(ok) and all(ok)
@@ -100,9 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             for q, keys in copy_targets(ids, labels.tolist(), task):
                 if q in queries:
                     mass.append(float(attention[q, keys].sum()))
+                if q in firsts:
+                    mass_first.append(float(attention[q, keys].sum()))
         share = f"{sum(mass) / len(mass):.2f} at {len(mass)} tokens" if mass else "no token found in the task"
+        if mass_first:
+            share += f" ({sum(mass_first) / len(mass_first):.2f} at the first tokens)"
         print(f"{name}: typed tokens right {right}/{total}, whole texts right {whole}/{min(len(samples), args.samples)}, "
-              f"copy head's attention on the task's token {share}, "
+              f"first tokens right {first}/{texts}, copy head's attention on the task's token {share}, "
               f"previous-token head's on the predecessor {sum(previous) / max(len(previous), 1):.2f}")
     return 0
 
