@@ -49,7 +49,7 @@ CREDENTIAL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._"
 
 
 def random_credentials(rng: np.random.Generator, pieces: Sequence[str] = ()) -> tuple[str, str]:
-    """A username and password no fixed list holds: 3-9 letters, digits, dots or underscores each.
+    """A username and password no fixed list holds: 3-9 letters, digits, dots or underscores each (or pieces).
 
     The app's own draw (:data:`USERS`, :data:`WORDS`) is a handful of words; training on it alone teaches a
     model to type those words whatever the task says.
