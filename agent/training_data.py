@@ -371,6 +371,16 @@ def _typing_samples(
                                        if any(a.type == "type" for a in agent.parser.parse(s.reply).actions)])
 
 
+def tokenizer_credential_pieces(tokenizer: Any) -> tuple[str, ...]:
+    """The word pieces of ``tokenizer``'s vocabulary that made-up credentials can hold (``credential_pieces``).
+
+    Each token is decoded on its own, as it appears inside a typed text.
+    """
+    from vlagent.envs.synthetic.login import credential_pieces
+
+    return credential_pieces(tokenizer.decode([i]) for i in range(len(tokenizer)))
+
+
 def synthetic_samples(
     profile: ModelProfile | str,
     episodes: int,

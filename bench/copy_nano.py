@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoImageProcessor, AutoTokenizer, Qwen2VLForConditionalGeneration
 
-    from vlagent.agent.training_data import synthetic_samples
-    from vlagent.envs.synthetic.login import credential_pieces
+    from vlagent.agent.training_data import synthetic_samples, tokenizer_credential_pieces
     from vlagent.model.catalog import resolve_model
     from vlagent.model.training.encode import SampleEncoder
     from vlagent.model.training.pointer_aux import (
@@ -72,9 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(sizes=[args.size], history_images=1, max_pixels=160_000, min_pixels=3136, points_only=True,
                   seed=args.seed)
     made_up = synthetic_samples("qwen2-vl", args.samples, kinds=["typing"], **common).samples
-    pieces = credential_pieces(tokenizer.decode([i]) for i in range(len(tokenizer)))
-    from_pieces = synthetic_samples("qwen2-vl", args.samples, kinds=["typing"], credential_pieces=pieces,
-                                    **common).samples
+    from_pieces = synthetic_samples("qwen2-vl", args.samples, kinds=["typing"],
+                                    credential_pieces=tokenizer_credential_pieces(tokenizer), **common).samples
     own = [s for s in synthetic_samples("qwen2-vl", args.samples, apps=["login"], kinds=["episode"], **common).samples
            if typed_spans(s.reply, parser)]
     sets = (("made-up credentials", made_up), ("made-up from word pieces", from_pieces), ("the login app's own", own))

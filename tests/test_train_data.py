@@ -311,10 +311,10 @@ def _nano_tokenizer():
 
 
 def test_credential_pieces_are_the_vocabulary_tokens_a_credential_can_hold():
-    from vlagent.envs.synthetic.login import CREDENTIAL_CHARS, USERS, credential_pieces
+    from vlagent.agent.training_data import tokenizer_credential_pieces
+    from vlagent.envs.synthetic.login import CREDENTIAL_CHARS, USERS
 
-    tok = _nano_tokenizer()
-    pieces = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    pieces = tokenizer_credential_pieces(_nano_tokenizer())
     assert {"emma", "farid", "cobalt"} <= set(pieces)  # the app's own names are word pieces of this vocabulary
     assert all(len(p) > 1 and set(p) <= set(CREDENTIAL_CHARS) for p in pieces)
     assert not {" in", "Sign", " '"} & set(pieces)
@@ -323,10 +323,10 @@ def test_credential_pieces_are_the_vocabulary_tokens_a_credential_can_hold():
 
 def test_made_up_credentials_from_word_pieces_make_copying_see_multi_character_tokens():
     """Random characters almost never form a word piece, so the copy readout never learns ``emma`` or ``farid``."""
-    from vlagent.envs.synthetic.login import credential_pieces
+    from vlagent.agent.training_data import tokenizer_credential_pieces
 
     tok = _nano_tokenizer()
-    pieces = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    pieces = tokenizer_credential_pieces(tok)
     parser = get_profile("qwen2-vl").make_parser()
 
     def typed_tokens(report):

@@ -194,7 +194,6 @@ def test_cli_builds_made_up_credentials_from_the_base_models_word_pieces(tiny_qw
     from transformers import AutoTokenizer
 
     import vlagent.agent.training_data as training_data
-    from vlagent.envs.synthetic.login import credential_pieces
 
     _register_commands()
     real, seen = training_data.synthetic_samples, []
@@ -204,8 +203,7 @@ def test_cli_builds_made_up_credentials_from_the_base_models_word_pieces(tiny_qw
         return real(*args, **kwargs)
 
     monkeypatch.setattr(training_data, "synthetic_samples", recording)
-    tok = AutoTokenizer.from_pretrained(tiny_qwen2vl_path)
-    expected = credential_pieces(tok.decode([i]) for i in range(len(tok)))
+    expected = training_data.tokenizer_credential_pieces(AutoTokenizer.from_pretrained(tiny_qwen2vl_path))
     base = ["train", "--model", str(tiny_qwen2vl_path), "--synthetic", "1", "--synthetic-typing", "1",
             "--kinds", "typing", "--synthetic-sizes", "512x384", "--batch-size", "2", "--device", "cpu",
             "--no-progress", "--steps", "1"]

@@ -118,18 +118,18 @@ def train(
         report.extend(trajectory_samples(data, profile, history_images=history_images, include_failed=include_failed))
     apps = _csv(synthetic_apps) or None
     sizes = _csv(synthetic_sizes)  # names and WxH, as the synthetic apps' size argument takes them
+    sample_kinds = _csv(kinds)
     pieces: tuple[str, ...] = ()
-    if typing_pieces:
+    if typing_pieces and synthetic and "typing" in sample_kinds:  # the base's tokenizer only when it is used
         from transformers import AutoTokenizer
 
-        from vlagent.envs.synthetic.login import credential_pieces
+        from vlagent.agent.training_data import tokenizer_credential_pieces
 
-        tokenizer = AutoTokenizer.from_pretrained(model)
-        pieces = credential_pieces(tokenizer.decode([i]) for i in range(len(tokenizer)))
+        pieces = tokenizer_credential_pieces(AutoTokenizer.from_pretrained(model))
         typer.echo(f"{len(pieces)} word pieces for made-up credentials", err=True)
     if synthetic:
         report.extend(synthetic_samples(profile, synthetic, seed=synthetic_seed, apps=apps, sizes=sizes,
-                                        kinds=_csv(kinds),  # type: ignore[arg-type]
+                                        kinds=sample_kinds,  # type: ignore[arg-type]
                                         history_images=history_images, min_pixels=min_pixels, max_pixels=max_pixels,
                                         points_only=points_only, perturb=perturb, typing_episodes=synthetic_typing,
                                         credential_pieces=pieces))

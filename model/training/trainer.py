@@ -279,16 +279,15 @@ def freeze_matching(model: Any, pattern: str, ref: str) -> list[str]:
     """
     rule = re.compile(pattern)
     trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    frozen = [n for n, _ in trained if rule.search(n)]
+    frozen = [(n, p) for n, p in trained if rule.search(n)]
     if not frozen:
         raise TrainingError(f"--freeze {pattern!r} matched no trained parameter of {ref} "
                             f"(names look like {trained[0][0] if trained else '-'})")
     if len(frozen) == len(trained):
         raise TrainingError(f"--freeze {pattern!r} matched every trained parameter of {ref}: nothing left to train")
-    for name, param in trained:
-        if name in frozen:
-            param.requires_grad_(False)
-    return frozen
+    for _, param in frozen:
+        param.requires_grad_(False)
+    return [n for n, _ in frozen]
 
 
 def digit_token_ids(tokenizer: Any) -> list[int]:
